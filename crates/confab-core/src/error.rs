@@ -1,0 +1,98 @@
+//! The domain's error type. Every failure a client can cause or see has a stable [`ErrorCode`];
+//! transports map it to their own frames once (an `error` frame, a Socket.IO ack), never by matching text.
+
+use std::fmt;
+
+/// Stable, documented error codes (docs/protocol.md lists when each is returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadFrame,
+    BadRequest,
+    UnknownType,
+    /// A Socket.IO event name outside the vocabulary.
+    UnknownEvent,
+    Unauthenticated,
+    InvalidName,
+    InvalidRoomName,
+    RoomNotFound,
+    RoomExists,
+    NotJoined,
+    TooManyRooms,
+    TextEmpty,
+    TextTooLong,
+    MessageNotFound,
+    Forbidden,
+    BadSeq,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::UnknownEvent => "unknown_event",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidRoomName => "invalid_room_name",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::RoomExists => "room_exists",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::TextEmpty => "text_empty",
+            ErrorCode::TextTooLong => "text_too_long",
+            ErrorCode::MessageNotFound => "message_not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::BadSeq => "bad_seq",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure with its code and a message meant for the person using the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ChatError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ChatError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ChatError { code, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn room_not_found(room: &str) -> Self {
+        Self::new(ErrorCode::RoomNotFound, format!("no room named {room:?}"))
+    }
+    pub fn message_not_found() -> Self {
+        Self::new(ErrorCode::MessageNotFound, "no such message in this room")
+    }
+    /// The store failed; the detail is logged, the client only learns that nothing was stored.
+    pub fn unavailable(detail: impl fmt::Display) -> Self {
+        tracing::error!(%detail, "store failure");
+        Self::new(ErrorCode::Unavailable, "the database could not complete the request; nothing was stored")
+    }
+    pub fn internal(detail: impl fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+pub type Result<T, E = ChatError> = std::result::Result<T, E>;

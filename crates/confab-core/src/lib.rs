@@ -1,0 +1,26 @@
+//! Confab's chat domain, apart from any transport or storage engine.
+//!
+//! - [`model`]: the nouns (actors, rooms, messages) and the validation of what users type.
+//! - [`event`]: the per-room event log entry that history, resume and every transport read.
+//! - [`authz`]: the one place that decides whether an actor may do an action in a room.
+//! - [`error`]: the error every layer returns, with a stable code that clients see.
+//! - [`limits`]: every bound the server enforces, as named settings with defaults.
+//! - [`store`]: the storage contract (SQLite today, PostgreSQL later) and the sink that receives
+//!   committed events in commit order (in-process fan-out today, Redis later).
+//! - [`presence`]: who is live in which room, with the grace period that keeps a reconnect quiet.
+//! - [`chat`]: the service that transports call; it holds the chat rules.
+
+pub mod authz;
+pub mod chat;
+pub mod error;
+pub mod event;
+pub mod limits;
+pub mod model;
+pub mod presence;
+pub mod store;
+
+pub use chat::Chat;
+pub use error::{ChatError, ErrorCode, Result};
+pub use event::{Event, EventBody};
+pub use limits::Limits;
+pub use model::*;

@@ -1,0 +1,52 @@
+//! Every bound Confab enforces, in one place, with the default a small install wants.
+//! The server's configuration fills this from flags and environment; docs/protocol.md documents the
+//! error each bound answers with.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest message text, in UTF-8 bytes (`text_too_long`).
+    pub max_text_bytes: usize,
+    /// Largest WebSocket frame or message a client may send; larger closes the connection (1009).
+    pub max_frame_bytes: usize,
+    /// Rooms one connection may have joined at once (`too_many_rooms`).
+    pub max_rooms_per_connection: usize,
+    /// Sustained requests per second per connection; 0 disables the limit (`rate_limited`).
+    pub requests_per_second: u32,
+    /// Requests a connection may send in a burst above the sustained rate.
+    pub request_burst: u32,
+    /// How many `rate_limited` answers in a row before the connection is closed (4002).
+    pub rate_limit_strikes: u32,
+    /// Largest page a `history` request may ask for.
+    pub history_page_max: usize,
+    /// Most events replayed on resume; beyond it the join answers `complete: false`.
+    pub max_replay: usize,
+    /// Events queued for one connection before it is disconnected as a slow consumer (4000).
+    pub outbound_queue: usize,
+    /// How long a dropped connection's user stays in the room before the leave is announced.
+    pub leave_grace: Duration,
+    /// Messages replayed to a Socket.IO client on `join_room`.
+    pub socketio_history: usize,
+    /// Simultaneous client connections on both protocols; above it upgrades answer 503.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_text_bytes: 4000,
+            max_frame_bytes: 64 * 1024,
+            max_rooms_per_connection: 50,
+            requests_per_second: 20,
+            request_burst: 40,
+            rate_limit_strikes: 50,
+            history_page_max: 200,
+            max_replay: 1000,
+            outbound_queue: 1024,
+            leave_grace: Duration::from_secs(3),
+            socketio_history: 100,
+            max_connections: 18_000,
+        }
+    }
+}

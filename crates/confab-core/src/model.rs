@@ -1,0 +1,246 @@
+//! The nouns of the chat domain, and the validation of everything a user types into them.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::error::{ChatError, ErrorCode, Result};
+use crate::limits::Limits;
+
+/// Database id of a room. Clients name rooms; ids stay inside the server.
+pub type RoomId = i64;
+/// Database id of a message, unique across rooms.
+pub type MessageId = i64;
+/// Position of an event in its room's log: 1, 2, 3… with no gaps.
+pub type Seq = i64;
+
+/// Who acts. Every connection and request resolves to one actor; ownership is stored against
+/// `id`, never against the display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub id: ActorId,
+    pub name: String,
+    #[serde(skip)]
+    pub kind: ActorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActorKind {
+    /// A display name with a server-issued session; today's only kind. Accounts come later.
+    #[default]
+    Guest,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Guest => "guest",
+        }
+    }
+}
+
+/// Stable actor identifier, `g_` followed by random characters for guests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActorId(pub Arc<str>);
+
+impl ActorId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ActorId {
+    fn from(s: String) -> Self {
+        ActorId(s.into())
+    }
+}
+
+/// The actor as events show it: id and the display name at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorRef {
+    pub id: ActorId,
+    pub name: String,
+}
+
+impl From<&Actor> for ActorRef {
+    fn from(a: &Actor) -> Self {
+        ActorRef { id: a.id.clone(), name: a.name.clone() }
+    }
+}
+
+/// Who may find and join a room. Only public rooms exist today; private and direct rooms come with accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    #[default]
+    Public,
+    Private,
+    Direct,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Public => "public",
+            RoomKind::Private => "private",
+            RoomKind::Direct => "direct",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(RoomKind::Public),
+            "private" => Some(RoomKind::Private),
+            "direct" => Some(RoomKind::Direct),
+            _ => None,
+        }
+    }
+}
+
+/// An actor's standing in one room. The creator is the owner; owners and moderators moderate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Member,
+    Moderator,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Moderator => "moderator",
+            Role::Owner => "owner",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "member" => Some(Role::Member),
+            "moderator" => Some(Role::Moderator),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+    pub fn moderates(self) -> bool {
+        self >= Role::Moderator
+    }
+}
+
+/// A room as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: RoomId,
+    pub name: String,
+    pub kind: RoomKind,
+    pub created_at: i64,
+    pub top_seq: Seq,
+}
+
+/// A room as lists show it, with the live member count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    pub name: String,
+    pub kind: RoomKind,
+    pub members: usize,
+    pub top_seq: Seq,
+    pub created_at: i64,
+}
+
+/// What a message says. A struct rather than a string so that attachments, replies and
+/// reactions can be added beside `text` without changing every reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Content {
+    pub text: String,
+}
+
+/// A stored message, for the checks that edit and delete need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub author: ActorId,
+    pub client_id: Option<String>,
+    pub deleted: bool,
+}
+
+/// Validates a room name: 1-64 characters of letters, digits, space, `-`, `_`, `.`; trimmed.
+pub fn room_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let ok_len = !name.is_empty() && name.chars().count() <= 64;
+    let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+    if ok_len && ok_chars {
+        Ok(name.to_string())
+    } else {
+        Err(ChatError::new(
+            ErrorCode::InvalidRoomName,
+            "a room name has 1 to 64 characters: letters, digits, space, '-', '_' or '.'",
+        ))
+    }
+}
+
+/// Validates a display name: 1-32 characters after trimming, no control or bidi-override characters.
+pub fn display_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let bad_char = |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if name.is_empty() || name.chars().count() > 32 || name.chars().any(bad_char) {
+        return Err(ChatError::new(
+            ErrorCode::InvalidName,
+            "a display name has 1 to 32 characters and no control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Validates message text against the size limit; white space around it is kept, but text of only
+/// white space is refused.
+pub fn message_text(raw: &str, limits: &Limits) -> Result<String> {
+    if raw.trim().is_empty() {
+        return Err(ChatError::new(ErrorCode::TextEmpty, "a message needs some text"));
+    }
+    if raw.len() > limits.max_text_bytes {
+        return Err(ChatError::new(
+            ErrorCode::TextTooLong,
+            format!("a message has at most {} bytes of text", limits.max_text_bytes),
+        ));
+    }
+    Ok(raw.to_string())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_are_validated() {
+        assert_eq!(room_name("  general ").unwrap(), "general");
+        assert_eq!(room_name("café-2.0_x").unwrap(), "café-2.0_x");
+        for bad in ["", "   ", "a/b", "<script>", &"x".repeat(65), "tab\there"] {
+            assert_eq!(room_name(bad).unwrap_err().code, ErrorCode::InvalidRoomName, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_names_refuse_control_and_bidi() {
+        assert_eq!(display_name(" sam ").unwrap(), "sam");
+        for bad in ["", "a\u{0000}b", "evil\u{202E}", &"n".repeat(33)] {
+            assert_eq!(display_name(bad).unwrap_err().code, ErrorCode::InvalidName, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn message_text_limits() {
+        let limits = Limits { max_text_bytes: 5, ..Limits::default() };
+        assert_eq!(message_text(" \n ", &limits).unwrap_err().code, ErrorCode::TextEmpty);
+        assert_eq!(message_text("héllo", &limits).unwrap_err().code, ErrorCode::TextTooLong);
+        assert_eq!(message_text("hello", &limits).unwrap(), "hello");
+    }
+}

@@ -1,0 +1,172 @@
+//! The application: shared state handed to every handler, the router, start-up, and graceful
+//! shutdown (stop accepting, then close every connection with `going_away` so clients reconnect).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use confab_core::presence::{ConnId, Presence};
+use confab_core::Chat;
+use confab_store_sqlite::SqliteStore;
+use parking_lot::Mutex;
+
+use crate::config::Config;
+use crate::conn::{CloseReason, ConnShared};
+use crate::fanout::Hub;
+use crate::http::{api, pages};
+use crate::{native, socketio};
+
+pub struct App {
+    pub chat: Arc<Chat>,
+    pub hub: Arc<Hub>,
+    pub config: Config,
+    /// Every open client connection, for the connection limit and for shutdown.
+    conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
+    /// Socket.IO sessions (Engine.IO state for polling and upgrades).
+    pub engine: socketio::engine::Engine,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] confab_core::ChatError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(std::net::SocketAddr, std::io::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let presence = Arc::new(Presence::default());
+    let hub = Hub::start(Arc::clone(&presence), Vec::new());
+    let store = SqliteStore::open(&config.data_dir, hub.clone())?;
+    let chat = Chat::new(Arc::new(store), presence, hub.clone(), config.limits());
+    for room in chat.list_rooms().await? {
+        hub.known_room(room.name);
+    }
+    let app = Arc::new(App {
+        engine: socketio::engine::Engine::new(&config),
+        chat,
+        hub,
+        config: config.clone(),
+        conns: Mutex::new(HashMap::new()),
+    });
+    let listener =
+        tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(%local, data_dir = %config.data_dir.display(), "confab started");
+    // Tests and tools read this line to learn the port when --bind asked for port 0.
+    println!("listening on {local}");
+    axum::serve(listener, router(Arc::clone(&app)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    app.shutdown().await;
+    Ok(())
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(pages::lobby))
+        .route("/chat-room/{name}", get(pages::room))
+        .route("/static/app.js", get(pages::script))
+        .route("/static/style.css", get(pages::style))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/guest", post(api::create_guest))
+        .route("/api/me", get(api::me))
+        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms/{name}/history", get(api::history))
+        .route("/ws", get(native::upgrade))
+        .route("/socket.io/", get(socketio::get).post(socketio::post).options(socketio::preflight))
+        .with_state(app)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Removes the connection from the registry when dropped.
+pub struct Registered {
+    app: Arc<App>,
+    id: ConnId,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.app.conns.lock().remove(&self.id);
+    }
+}
+
+impl App {
+    pub fn register(self: &Arc<Self>, conn: &Arc<ConnShared>) -> Registered {
+        self.conns.lock().insert(conn.id, Arc::clone(conn));
+        Registered { app: Arc::clone(self), id: conn.id }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.lock().len()
+    }
+
+    /// Whether a browser page from this `Origin` may talk to us: no Origin (not a browser), our own
+    /// host, or one listed in `--allowed-origins`.
+    pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+        own || self.config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+    }
+
+    /// Refuses a WebSocket upgrade from a foreign origin (403) or above the connection limit (503).
+    pub fn admit_upgrade(&self, headers: &HeaderMap) -> Result<(), Response> {
+        if !self.origin_allowed(headers) {
+            return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+        }
+        if self.connection_count() >= self.chat.limits.max_connections {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
+        }
+        Ok(())
+    }
+
+    /// WebSocket settings: a small read buffer (idle connections are most connections), frames
+    /// gathered into one write per flush, and the frame-size limit.
+    pub fn configure(&self, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+        let max = self.chat.limits.max_frame_bytes;
+        ws.read_buffer_size(4 * 1024)
+            .write_buffer_size(32 * 1024)
+            .max_write_buffer_size(usize::MAX)
+            .max_message_size(max)
+            .max_frame_size(max)
+    }
+
+    async fn shutdown(&self) {
+        let conns: Vec<_> = self.conns.lock().values().cloned().collect();
+        for conn in &conns {
+            conn.kill(CloseReason::GoingAway);
+        }
+        // Give writers a moment to send their close frames.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

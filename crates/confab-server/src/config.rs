@@ -1,0 +1,107 @@
+//! Every setting of the server: a flag, an environment variable, and a default that suits a small
+//! install. `confab --help` prints this.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use confab_core::Limits;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "confab", version, about = "Confab: a real-time chat server with an embedded web UI.\n\n\
+Serves the web UI at /, Confab's WebSocket protocol at /ws and Socket.IO v4 at /socket.io/, \
+and keeps everything in an embedded SQLite database under --data-dir.")]
+pub struct Config {
+    /// Address and port to listen on (port 0 picks a free one; the chosen address is printed).
+    #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Directory for the database (created if missing).
+    #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data")]
+    pub data_dir: PathBuf,
+
+    /// Extra origins (scheme://host[:port]) allowed to open WebSockets and make Socket.IO requests,
+    /// comma-separated. The server's own origin is always allowed.
+    #[arg(long, env = "CONFAB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Mark session cookies Secure (set this when Confab is served over TLS, e.g. behind a proxy).
+    #[arg(long, env = "CONFAB_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "CONFAB_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Longest message text in bytes (error `text_too_long`).
+    #[arg(long, env = "CONFAB_MAX_TEXT_BYTES", default_value_t = Limits::default().max_text_bytes)]
+    pub max_text_bytes: usize,
+
+    /// Largest WebSocket message a client may send; larger closes the connection with 1009.
+    #[arg(long, env = "CONFAB_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
+    pub max_frame_bytes: usize,
+
+    /// Rooms one connection may join at once (error `too_many_rooms`).
+    #[arg(long, env = "CONFAB_MAX_ROOMS_PER_CONNECTION", default_value_t = Limits::default().max_rooms_per_connection)]
+    pub max_rooms_per_connection: usize,
+
+    /// Sustained requests per second per connection, 0 for no limit (error `rate_limited`).
+    #[arg(long, env = "CONFAB_REQUESTS_PER_SECOND", default_value_t = Limits::default().requests_per_second)]
+    pub requests_per_second: u32,
+
+    /// Requests a connection may make in a burst above the sustained rate.
+    #[arg(long, env = "CONFAB_REQUEST_BURST", default_value_t = Limits::default().request_burst)]
+    pub request_burst: u32,
+
+    /// Largest page of history one request may ask for.
+    #[arg(long, env = "CONFAB_HISTORY_PAGE_MAX", default_value_t = Limits::default().history_page_max)]
+    pub history_page_max: usize,
+
+    /// Most events replayed when a client resumes; beyond it the client pages history.
+    #[arg(long, env = "CONFAB_MAX_REPLAY", default_value_t = Limits::default().max_replay)]
+    pub max_replay: usize,
+
+    /// Frames queued for one connection before it is closed as a slow consumer (code 4000).
+    #[arg(long, env = "CONFAB_OUTBOUND_QUEUE", default_value_t = Limits::default().outbound_queue)]
+    pub outbound_queue: usize,
+
+    /// Milliseconds a dropped connection's user stays listed before its leave is announced.
+    #[arg(long, env = "CONFAB_LEAVE_GRACE_MS", default_value_t = Limits::default().leave_grace.as_millis() as u64)]
+    pub leave_grace_ms: u64,
+
+    /// Messages replayed to a Socket.IO client when it joins a room.
+    #[arg(long, env = "CONFAB_SOCKETIO_HISTORY", default_value_t = Limits::default().socketio_history)]
+    pub socketio_history: usize,
+
+    /// Milliseconds between Engine.IO pings to Socket.IO clients.
+    #[arg(long, env = "CONFAB_SOCKETIO_PING_INTERVAL_MS", default_value_t = 25_000)]
+    pub socketio_ping_interval_ms: u64,
+
+    /// Milliseconds a Socket.IO client has to answer a ping before it is disconnected.
+    #[arg(long, env = "CONFAB_SOCKETIO_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    pub socketio_ping_timeout_ms: u64,
+
+    /// Simultaneous client connections (both protocols); more are refused with 503.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+}
+
+impl Config {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_text_bytes: self.max_text_bytes,
+            max_frame_bytes: self.max_frame_bytes,
+            max_rooms_per_connection: self.max_rooms_per_connection,
+            requests_per_second: self.requests_per_second,
+            request_burst: self.request_burst,
+            history_page_max: self.history_page_max,
+            max_replay: self.max_replay,
+            outbound_queue: self.outbound_queue,
+            leave_grace: Duration::from_millis(self.leave_grace_ms),
+            socketio_history: self.socketio_history,
+            max_connections: self.max_connections,
+            ..Limits::default()
+        }
+    }
+}

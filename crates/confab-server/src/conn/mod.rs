@@ -1,0 +1,190 @@
+//! What every client connection has, whichever protocol it speaks: an id, a bounded outbound queue
+//! fed by the fan-out hub and by its own request handling, a kill switch the hub pulls when the queue
+//! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
+
+pub mod ratelimit;
+pub mod sequencer;
+pub mod writer;
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::model::{RoomId, Seq};
+use confab_core::presence::ConnId;
+use confab_core::Event;
+use tokio::sync::{mpsc, Notify};
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_conn_id() -> ConnId {
+    NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Which wire format a connection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Native,
+    SocketIo,
+}
+
+/// A committed room event, encoded once per protocol and shared by every connection that delivers it.
+pub struct Delivery {
+    pub event: Event,
+    /// The native `{"type":"event", ...}` frame.
+    pub native: Utf8Bytes,
+    /// Member names when the event was published (join and leave only): Socket.IO's `update_users`.
+    pub members: Option<Vec<String>>,
+    /// Socket.IO frames, encoded by the first Socket.IO connection that needs them.
+    pub socketio: OnceLock<Box<[Utf8Bytes]>>,
+}
+
+/// One item in a connection's outbound queue. The queue is FIFO; the sequencer relies on it.
+pub enum Outbound {
+    /// A live room event from the hub.
+    Event(Arc<Delivery>),
+    /// A frame for this connection only (an answer, an error, a lobby update).
+    Frame(Utf8Bytes),
+    /// Sent *before* the connection subscribes to a room: events that arrive from now on are held
+    /// until the matching `Joined`.
+    Subscribing(RoomId),
+    /// The join is answered: send `ack`, then `replay`, then held and live events after `after`.
+    Joined { room: RoomId, ack: Option<Utf8Bytes>, replay: Vec<Arc<Delivery>>, after: Seq },
+    /// The connection left the room; its events are no longer delivered.
+    Left(RoomId),
+}
+
+/// Why the server closes a connection (docs/protocol.md lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseReason {
+    None = 0,
+    /// The connection ended normally (the client went away, or the session finished).
+    Normal = 5,
+    /// The client sent a message above `max_frame_bytes`.
+    TooBig = 6,
+    SlowConsumer = 1,
+    Resync = 2,
+    RateLimited = 3,
+    GoingAway = 4,
+}
+
+impl CloseReason {
+    pub fn code(self) -> u16 {
+        match self {
+            CloseReason::None | CloseReason::Normal => 1000,
+            CloseReason::GoingAway => 1001,
+            CloseReason::TooBig => 1009,
+            CloseReason::SlowConsumer => 4000,
+            CloseReason::Resync => 4001,
+            CloseReason::RateLimited => 4002,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::None | CloseReason::Normal => "",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::Resync => "resync",
+            CloseReason::RateLimited => "rate_limited",
+            CloseReason::GoingAway => "going_away",
+            CloseReason::TooBig => "message_too_big",
+        }
+    }
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => CloseReason::SlowConsumer,
+            2 => CloseReason::Resync,
+            3 => CloseReason::RateLimited,
+            4 => CloseReason::GoingAway,
+            5 => CloseReason::Normal,
+            6 => CloseReason::TooBig,
+            _ => CloseReason::None,
+        }
+    }
+}
+
+/// The reason to close with after the WebSocket library failed to read: 1009 for a message above the
+/// size limit (axum hides the library's error type, so its text is the only sign), else a plain close.
+pub fn read_error_reason(e: &axum::Error) -> CloseReason {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("Space limit") {
+        CloseReason::TooBig
+    } else {
+        CloseReason::Normal
+    }
+}
+
+/// The part of a connection other tasks may touch: its queue and its kill switch.
+pub struct ConnShared {
+    pub id: ConnId,
+    pub proto: Proto,
+    pub tx: mpsc::Sender<Outbound>,
+    kill_reason: AtomicU8,
+    killed: Notify,
+}
+
+impl ConnShared {
+    pub fn new(proto: Proto, queue: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let shared = ConnShared {
+            id: next_conn_id(),
+            proto,
+            tx,
+            kill_reason: AtomicU8::new(0),
+            killed: Notify::new(),
+        };
+        (Arc::new(shared), rx)
+    }
+
+    /// Asks the connection to close with `reason`; the first reason wins.
+    pub fn kill(&self, reason: CloseReason) {
+        if self
+            .kill_reason
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.killed.notify_waiters();
+            self.killed.notify_one();
+        }
+    }
+
+    pub fn kill_reason(&self) -> Option<CloseReason> {
+        match CloseReason::from_u8(self.kill_reason.load(Ordering::Acquire)) {
+            CloseReason::None => None,
+            r => Some(r),
+        }
+    }
+
+    /// Resolves once the connection was killed.
+    pub async fn killed(&self) -> CloseReason {
+        loop {
+            let notified = self.killed.notified();
+            if let Some(r) = self.kill_reason() {
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues a frame for this connection alone, waiting for room in the queue.
+    pub async fn send_frame(&self, frame: Utf8Bytes) {
+        let _ = self.tx.send(Outbound::Frame(frame)).await;
+    }
+
+    pub async fn send(&self, item: Outbound) {
+        let _ = self.tx.send(item).await;
+    }
+
+    /// Queues an item from the fan-out without waiting: a full queue means the client is not reading
+    /// fast enough, and it is disconnected (to resume later from the log) rather than losing the item.
+    pub fn offer(&self, item: Outbound) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kill(CloseReason::SlowConsumer);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}

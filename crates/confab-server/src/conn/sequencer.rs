@@ -1,0 +1,151 @@
+//! Turns a connection's queued items into the frames to write, in each room's sequence order,
+//! exactly once.
+//!
+//! Joining is where order is easiest to lose: live events can arrive between the moment the
+//! connection subscribes and the moment the join is answered (and its replay read from the log).
+//! The sequencer holds a room's live events from `Subscribing` until `Joined`, then writes the
+//! answer, the replay, and the held events after the join's top sequence, dropping what the replay
+//! already covered. A live event past a gap would mean an event was lost upstream; the connection is
+//! then closed with `resync` so the client resumes from the log, rather than skipping silently.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::model::{RoomId, Seq};
+
+use super::{CloseReason, Delivery, Outbound, Proto};
+
+enum Cursor {
+    /// Subscribed, join not answered yet: live events wait here.
+    Joining(Vec<Arc<Delivery>>),
+    /// Delivering live; the last sequence written.
+    Live(Seq),
+}
+
+pub struct Sequencer {
+    proto: Proto,
+    rooms: HashMap<RoomId, Cursor>,
+}
+
+impl Sequencer {
+    pub fn new(proto: Proto) -> Self {
+        Sequencer { proto, rooms: HashMap::new() }
+    }
+
+    /// Appends the frames for `item` to `out`.
+    pub fn push(&mut self, item: Outbound, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
+        match item {
+            Outbound::Frame(f) => out.push(f),
+            Outbound::Event(d) => match self.rooms.get_mut(&d.event.room_id) {
+                // Not (or no longer) in the room: a race with leave; nothing to deliver.
+                None => {}
+                Some(Cursor::Joining(held)) => held.push(d),
+                Some(Cursor::Live(last)) => deliver(self.proto, last, &d, out)?,
+            },
+            Outbound::Subscribing(room) => {
+                self.rooms.insert(room, Cursor::Joining(Vec::new()));
+            }
+            Outbound::Joined { room, ack, replay, after } => {
+                out.extend(ack);
+                let held = match self.rooms.remove(&room) {
+                    Some(Cursor::Joining(held)) => held,
+                    _ => Vec::new(),
+                };
+                for d in &replay {
+                    encode(self.proto, d, out);
+                }
+                let mut last = after;
+                for d in held {
+                    deliver(self.proto, &mut last, &d, out)?;
+                }
+                self.rooms.insert(room, Cursor::Live(last));
+            }
+            Outbound::Left(room) => {
+                self.rooms.remove(&room);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn deliver(proto: Proto, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
+    let seq = d.event.seq;
+    if seq <= *last {
+        return Ok(());
+    }
+    if seq != *last + 1 {
+        tracing::warn!(room = %d.event.room, expected = *last + 1, got = seq, "gap in live events");
+        return Err(CloseReason::Resync);
+    }
+    *last = seq;
+    encode(proto, d, out);
+    Ok(())
+}
+
+fn encode(proto: Proto, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
+    match proto {
+        Proto::Native => out.push(d.native.clone()),
+        Proto::SocketIo => out.extend(crate::socketio::encode::event_frames(d).iter().cloned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fanout::delivery;
+    use confab_core::event::{Event, EventBody};
+    use confab_core::model::{ActorId, ActorRef};
+
+    fn ev(seq: Seq) -> Outbound {
+        let event = Event {
+            room: "r".into(),
+            room_id: 1,
+            seq,
+            at: 0,
+            actor: ActorRef { id: ActorId::from("g_a".to_string()), name: "a".into() },
+            body: EventBody::Join,
+        };
+        Outbound::Event(delivery(event, None))
+    }
+
+    fn seqs(out: &[Utf8Bytes]) -> Vec<i64> {
+        out.iter()
+            .map(|f| serde_json::from_str::<serde_json::Value>(f.as_str()).unwrap())
+            .map(|v| v["seq"].as_i64().unwrap_or(-1))
+            .collect()
+    }
+
+    /// Events that arrive while a join is being answered come after the answer, without duplicates.
+    #[test]
+    fn join_holds_live_events_until_answered() {
+        let mut s = Sequencer::new(Proto::Native);
+        let mut out = Vec::new();
+        s.push(ev(1), &mut out).unwrap();
+        assert!(out.is_empty(), "not subscribed yet");
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        s.push(ev(5), &mut out).unwrap();
+        s.push(ev(6), &mut out).unwrap();
+        assert!(out.is_empty(), "held until the join is answered");
+        let replay = match (ev(4), ev(5)) {
+            (Outbound::Event(a), Outbound::Event(b)) => vec![a, b],
+            _ => unreachable!(),
+        };
+        let ack = Utf8Bytes::from_static(r#"{"type":"ack","seq":-1}"#);
+        s.push(Outbound::Joined { room: 1, ack: Some(ack), replay, after: 5 }, &mut out).unwrap();
+        s.push(ev(6), &mut out).unwrap();
+        s.push(ev(7), &mut out).unwrap();
+        assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn a_gap_closes_with_resync() {
+        let mut s = Sequencer::new(Proto::Native);
+        let mut out = Vec::new();
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        let ack = Utf8Bytes::from_static("{}");
+        s.push(Outbound::Joined { room: 1, ack: Some(ack), replay: vec![], after: 3 }, &mut out).unwrap();
+        s.push(ev(4), &mut out).unwrap();
+        assert_eq!(s.push(ev(6), &mut out), Err(CloseReason::Resync));
+    }
+}

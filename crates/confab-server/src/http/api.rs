@@ -1,0 +1,101 @@
+//! The JSON API: guest sessions, the current user, rooms and history. Errors are the chat service's,
+//! mapped once to a status code and `{"error": {"code", "message"}}`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use confab_core::model::{Actor, Seq};
+use confab_core::store::EventRange;
+use confab_core::{ChatError, ErrorCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth;
+use crate::app::App;
+
+pub struct ApiError(pub ChatError);
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.0.code {
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::RoomExists => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = json!({"error": {"code": self.0.code.as_str(), "message": self.0.message}});
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The session's actor, or `unauthenticated`.
+pub async fn actor(app: &App, headers: &HeaderMap, query: Option<&str>) -> ApiResult<Actor> {
+    let token = auth::token_from_request(headers, query)
+        .ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "no session: create one with POST /api/guest"))?;
+    app.chat
+        .authenticate(&auth::hash_token(&token))
+        .await?
+        .ok_or_else(|| ApiError(ChatError::new(ErrorCode::Unauthenticated, "unknown or expired session")))
+}
+
+#[derive(Deserialize)]
+pub struct GuestRequest {
+    name: String,
+}
+
+pub async fn create_guest(State(app): State<Arc<App>>, body: Result<Json<GuestRequest>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+    let Json(req) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
+    let (token, hash) = auth::new_token();
+    let user = app.chat.create_guest(&req.name, &hash).await?;
+    let cookie = auth::session_cookie(&token, app.config.secure_cookies);
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"token": token, "user": user}))).into_response())
+}
+
+pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    let user = actor(&app, &headers, None).await?;
+    Ok(Json(json!({"user": user})))
+}
+
+pub async fn rooms(State(app): State<Arc<App>>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(json!({"rooms": app.chat.list_rooms().await?})))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    before: Option<Seq>,
+    after: Option<Seq>,
+    limit: Option<usize>,
+}
+
+pub async fn history(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let user = actor(&app, &headers, None).await?;
+    let room = app.chat.room(&name).await?;
+    let range = match (q.before, q.after) {
+        (Some(b), None) => EventRange::Before(b),
+        (None, Some(a)) => EventRange::After(a),
+        (None, None) => EventRange::Before(i64::MAX),
+        _ => return Err(ChatError::bad_request("give at most one of `before` and `after`").into()),
+    };
+    let (events, more) = app.chat.history(&user, &room, range, q.limit.unwrap_or(50)).await?;
+    Ok(Json(json!({"events": events, "more": more})))
+}

@@ -1,0 +1,5 @@
+//! The HTTP side: pages of the embedded web UI, the small JSON API, and session handling.
+
+pub mod api;
+pub mod auth;
+pub mod pages;

@@ -1,0 +1,267 @@
+//! One native connection: reads requests, calls the chat service, queues answers.
+//!
+//! Requests are handled one at a time in the order they arrive, except that a `send`, `edit` or
+//! `delete` does not wait for its commit before the next request is read: its answer is queued when
+//! the store commits (in order, via `FuturesOrdered`), so one connection can have many messages in
+//! flight and the store commits them together.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use confab_core::model::{Actor, Room};
+use confab_core::store::{Appended, BoxFuture, EventRange, MessageKey};
+use confab_core::{ChatError, ErrorCode};
+use futures_util::stream::FuturesOrdered;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use super::frames;
+use super::request::{self, Envelope};
+use crate::app::App;
+use crate::conn::ratelimit::TokenBucket;
+use crate::conn::sequencer::Sequencer;
+use crate::conn::{writer, CloseReason, ConnShared, Outbound, Proto};
+use crate::fanout::delivery;
+use crate::http::auth;
+
+type Answer = BoxFuture<Utf8Bytes>;
+
+struct Session {
+    app: Arc<App>,
+    shared: Arc<ConnShared>,
+    actor: Option<Actor>,
+    /// Rooms this connection has joined, by lower-cased name.
+    rooms: HashMap<String, Room>,
+    bucket: TokenBucket,
+}
+
+pub async fn run(app: Arc<App>, socket: WebSocket, actor: Option<Actor>) {
+    let limits = &app.chat.limits;
+    let (shared, rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
+    let _registered = app.register(&shared);
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(writer::run(sink, rx, Sequencer::new(Proto::Native), Arc::clone(&shared)));
+    let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
+    shared.send_frame(frames::welcome(actor.as_ref(), limits)).await;
+    let mut session = Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: HashMap::new(), bucket };
+    let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => session.handle(text.as_str(), &mut answers).await,
+                Some(Ok(Message::Binary(_))) => {
+                    let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
+                    session.shared.send_frame(frames::error(&Value::Null, &err)).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(e)) => {
+                    shared.kill(crate::conn::read_error_reason(&e));
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+            },
+            Some(answer) = answers.next(), if !answers.is_empty() => session.shared.send_frame(answer).await,
+            _ = shared.killed() => break,
+        }
+    }
+    session.finish();
+    shared.kill(CloseReason::Normal);
+    let _ = writer.await;
+}
+
+impl Session {
+    fn actor(&self) -> Result<&Actor, ChatError> {
+        self.actor
+            .as_ref()
+            .ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "send `hello` with a name or a token first"))
+    }
+
+    async fn handle(&mut self, text: &str, answers: &mut FuturesOrdered<Answer>) {
+        let limits = &self.app.chat.limits;
+        if !self.bucket.take() {
+            let id = Envelope::parse(text).map(|e| e.id).unwrap_or(Value::Null);
+            let err = ChatError::new(ErrorCode::RateLimited, format!("at most {} requests a second", limits.requests_per_second));
+            self.shared.send_frame(frames::error(&id, &err)).await;
+            if self.bucket.strikes > limits.rate_limit_strikes {
+                self.shared.kill(CloseReason::RateLimited);
+            }
+            return;
+        }
+        let env = match Envelope::parse(text) {
+            Ok(env) => env,
+            Err((id, err)) => return self.shared.send_frame(frames::error(&id, &err)).await,
+        };
+        match self.dispatch(&env).await {
+            Ok(Reply::Now(fields)) => self.shared.send_frame(frames::ack(&env.id, fields)).await,
+            Ok(Reply::Joined) => {}
+            Ok(Reply::Later(pending)) => {
+                let id = env.id;
+                answers.push_back(Box::pin(async move {
+                    match pending.await {
+                        Ok(a) => frames::ack(&id, json!({"seq": a.seq, "message_id": a.message_id, "duplicate": a.duplicate})),
+                        Err(e) => frames::error(&id, &e),
+                    }
+                }));
+            }
+            Err(err) => self.shared.send_frame(frames::error(&env.id, &err)).await,
+        }
+    }
+
+    async fn dispatch(&mut self, env: &Envelope) -> Result<Reply, ChatError> {
+        if self.actor.is_none() && env.kind != "hello" {
+            self.actor()?;
+        }
+        let chat = Arc::clone(&self.app.chat);
+        match env.kind.as_str() {
+            "hello" => self.hello(env.fields()?).await,
+            "ping" => Ok(Reply::Now(json!({}))),
+            "rooms" => {
+                let req: request::Rooms = env.fields()?;
+                if req.subscribe {
+                    self.app.hub.subscribe_lobby(&self.shared);
+                }
+                Ok(Reply::Now(json!({"rooms": chat.list_rooms().await?})))
+            }
+            "create_room" => {
+                let req: request::RoomOnly = env.fields()?;
+                let room = chat.create_room(self.actor()?, &req.room).await?;
+                Ok(Reply::Now(json!({"room": chat.summary(&room)})))
+            }
+            "join" => self.join(env.id.clone(), env.fields()?).await,
+            "leave" => {
+                let req: request::RoomOnly = env.fields()?;
+                let room = self.joined(&req.room).await?;
+                self.rooms.remove(&room.name.to_lowercase());
+                self.app.hub.unsubscribe(room.id, self.shared.id);
+                self.shared.send(Outbound::Left(room.id)).await;
+                chat.leave(self.actor()?, self.shared.id, &room).await?;
+                Ok(Reply::Now(json!({})))
+            }
+            "send" => {
+                let req: request::Send = env.fields()?;
+                let room = self.joined(&req.room).await?;
+                Ok(Reply::Later(chat.send(self.actor()?, self.shared.id, &room, &req.text, req.client_id).await?))
+            }
+            "edit" => {
+                let req: request::Edit = env.fields()?;
+                let room = self.joined(&req.room).await?;
+                let key = MessageKey::Id(req.message_id);
+                Ok(Reply::Later(chat.edit(self.actor()?, self.shared.id, &room, &key, &req.text).await?))
+            }
+            "delete" => {
+                let req: request::Delete = env.fields()?;
+                let room = self.joined(&req.room).await?;
+                let key = MessageKey::Id(req.message_id);
+                Ok(Reply::Later(chat.delete(self.actor()?, self.shared.id, &room, &key).await?))
+            }
+            "history" => {
+                let req: request::History = env.fields()?;
+                let room = chat.room(&req.room).await?;
+                let range = match (req.before, req.after) {
+                    (Some(b), None) => EventRange::Before(b),
+                    (None, Some(a)) => EventRange::After(a),
+                    _ => return Err(ChatError::bad_request("history: give exactly one of `before` and `after`")),
+                };
+                let (events, more) = chat.history(self.actor()?, &room, range, req.limit.unwrap_or(50)).await?;
+                Ok(Reply::Now(json!({"events": events, "more": more})))
+            }
+            other => Err(ChatError::new(ErrorCode::UnknownType, format!("unknown request type {other:?}"))),
+        }
+    }
+
+    async fn hello(&mut self, req: request::Hello) -> Result<Reply, ChatError> {
+        if let Some(actor) = &self.actor {
+            return Ok(Reply::Now(json!({"user": actor})));
+        }
+        let chat = &self.app.chat;
+        let (actor, token) = match (req.token, req.name) {
+            (Some(token), _) => {
+                let actor = chat.authenticate(&auth::hash_token(&token)).await?;
+                (actor.ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "unknown session token"))?, token)
+            }
+            (None, Some(name)) => {
+                let (token, hash) = auth::new_token();
+                (chat.create_guest(&name, &hash).await?, token)
+            }
+            (None, None) => return Err(ChatError::bad_request("hello: give a `name` or a `token`")),
+        };
+        let reply = json!({"user": &actor, "token": token});
+        self.actor = Some(actor);
+        Ok(Reply::Now(reply))
+    }
+
+    async fn join(&mut self, id: Value, req: request::Join) -> Result<Reply, ChatError> {
+        let chat = Arc::clone(&self.app.chat);
+        let actor = self.actor()?.clone();
+        let room = chat.room_or_create(&actor, &req.room, req.create).await?;
+        let key = room.name.to_lowercase();
+        let rejoin = self.rooms.contains_key(&key);
+        if !rejoin && self.rooms.len() >= chat.limits.max_rooms_per_connection {
+            return Err(ChatError::new(
+                ErrorCode::TooManyRooms,
+                format!("a connection joins at most {} rooms", chat.limits.max_rooms_per_connection),
+            ));
+        }
+        chat.may_join(&actor, &room).await?;
+        // Subscribe before reading the room's top sequence, so nothing falls in between.
+        self.shared.send(Outbound::Subscribing(room.id)).await;
+        self.app.hub.subscribe(room.id, &self.shared);
+        let joined = match chat.join(&actor, self.shared.id, &room, req.since).await {
+            Ok(j) => j,
+            Err(e) => {
+                if !rejoin {
+                    self.app.hub.unsubscribe(room.id, self.shared.id);
+                    self.shared.send(Outbound::Left(room.id)).await;
+                }
+                return Err(e);
+            }
+        };
+        let mut summary = chat.summary(&room);
+        summary.top_seq = joined.top_seq;
+        let ack = frames::ack(
+            &id,
+            json!({
+                "room": summary,
+                "top_seq": joined.top_seq,
+                "members": joined.members,
+                "role": joined.role,
+                "replayed": joined.replay.len(),
+                "complete": joined.complete,
+            }),
+        );
+        let replay = joined.replay.into_iter().map(|e| delivery(e, None)).collect();
+        self.shared.send(Outbound::Joined { room: room.id, ack: Some(ack), replay, after: joined.top_seq }).await;
+        self.rooms.insert(key, room);
+        Ok(Reply::Joined)
+    }
+
+    /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
+    async fn joined(&self, name: &str) -> Result<Room, ChatError> {
+        if let Some(room) = self.rooms.get(&name.trim().to_lowercase()) {
+            return Ok(room.clone());
+        }
+        self.app.chat.room(name).await?;
+        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+    }
+
+    fn finish(&mut self) {
+        self.app.hub.forget(self.shared.id);
+        let rooms: Vec<Room> = self.rooms.drain().map(|(_, r)| r).collect();
+        for room in &rooms {
+            self.app.hub.unsubscribe(room.id, self.shared.id);
+        }
+        if let Some(actor) = &self.actor {
+            self.app.chat.disconnected(actor, self.shared.id, rooms);
+        }
+    }
+}
+
+enum Reply {
+    /// Answer now with these fields.
+    Now(Value),
+    /// The join answer was queued in order with the room's events.
+    Joined,
+    /// Answer when the store commits.
+    Later(BoxFuture<Result<Appended, ChatError>>),
+}

@@ -1,0 +1,91 @@
+//! Socket.IO frames in the original app's vocabulary (../docs/socketio.md).
+//! Every frame is an Engine.IO message (`4`) carrying a Socket.IO packet for the default namespace.
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::event::EventBody;
+use confab_core::ChatError;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::conn::Delivery;
+
+/// `42["name", data]`: an event for the default namespace.
+pub fn event<T: Serialize + ?Sized>(name: &str, data: &T) -> Utf8Bytes {
+    let payload = serde_json::to_string(&(name, data)).unwrap_or_else(|_| format!("[{name:?}]"));
+    Utf8Bytes::from(format!("42{payload}"))
+}
+
+/// `42["name"]`: an event without data.
+pub fn bare_event(name: &str) -> Utf8Bytes {
+    Utf8Bytes::from(format!("42[{}]", Value::from(name)))
+}
+
+/// `43<id>[data]`: the answer to an event the client sent with an acknowledgement callback.
+pub fn ack(id: u64, data: &Value) -> Utf8Bytes {
+    Utf8Bytes::from(format!("43{id}[{data}]"))
+}
+
+pub fn ok(fields: Value) -> Value {
+    let mut map = match fields {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    map.insert("ok".into(), Value::Bool(true));
+    Value::Object(map)
+}
+
+pub fn failure(err: &ChatError) -> Value {
+    json!({"ok": false, "error": {"code": err.code.as_str(), "message": err.message}})
+}
+
+/// The `error` event a client gets for a failed event it sent without an acknowledgement callback.
+pub fn error_event(err: &ChatError) -> Utf8Bytes {
+    event("error", &json!({"code": err.code.as_str(), "message": err.message}))
+}
+
+pub fn update_rooms(names: &[String]) -> Utf8Bytes {
+    event("update_rooms", names)
+}
+
+/// The `message_id` a Socket.IO client knows a message by: its own id if it gave one, else Confab's.
+pub fn message_id(id: i64, client_id: &Option<String>) -> String {
+    client_id.clone().unwrap_or_else(|| id.to_string())
+}
+
+/// The frames of a room event, encoded once and shared by every Socket.IO member of the room.
+pub fn event_frames(d: &Delivery) -> &[Utf8Bytes] {
+    d.socketio.get_or_init(|| {
+        let e = &d.event;
+        let notice = |text: String| {
+            event(
+                "room_message",
+                &json!({"user": "System", "message": text, "message_id": format!("system-{}", e.seq), "room": e.room, "seq": e.seq}),
+            )
+        };
+        let users = || event("update_users", d.members.as_deref().unwrap_or(&[]));
+        match &e.body {
+            EventBody::Message { message } if message.deleted => Box::new([]),
+            EventBody::Message { message } => Box::new([event(
+                "room_message",
+                &json!({
+                    "user": e.actor.name,
+                    "message": message.content.text,
+                    "message_id": message_id(message.id, &message.client_id),
+                    "room": e.room,
+                    "seq": e.seq,
+                    "user_id": e.actor.id,
+                }),
+            )]),
+            EventBody::Edit { message_id: id, client_id, content, .. } => Box::new([event(
+                "message_edited",
+                &json!({"message_id": message_id(*id, client_id), "new_message": content.text, "room": e.room, "seq": e.seq}),
+            )]),
+            EventBody::Delete { message_id: id, client_id } => Box::new([event(
+                "message_deleted",
+                &json!({"message_id": message_id(*id, client_id), "room": e.room, "seq": e.seq}),
+            )]),
+            EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name)), users()]),
+            EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name)), users()]),
+        }
+    })
+}

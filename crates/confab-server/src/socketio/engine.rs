@@ -1,0 +1,126 @@
+//! Engine.IO v4 sessions: the state a Socket.IO connection keeps across HTTP long-polling requests and
+//! the upgrade to WebSocket.
+//!
+//! A session owns a connection's outbound queue (`ConnShared`) like any native connection. The
+//! receiving end of the queue, with its sequencer, sits in [`EioSession::out`] and is held by whichever
+//! transport delivers: each long-poll GET in turn, then, after an upgrade, the WebSocket writer for good.
+//! Packets from the client (POST bodies or WebSocket frames) go to the session's socket task in order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use parking_lot::Mutex;
+use rand::RngCore;
+use tokio::sync::{mpsc, Notify};
+
+use crate::config::Config;
+use crate::conn::sequencer::Sequencer;
+use crate::conn::{ConnShared, Outbound};
+
+pub struct Engine {
+    sessions: Mutex<HashMap<String, Arc<EioSession>>>,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// Largest POST body (and WebSocket message) a client may send.
+    pub max_payload: usize,
+    started: Instant,
+}
+
+pub struct EioSession {
+    pub sid: String,
+    pub conn: Arc<ConnShared>,
+    /// Packets from the client, in order, to the socket task.
+    pub inbound: mpsc::Sender<String>,
+    /// The outbound queue's receiver and sequencer, held by the transport that delivers.
+    pub out: tokio::sync::Mutex<Option<(mpsc::Receiver<Outbound>, Sequencer)>>,
+    /// Set when a WebSocket probe succeeded: polling must hand over.
+    upgrading: AtomicBool,
+    /// Wakes a pending long-poll so that it returns and releases `out`.
+    release: Notify,
+    /// Milliseconds (since the engine started) when the client last showed signs of life.
+    last_seen: AtomicU64,
+}
+
+impl Engine {
+    pub fn new(config: &Config) -> Self {
+        Engine {
+            sessions: Mutex::new(HashMap::new()),
+            ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
+            ping_timeout: Duration::from_millis(config.socketio_ping_timeout_ms),
+            max_payload: config.max_frame_bytes.max(1_000_000),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn create(&self, conn: Arc<ConnShared>, rx: mpsc::Receiver<Outbound>, inbound: mpsc::Sender<String>) -> Arc<EioSession> {
+        let mut bytes = [0u8; 15];
+        rand::rng().fill_bytes(&mut bytes);
+        let sid = URL_SAFE_NO_PAD.encode(bytes);
+        let session = Arc::new(EioSession {
+            sid: sid.clone(),
+            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.proto)))),
+            conn,
+            inbound,
+            upgrading: AtomicBool::new(false),
+            release: Notify::new(),
+            last_seen: AtomicU64::new(self.now_ms()),
+        });
+        self.sessions.lock().insert(sid, Arc::clone(&session));
+        session
+    }
+
+    pub fn get(&self, sid: &str) -> Option<Arc<EioSession>> {
+        self.sessions.lock().get(sid).cloned()
+    }
+
+    pub fn remove(&self, sid: &str) {
+        self.sessions.lock().remove(sid);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn touch(&self, session: &EioSession) {
+        session.last_seen.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// True when the client has not answered a ping within `ping_interval + ping_timeout`.
+    pub fn timed_out(&self, session: &EioSession) -> bool {
+        let silent = self.now_ms().saturating_sub(session.last_seen.load(Ordering::Relaxed));
+        silent > (self.ping_interval + self.ping_timeout).as_millis() as u64
+    }
+
+    /// The open packet: `0{"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}`.
+    pub fn open_packet(&self, sid: &str, can_upgrade: bool) -> String {
+        let upgrades: &[&str] = if can_upgrade { &["websocket"] } else { &[] };
+        let open = serde_json::json!({
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingInterval": self.ping_interval.as_millis() as u64,
+            "pingTimeout": self.ping_timeout.as_millis() as u64,
+            "maxPayload": self.max_payload,
+        });
+        format!("0{open}")
+    }
+}
+
+impl EioSession {
+    /// A WebSocket probe succeeded: release any pending long-poll, and refuse new ones.
+    pub fn begin_upgrade(&self) {
+        self.upgrading.store(true, Ordering::Release);
+        self.release.notify_one();
+    }
+
+    pub fn upgrading(&self) -> bool {
+        self.upgrading.load(Ordering::Acquire)
+    }
+
+    pub async fn released(&self) {
+        self.release.notified().await
+    }
+}

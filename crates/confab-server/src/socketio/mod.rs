@@ -1,0 +1,273 @@
+//! Socket.IO v4 (Engine.IO v4) at `/socket.io/`, so that the original Flask-SocketIO app's clients, and
+//! any Socket.IO client library, work against Confab unchanged (docs/socketio.md).
+//!
+//! - [`packet`]: parsing what clients send; [`encode`]: what they receive.
+//! - [`engine`]: Engine.IO sessions across long-polling requests and the upgrade to WebSocket.
+//! - [`socket`]: one task per session that speaks the seed's event vocabulary to the chat service.
+//! - this file: the HTTP transport (GET polls, POST sends, CORS) and the WebSocket transport.
+//!
+//! Written here rather than with a Socket.IO crate so that both protocols share one delivery path:
+//! the same bounded queue per connection, the same per-room sequencer (no reordering, and a slow
+//! client is disconnected, never skipped), and room events encoded once per protocol.
+
+pub mod encode;
+pub mod engine;
+pub mod packet;
+mod socket;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::conn::{writer, CloseReason, ConnShared, Proto};
+use crate::http::auth;
+use engine::EioSession;
+use packet::EnginePacket;
+
+/// Engine.IO's record separator between packets in one polling body.
+const SEPARATOR: char = '\u{1e}';
+
+struct Query {
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+}
+
+fn query(uri: &Uri) -> Query {
+    let q = uri.query().unwrap_or("");
+    Query {
+        eio: auth::query_param(q, "EIO"),
+        transport: auth::query_param(q, "transport"),
+        sid: auth::query_param(q, "sid"),
+    }
+}
+
+/// Engine.IO's error bodies: `{"code": n, "message": "..."}` with 400.
+fn engine_error(code: u8, message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response()
+}
+
+/// Adds the CORS headers for an allowed cross-origin request.
+fn with_cors(headers: &HeaderMap, mut response: Response) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], body).into_response()
+}
+
+pub async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !app.origin_allowed(&headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+    with_cors(&headers, response)
+}
+
+pub async fn get(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let q = query(&uri);
+    if q.eio.as_deref() != Some("4") {
+        return engine_error(5, "Unsupported protocol version");
+    }
+    match (q.transport.as_deref(), q.sid, ws) {
+        (Some("websocket"), sid, Ok(ws)) => {
+            if let Err(refused) = app.admit_upgrade(&headers) {
+                return refused;
+            }
+            let existing = match sid {
+                Some(sid) => match app.engine.get(&sid) {
+                    Some(s) => Some(s),
+                    None => return engine_error(1, "Session ID unknown"),
+                },
+                None => None,
+            };
+            let actor = cookie_actor(&app, &headers).await;
+            let app2 = Arc::clone(&app);
+            app.configure(ws).on_upgrade(move |socket| websocket(app2, socket, existing, actor)).into_response()
+        }
+        (Some("websocket"), _, Err(_)) => engine_error(3, "Bad request"),
+        (Some("polling"), None, _) => {
+            if !app.origin_allowed(&headers) {
+                return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+            }
+            if app.connection_count() >= app.chat.limits.max_connections {
+                return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+            }
+            let actor = cookie_actor(&app, &headers).await;
+            let session = open_session(&app, actor);
+            with_cors(&headers, text(app.engine.open_packet(&session.sid, true)))
+        }
+        (Some("polling"), Some(sid), _) => {
+            if !app.origin_allowed(&headers) {
+                return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+            }
+            let Some(session) = app.engine.get(&sid) else { return engine_error(1, "Session ID unknown") };
+            with_cors(&headers, poll(&app, &session).await)
+        }
+        _ => engine_error(0, "Transport unknown"),
+    }
+}
+
+pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
+    if !app.origin_allowed(&headers) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let q = query(&uri);
+    let Some(session) = q.sid.and_then(|sid| app.engine.get(&sid)) else {
+        return engine_error(1, "Session ID unknown");
+    };
+    if body.len() > app.engine.max_payload {
+        session.conn.kill(CloseReason::Normal);
+        return (StatusCode::PAYLOAD_TOO_LARGE, "payload too large").into_response();
+    }
+    let Ok(body) = std::str::from_utf8(&body) else { return engine_error(3, "Bad request") };
+    for raw in body.split(SEPARATOR) {
+        receive(&app, &session, raw).await;
+    }
+    with_cors(&headers, ([(header::CONTENT_TYPE, "text/html")], "ok").into_response())
+}
+
+async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::model::Actor> {
+    let token = auth::cookie(headers, auth::COOKIE)?;
+    app.chat.authenticate(&auth::hash_token(&token)).await.ok().flatten()
+}
+
+/// Starts an Engine.IO session and its socket task.
+fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>) -> Arc<EioSession> {
+    let (conn, rx) = ConnShared::new(Proto::SocketIo, app.chat.limits.outbound_queue);
+    let (inbound_tx, inbound_rx) = mpsc::channel(256);
+    let session = app.engine.create(conn, rx, inbound_tx);
+    tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));
+    session
+}
+
+/// One packet from the client, by either transport.
+async fn receive(app: &App, session: &EioSession, raw: &str) {
+    app.engine.touch(session);
+    match packet::engine(raw) {
+        Some(EnginePacket::Message(m)) => {
+            let _ = session.inbound.send(m.to_string()).await;
+        }
+        Some(EnginePacket::Close) => session.conn.kill(CloseReason::Normal),
+        // Pongs and noops only prove the client is alive; upgrades are handled by the WebSocket.
+        _ => {}
+    }
+}
+
+/// A long-poll: waits for outbound packets (a ping comes every interval) and returns them together.
+async fn poll(app: &App, session: &EioSession) -> Response {
+    let Ok(mut out) = session.out.try_lock() else {
+        session.conn.kill(CloseReason::Normal);
+        return engine_error(3, "Overlapping polling requests");
+    };
+    let Some((rx, sequencer)) = out.as_mut() else { return engine_error(3, "Session upgraded to WebSocket") };
+    let mut items = Vec::new();
+    let mut frames: Vec<Utf8Bytes> = Vec::new();
+    let wait = app.engine.ping_interval + app.engine.ping_timeout;
+    while frames.is_empty() {
+        if session.upgrading() {
+            return text("6".into());
+        }
+        tokio::select! {
+            biased;
+            _ = session.conn.killed() => return text("1".into()),
+            _ = session.released() => return text("6".into()),
+            n = rx.recv_many(&mut items, 256) => {
+                if n == 0 {
+                    return text("1".into());
+                }
+                for item in items.drain(..) {
+                    if let Err(reason) = sequencer.push(item, &mut frames) {
+                        session.conn.kill(reason);
+                        return text("1".into());
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait) => return text("6".into()),
+        }
+    }
+    let mut body = String::with_capacity(frames.iter().map(|f| f.len() + 1).sum());
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            body.push(SEPARATOR);
+        }
+        body.push_str(f.as_str());
+    }
+    text(body)
+}
+
+/// The WebSocket transport: a new session, or the upgrade of a polling one.
+async fn websocket(app: Arc<App>, socket: WebSocket, existing: Option<Arc<EioSession>>, actor: Option<confab_core::model::Actor>) {
+    let (mut sink, mut stream) = socket.split();
+    let session = match existing {
+        Some(session) => {
+            // The probe: `2probe` answered by `3probe`, then `5` once the client has paused polling.
+            match stream.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str() == "2probe" => {}
+                _ => return,
+            }
+            if sink.send(Message::Text("3probe".into())).await.is_err() {
+                return;
+            }
+            session.begin_upgrade();
+            loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(t))) if t.as_str() == "5" => break,
+                    Some(Ok(Message::Text(t))) => receive(&app, &session, t.as_str()).await,
+                    Some(Ok(_)) => {}
+                    _ => return,
+                }
+            }
+            session
+        }
+        None => {
+            let session = open_session(&app, actor);
+            let open = app.engine.open_packet(&session.sid, false);
+            if sink.send(Message::Text(open.into())).await.is_err() {
+                session.conn.kill(CloseReason::Normal);
+                return;
+            }
+            session
+        }
+    };
+    let Some((rx, sequencer)) = session.out.lock().await.take() else { return };
+    let writer = tokio::spawn(writer::run(sink, rx, sequencer, Arc::clone(&session.conn)));
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => receive(&app, &session, t.as_str()).await,
+                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => app.engine.touch(&session),
+                Some(Err(e)) => {
+                    session.conn.kill(crate::conn::read_error_reason(&e));
+                    break;
+                }
+                _ => break,
+            },
+            _ = session.conn.killed() => break,
+        }
+    }
+    session.conn.kill(CloseReason::Normal);
+    let _ = writer.await;
+}

@@ -1,0 +1,391 @@
+//! One Socket.IO session: the seed's event vocabulary (../shared/seed-protocol.md, docs/socketio.md)
+//! translated to the chat service, with Confab's fixes: identity comes from the session, only authors
+//! (and moderators, for deletes) change messages, a dropped connection leaves, and every malformed
+//! event is answered with an error instead of being ignored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::model::{Actor, Room};
+use confab_core::store::{Appended, BoxFuture, MessageKey};
+use confab_core::{ChatError, ErrorCode};
+use futures_util::stream::FuturesOrdered;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::encode;
+use super::engine::EioSession;
+use super::packet::{self, SocketPacket};
+use crate::app::App;
+use crate::conn::ratelimit::TokenBucket;
+use crate::conn::{CloseReason, Outbound};
+use crate::fanout::delivery;
+use crate::http::auth;
+
+/// A frame to queue once a store commit resolves (an ack or an error event), or nothing.
+type Answer = BoxFuture<Option<Utf8Bytes>>;
+
+struct Socket {
+    app: Arc<App>,
+    session: Arc<EioSession>,
+    /// Set once the client sent CONNECT for the default namespace.
+    connected: bool,
+    actor: Option<Actor>,
+    /// The actor was made for a room creation before the client said its name; its first `user`
+    /// names it.
+    provisional: bool,
+    rooms: HashMap<String, Room>,
+    bucket: TokenBucket,
+}
+
+pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: mpsc::Receiver<String>, actor: Option<Actor>) {
+    let limits = &app.chat.limits;
+    let _registered = app.register(&session.conn);
+    app.hub.register_socketio(&session.conn);
+    let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
+    let mut socket = Socket {
+        app: Arc::clone(&app),
+        session: Arc::clone(&session),
+        connected: false,
+        actor,
+        provisional: false,
+        rooms: HashMap::new(),
+        bucket,
+    };
+    let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
+    let mut ping = tokio::time::interval(app.engine.ping_interval);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            packet = inbound.recv() => match packet {
+                Some(raw) => socket.handle(&raw, &mut answers).await,
+                None => break,
+            },
+            Some(answer) = answers.next(), if !answers.is_empty() => {
+                if let Some(frame) = answer {
+                    session.conn.send_frame(frame).await;
+                }
+            }
+            _ = ping.tick() => {
+                if app.engine.timed_out(&session) {
+                    session.conn.kill(CloseReason::Normal);
+                } else {
+                    session.conn.send_frame(Utf8Bytes::from_static("2")).await;
+                }
+            }
+            _ = session.conn.killed() => break,
+        }
+    }
+    socket.finish();
+}
+
+#[derive(Deserialize)]
+struct JoinArgs {
+    room: String,
+    user: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SendArgs {
+    room: String,
+    user: Option<Value>,
+    message: String,
+    message_id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct EditArgs {
+    room: String,
+    message_id: Value,
+    new_message: String,
+}
+
+#[derive(Deserialize)]
+struct DeleteArgs {
+    room: String,
+    message_id: Value,
+}
+
+fn args<T: DeserializeOwned>(event: &str, args: &[Value]) -> Result<T, ChatError> {
+    let first = args.first().ok_or_else(|| ChatError::bad_request(format!("{event}: missing payload")))?;
+    T::deserialize(first).map_err(|e| ChatError::bad_request(format!("{event}: {e}")))
+}
+
+/// A `message_id` as the seed's clients send it: a string or a number.
+fn message_id(value: &Value) -> Result<String, ChatError> {
+    match value {
+        Value::String(s) if !s.is_empty() && s.len() <= 128 => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(ChatError::bad_request("message_id is a string of 1 to 128 characters, or a number")),
+    }
+}
+
+fn user_name(user: &Option<Value>) -> Option<&str> {
+    user.as_ref().and_then(Value::as_str)
+}
+
+enum Reply {
+    /// Answer now: the ack payload's fields (and no error).
+    Now(Value),
+    /// Answer when the store commits.
+    Later(BoxFuture<Result<Appended, ChatError>>, Option<String>),
+}
+
+impl Socket {
+    async fn handle(&mut self, raw: &str, answers: &mut FuturesOrdered<Answer>) {
+        let packet = match packet::socket(raw) {
+            Ok(p) => p,
+            Err(packet::Malformed(why)) => {
+                let err = ChatError::new(ErrorCode::BadFrame, why);
+                return self.session.conn.send_frame(encode::error_event(&err)).await;
+            }
+        };
+        match packet {
+            SocketPacket::Connect { namespace, auth } => self.connect(&namespace, auth).await,
+            SocketPacket::Disconnect => self.session.conn.kill(CloseReason::Normal),
+            SocketPacket::Event { namespace, .. } if namespace != "/" || !self.connected => {
+                let err = ChatError::bad_request("connect to the default namespace first");
+                self.session.conn.send_frame(encode::error_event(&err)).await;
+            }
+            SocketPacket::Event { ack, name, args, .. } => {
+                let limits = &self.app.chat.limits;
+                let result = if self.bucket.take() {
+                    self.event(&name, &args).await
+                } else {
+                    if self.bucket.strikes > limits.rate_limit_strikes {
+                        self.session.conn.kill(CloseReason::RateLimited);
+                    }
+                    Err(ChatError::new(
+                        ErrorCode::RateLimited,
+                        format!("at most {} events a second", limits.requests_per_second),
+                    ))
+                };
+                match result {
+                    Ok(Reply::Now(fields)) => {
+                        if let Some(id) = ack {
+                            self.session.conn.send_frame(encode::ack(id, &encode::ok(fields))).await;
+                        }
+                    }
+                    Ok(Reply::Later(pending, client_id)) => answers.push_back(Box::pin(async move {
+                        match (pending.await, ack) {
+                            (Ok(a), Some(id)) => {
+                                let mid = encode::message_id(a.message_id.unwrap_or_default(), &client_id);
+                                Some(encode::ack(id, &encode::ok(json!({"message_id": mid, "seq": a.seq}))))
+                            }
+                            (Ok(_), None) => None,
+                            (Err(e), Some(id)) => Some(encode::ack(id, &encode::failure(&e))),
+                            (Err(e), None) => Some(encode::error_event(&e)),
+                        }
+                    })),
+                    Err(err) => {
+                        let frame = match ack {
+                            Some(id) => encode::ack(id, &encode::failure(&err)),
+                            None => encode::error_event(&err),
+                        };
+                        self.session.conn.send_frame(frame).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect(&mut self, namespace: &str, auth: Option<Value>) {
+        if namespace != "/" {
+            let frame = format!("44{namespace},{}", json!({"message": "Invalid namespace"}));
+            return self.session.conn.send_frame(frame.into()).await;
+        }
+        if let Some(token) = auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str) {
+            match self.app.chat.authenticate(&auth::hash_token(token)).await {
+                Ok(Some(actor)) => self.actor = Some(actor),
+                _ => {
+                    let frame = format!("44{}", json!({"message": "unknown session token", "data": {"code": "unauthenticated"}}));
+                    return self.session.conn.send_frame(frame.into()).await;
+                }
+            }
+        }
+        self.connected = true;
+        let sid = &self.session.sid;
+        self.session.conn.send_frame(format!("40{}", json!({"sid": format!("s{sid}")})).into()).await;
+    }
+
+    /// The session's actor, made from the `user` name the client sends when it has none yet.
+    async fn identify(&mut self, user: Option<&str>) -> Result<Actor, ChatError> {
+        match (&self.actor, user) {
+            (Some(actor), Some(name)) if self.provisional => {
+                let actor = self.app.chat.rename(actor, name).await?;
+                self.provisional = false;
+                self.actor = Some(actor.clone());
+                Ok(actor)
+            }
+            (Some(actor), _) => Ok(actor.clone()),
+            (None, Some(name)) => {
+                let (_, hash) = auth::new_token();
+                let actor = self.app.chat.create_guest(name, &hash).await?;
+                self.actor = Some(actor.clone());
+                Ok(actor)
+            }
+            (None, None) => Err(ChatError::new(
+                ErrorCode::Unauthenticated,
+                "send a `user` name, or connect with a session token in `auth`",
+            )),
+        }
+    }
+
+    /// An actor for room creation before the client said its name.
+    async fn some_actor(&mut self) -> Result<Actor, ChatError> {
+        if self.actor.is_none() {
+            self.identify(Some("guest")).await?;
+            self.provisional = true;
+        }
+        self.identify(None).await
+    }
+
+    async fn event(&mut self, name: &str, argv: &[Value]) -> Result<Reply, ChatError> {
+        let chat = Arc::clone(&self.app.chat);
+        let conn = Arc::clone(&self.session.conn);
+        match name {
+            "check_room" => {
+                let room: String = args(name, argv)?;
+                let exists = match chat.room(&room).await {
+                    Ok(_) => true,
+                    Err(e) if e.code == ErrorCode::RoomNotFound => {
+                        let actor = self.some_actor().await?;
+                        match chat.create_room(&actor, &room).await {
+                            Err(e) if e.code == ErrorCode::RoomExists => true,
+                            Err(e) => return Err(e),
+                            Ok(_) => false,
+                        }
+                    }
+                    Err(e) => return Err(e),
+                };
+                conn.send_frame(encode::bare_event(if exists { "room_exists" } else { "room_created" })).await;
+                Ok(Reply::Now(json!({"exists": exists})))
+            }
+            "create_room" => {
+                let room: String = args(name, argv)?;
+                let actor = self.some_actor().await?;
+                let created = match chat.create_room(&actor, &room).await {
+                    Ok(_) => true,
+                    Err(e) if e.code == ErrorCode::RoomExists => false,
+                    Err(e) => return Err(e),
+                };
+                Ok(Reply::Now(json!({"created": created})))
+            }
+            "join_room" => {
+                let a: JoinArgs = args(name, argv)?;
+                let actor = self.identify(user_name(&a.user)).await?;
+                self.join(&actor, &a.room).await
+            }
+            "leave_room" => {
+                let a: JoinArgs = args(name, argv)?;
+                let actor = self.identify(user_name(&a.user)).await?;
+                let room = self.joined(&a.room).await?;
+                self.rooms.remove(&room.name.to_lowercase());
+                self.app.hub.unsubscribe(room.id, conn.id);
+                conn.send(Outbound::Left(room.id)).await;
+                chat.leave(&actor, conn.id, &room).await?;
+                Ok(Reply::Now(json!({})))
+            }
+            "send_message" => {
+                let a: SendArgs = args(name, argv)?;
+                let client_id = a.message_id.as_ref().map(message_id).transpose()?;
+                let actor = self.identify(user_name(&a.user)).await?;
+                let room = self.joined(&a.room).await?;
+                let pending = chat.send(&actor, conn.id, &room, &a.message, client_id.clone()).await?;
+                Ok(Reply::Later(pending, client_id))
+            }
+            "edit_message" => {
+                let a: EditArgs = args(name, argv)?;
+                let key = self.key(&a.message_id)?;
+                let room = self.joined(&a.room).await?;
+                let actor = self.identify(None).await?;
+                let client_id = Some(message_id(&a.message_id)?);
+                Ok(Reply::Later(chat.edit(&actor, conn.id, &room, &key, &a.new_message).await?, client_id))
+            }
+            "delete_message" => {
+                let a: DeleteArgs = args(name, argv)?;
+                let key = self.key(&a.message_id)?;
+                let room = self.joined(&a.room).await?;
+                let actor = self.identify(None).await?;
+                let client_id = Some(message_id(&a.message_id)?);
+                Ok(Reply::Later(chat.delete(&actor, conn.id, &room, &key).await?, client_id))
+            }
+            other => Err(ChatError::new(ErrorCode::UnknownEvent, format!("unknown event {other:?}"))),
+        }
+    }
+
+    fn key(&self, value: &Value) -> Result<MessageKey, ChatError> {
+        let prefer = self.actor.as_ref().map(|a| a.id.clone()).ok_or_else(|| {
+            ChatError::new(ErrorCode::Unauthenticated, "join a room first")
+        })?;
+        Ok(MessageKey::Client { client_id: message_id(value)?, prefer })
+    }
+
+    /// `join_room`: the room's recent history to the joiner (oldest first), then the join notice and
+    /// member list to everyone, in the room's order.
+    async fn join(&mut self, actor: &Actor, name: &str) -> Result<Reply, ChatError> {
+        let chat = Arc::clone(&self.app.chat);
+        let conn = Arc::clone(&self.session.conn);
+        let room = chat.room(name).await?;
+        let key = room.name.to_lowercase();
+        if self.rooms.contains_key(&key) {
+            return Ok(Reply::Now(json!({"room": room.name})));
+        }
+        if self.rooms.len() >= chat.limits.max_rooms_per_connection {
+            return Err(ChatError::new(
+                ErrorCode::TooManyRooms,
+                format!("a connection joins at most {} rooms", chat.limits.max_rooms_per_connection),
+            ));
+        }
+        chat.may_join(actor, &room).await?;
+        conn.send(Outbound::Subscribing(room.id)).await;
+        self.app.hub.subscribe(room.id, &conn);
+        let joined = chat.join(actor, conn.id, &room, None).await;
+        let history = match &joined {
+            Ok(_) => chat.recent_messages(actor, &room, chat.limits.socketio_history).await,
+            Err(e) => Err(e.clone()),
+        };
+        let (joined, history) = match (joined, history) {
+            (Ok(j), Ok(h)) => (j, h),
+            (Err(e), _) | (_, Err(e)) => {
+                self.app.hub.unsubscribe(room.id, conn.id);
+                conn.send(Outbound::Left(room.id)).await;
+                return Err(e);
+            }
+        };
+        let replay = history
+            .into_iter()
+            .filter(|e| e.seq <= joined.top_seq)
+            .map(|e| delivery(e, None))
+            .collect();
+        conn.send(Outbound::Joined { room: room.id, ack: None, replay, after: joined.top_seq }).await;
+        self.rooms.insert(key, room.clone());
+        Ok(Reply::Now(json!({"room": room.name, "seq": joined.top_seq})))
+    }
+
+    async fn joined(&self, name: &str) -> Result<Room, ChatError> {
+        if let Some(room) = self.rooms.get(&name.trim().to_lowercase()) {
+            return Ok(room.clone());
+        }
+        self.app.chat.room(name).await?;
+        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+    }
+
+    fn finish(&mut self) {
+        let conn = &self.session.conn;
+        self.app.hub.forget(conn.id);
+        self.app.engine.remove(&self.session.sid);
+        let rooms: Vec<Room> = self.rooms.drain().map(|(_, r)| r).collect();
+        for room in &rooms {
+            self.app.hub.unsubscribe(room.id, conn.id);
+        }
+        if let Some(actor) = &self.actor {
+            self.app.chat.disconnected(actor, conn.id, rooms);
+        }
+        conn.kill(CloseReason::Normal);
+    }
+}

@@ -1,0 +1,130 @@
+//! Confab's embedded store: one SQLite file under the data directory.
+//!
+//! - [`writer`]: one thread owns the write connection and commits in groups: it takes every request
+//!   waiting in its queue, applies them in one transaction (each under its own savepoint, so one bad
+//!   request does not fail its neighbours), commits once, then publishes the committed events and
+//!   answers the callers. An acknowledgement therefore always follows the commit, and a commit
+//!   carries as many messages as arrived during the previous one.
+//! - [`read`]: a small pool of read connections (WAL lets them read while the writer writes), used
+//!   from tokio's blocking threads.
+//! - [`schema`]: numbered migrations, applied at open.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use confab_core::error::{ChatError, Result};
+use confab_core::event::Event;
+use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
+use rand::Rng;
+use tokio::sync::oneshot;
+
+use read::Readers;
+use writer::{Cmd, Writer};
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `confab.db` in `dir`, applies migrations, and starts the writer
+    /// thread, which hands committed events to `sink`.
+    pub fn open(dir: &Path, sink: Arc<dyn EventSink>) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ChatError::unavailable(format!("cannot create data dir {}: {e}", dir.display())))?;
+        let path: PathBuf = dir.join("confab.db");
+        let mut conn = schema::connect(&path).map_err(ChatError::unavailable)?;
+        schema::migrate(&mut conn).map_err(ChatError::unavailable)?;
+        let writer = Writer::start(conn, sink).map_err(ChatError::unavailable)?;
+        Ok(SqliteStore { writer, readers: Arc::new(Readers::new(path)) })
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Cmd) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.submit(make(tx))?;
+        rx.await.map_err(|_| ChatError::unavailable("store writer stopped"))?
+    }
+}
+
+fn new_guest_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("g_{tail}")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor> {
+        let (id, name, token_hash) = (new_guest_id(), name.to_string(), token_hash.to_vec());
+        self.call(|reply| Cmd::CreateGuest { id, name, token_hash, reply }).await
+    }
+
+    async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
+        let hash = token_hash.to_vec();
+        self.readers.run(move |c| read::actor_by_token(c, &hash)).await
+    }
+
+    async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
+        let (id, name) = (id.clone(), name.to_string());
+        self.call(|reply| Cmd::Rename { id, name, reply }).await
+    }
+
+    async fn create_room(&self, name: &str, kind: RoomKind, owner: &ActorRef) -> Result<Room> {
+        let (name, owner) = (name.to_string(), owner.clone());
+        self.call(|reply| Cmd::CreateRoom { name, kind, owner, reply }).await
+    }
+
+    async fn room(&self, name: &str) -> Result<Option<Room>> {
+        let key = name.to_lowercase();
+        self.readers.run(move |c| read::room_by_key(c, &key)).await
+    }
+
+    async fn rooms(&self) -> Result<Vec<Room>> {
+        self.readers.run(read::rooms).await
+    }
+
+    async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>> {
+        let actor = actor.clone();
+        self.readers.run(move |c| read::role(c, room, &actor)).await
+    }
+
+    async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {
+        let key = key.clone();
+        self.readers.run(move |c| read::message(c, room, &key)).await
+    }
+
+    fn append(&self, room: &Room, actor: ActorRef, new: NewEvent) -> BoxFuture<Result<Appended>> {
+        let (tx, rx) = oneshot::channel();
+        let submitted = self.writer.submit(Cmd::Append {
+            room_id: room.id,
+            room_name: room.name.clone(),
+            actor,
+            new,
+            reply: tx,
+        });
+        Box::pin(async move {
+            submitted?;
+            rx.await.map_err(|_| ChatError::unavailable("store writer stopped"))?
+        })
+    }
+
+    async fn events(&self, room: RoomId, range: EventRange, limit: usize) -> Result<Vec<Event>> {
+        self.readers.run(move |c| read::events(c, room, range, limit)).await
+    }
+
+    async fn recent_messages(&self, room: RoomId, limit: usize) -> Result<Vec<Event>> {
+        self.readers.run(move |c| read::recent_messages(c, room, limit)).await
+    }
+
+    async fn top_seq(&self, room: RoomId) -> Result<Seq> {
+        self.readers.run(move |c| read::top_seq(c, room)).await
+    }
+}
+

@@ -1,0 +1,199 @@
+//! Reads, on a small pool of connections used from tokio's blocking threads.
+
+use std::path::PathBuf;
+
+use confab_core::error::{ChatError, Result};
+use confab_core::event::{Event, EventBody, MessageView};
+use confab_core::model::{Actor, ActorId, ActorKind, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::store::{EventRange, MessageKey};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use crate::schema;
+
+pub struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub fn new(path: PathBuf) -> Self {
+        Readers { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` on an idle read connection (opening one if none is idle) on a blocking thread.
+    pub async fn run<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = match readers.idle.lock().pop() {
+                Some(c) => c,
+                None => schema::connect(&readers.path).map_err(ChatError::unavailable)?,
+            };
+            let out = f(&conn);
+            readers.idle.lock().push(conn);
+            out
+        })
+        .await
+        .map_err(ChatError::internal)?
+    }
+}
+
+pub fn db(e: rusqlite::Error) -> ChatError {
+    ChatError::unavailable(e)
+}
+
+pub fn actor_by_token(c: &Connection, hash: &[u8]) -> Result<Option<Actor>> {
+    c.prepare_cached("SELECT id, name FROM actors WHERE token_hash = ?1")
+        .and_then(|mut s| {
+            s.query_row([hash], |r| {
+                Ok(Actor { id: ActorId::from(r.get::<_, String>(0)?), name: r.get(1)?, kind: ActorKind::Guest })
+            })
+            .optional()
+        })
+        .map_err(db)
+}
+
+const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
+
+fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
+    let kind: String = r.get(2)?;
+    Ok(Room {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: RoomKind::parse(&kind).unwrap_or_default(),
+        created_at: r.get(3)?,
+        top_seq: r.get(4)?,
+    })
+}
+
+pub fn room_by_key(c: &Connection, key: &str) -> Result<Option<Room>> {
+    c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE name_key = ?1"))
+        .and_then(|mut s| s.query_row([key], room_row).optional())
+        .map_err(db)
+}
+
+pub fn rooms(c: &Connection) -> Result<Vec<Room>> {
+    let mut s = c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY name_key")).map_err(db)?;
+    let rows = s.query_map([], room_row).map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db)
+}
+
+pub fn top_seq(c: &Connection, room: RoomId) -> Result<Seq> {
+    c.prepare_cached("SELECT top_seq FROM rooms WHERE id = ?1")
+        .and_then(|mut s| s.query_row([room], |r| r.get(0)))
+        .map_err(db)
+}
+
+pub fn role(c: &Connection, room: RoomId, actor: &ActorId) -> Result<Option<Role>> {
+    let role: Option<String> = c
+        .prepare_cached("SELECT role FROM memberships WHERE room_id = ?1 AND actor_id = ?2")
+        .and_then(|mut s| s.query_row((room, actor.as_str()), |r| r.get(0)).optional())
+        .map_err(db)?;
+    Ok(role.and_then(|r| Role::parse(&r)))
+}
+
+pub fn message(c: &Connection, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {
+    let row = |r: &Row<'_>| {
+        Ok(StoredMessage {
+            id: r.get(0)?,
+            room_id: r.get(1)?,
+            author: ActorId::from(r.get::<_, String>(2)?),
+            client_id: r.get(3)?,
+            deleted: r.get::<_, Option<i64>>(4)?.is_some(),
+        })
+    };
+    const COLS: &str = "id, room_id, author_id, client_id, deleted_at";
+    let found = match key {
+        MessageKey::Id(id) => c
+            .prepare_cached(&format!("SELECT {COLS} FROM messages WHERE id = ?1 AND room_id = ?2"))
+            .and_then(|mut s| s.query_row((id, room), row).optional()),
+        MessageKey::Client { client_id, prefer } => c
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM messages WHERE room_id = ?1 AND client_id = ?2
+                 ORDER BY (deleted_at IS NULL) DESC, (author_id = ?3) DESC, id DESC LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row((room, client_id, prefer.as_str()), row).optional()),
+    };
+    match (found.map_err(db)?, key) {
+        (None, MessageKey::Client { client_id, .. }) => match client_id.parse::<i64>() {
+            Ok(id) => message(c, room, &MessageKey::Id(id)),
+            Err(_) => Ok(None),
+        },
+        (found, _) => Ok(found),
+    }
+}
+
+const EVENT_COLUMNS: &str = "e.seq, e.kind, e.actor_id, e.actor_name, e.at, e.data,
+     m.id, m.client_id, m.content, m.edited_at, m.deleted_at";
+
+/// Builds an event from a row of [`EVENT_COLUMNS`]; message events take the message's current state.
+fn event_row(room_name: &str, room_id: RoomId, r: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind: String = r.get(1)?;
+    let body = if kind == "message" {
+        let content: String = r.get(8)?;
+        EventBody::Message {
+            message: MessageView {
+                id: r.get(6)?,
+                client_id: r.get(7)?,
+                content: serde_json::from_str(&content).unwrap_or_default(),
+                edited_at: r.get(9)?,
+                deleted: r.get::<_, Option<i64>>(10)?.is_some(),
+            },
+        }
+    } else {
+        let data: String = r.get(5)?;
+        serde_json::from_str(&data)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?
+    };
+    Ok(Event {
+        room: room_name.to_string(),
+        room_id,
+        seq: r.get(0)?,
+        at: r.get(4)?,
+        actor: ActorRef { id: ActorId::from(r.get::<_, String>(2)?), name: r.get(3)? },
+        body,
+    })
+}
+
+fn room_name(c: &Connection, room: RoomId) -> Result<String> {
+    c.prepare_cached("SELECT name FROM rooms WHERE id = ?1")
+        .and_then(|mut s| s.query_row([room], |r| r.get(0)))
+        .map_err(db)
+}
+
+pub fn events(c: &Connection, room: RoomId, range: EventRange, limit: usize) -> Result<Vec<Event>> {
+    let name = room_name(c, room)?;
+    let (cond, order, seq) = match range {
+        EventRange::After(s) => ("e.seq > ?2", "ASC", s),
+        EventRange::Before(s) => ("e.seq < ?2", "DESC", s),
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e LEFT JOIN messages m ON e.kind = 'message' AND m.id = e.message_id
+         WHERE e.room_id = ?1 AND {cond} ORDER BY e.seq {order} LIMIT ?3"
+    );
+    let mut s = c.prepare_cached(&sql).map_err(db)?;
+    let rows = s.query_map((room, seq, limit as i64), |r| event_row(&name, room, r)).map_err(db)?;
+    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+    if order == "DESC" {
+        events.reverse();
+    }
+    Ok(events)
+}
+
+pub fn recent_messages(c: &Connection, room: RoomId, limit: usize) -> Result<Vec<Event>> {
+    let name = room_name(c, room)?;
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM messages m JOIN events e ON e.room_id = m.room_id AND e.seq = m.created_seq
+         WHERE m.room_id = ?1 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT ?2"
+    );
+    let mut s = c.prepare_cached(&sql).map_err(db)?;
+    let rows = s.query_map((room, limit as i64), |r| event_row(&name, room, r)).map_err(db)?;
+    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+    events.reverse();
+    Ok(events)
+}
+
