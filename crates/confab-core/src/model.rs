@@ -164,17 +164,18 @@ pub struct StoredMessage {
     pub deleted: bool,
 }
 
-/// Validates a room name: 1-64 characters of letters, digits, space, `-`, `_`, `.`; trimmed.
+/// Validates a room name: 1-64 characters of letters, digits, space, `-`, `_`, `.`, at least one of
+/// them a letter or digit (a name of dots would be a path step in the room's URL); trimmed.
 pub fn room_name(raw: &str) -> Result<String> {
     let name = raw.trim();
     let ok_len = !name.is_empty() && name.chars().count() <= 64;
     let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
-    if ok_len && ok_chars {
+    if ok_len && ok_chars && name.chars().any(char::is_alphanumeric) {
         Ok(name.to_string())
     } else {
         Err(ChatError::new(
             ErrorCode::InvalidRoomName,
-            "a room name has 1 to 64 characters: letters, digits, space, '-', '_' or '.'",
+            "a room name has 1 to 64 characters: letters, digits, space, '-', '_' or '.', with at least one letter or digit",
         ))
     }
 }
@@ -223,7 +224,7 @@ mod tests {
     fn room_names_are_validated() {
         assert_eq!(room_name("  general ").unwrap(), "general");
         assert_eq!(room_name("café-2.0_x").unwrap(), "café-2.0_x");
-        for bad in ["", "   ", "a/b", "<script>", &"x".repeat(65), "tab\there"] {
+        for bad in ["", "   ", ".", "..", "-_", "a/b", "<script>", &"x".repeat(65), "tab\there"] {
             assert_eq!(room_name(bad).unwrap_err().code, ErrorCode::InvalidRoomName, "{bad:?}");
         }
     }
