@@ -1,9 +1,9 @@
 // Editing and deleting: only your own messages, seen live by the others, and kept after a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Server,
-  launchBrowser,
+  serverAndBrowser,
+  createRoom,
   newPerson,
   eventually,
   openRoom,
@@ -16,26 +16,13 @@ import {
   myUserId,
 } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const ctx = serverAndBrowser();
 
 test('edit and delete own messages; no controls (and forbidden) on others\'', { timeout: 90000 }, async () => {
-  const alice = await newPerson(browser, server, { name: 'alice' });
-  const bob = await newPerson(browser, server, { name: 'bob' });
+  const alice = await newPerson(ctx.browser, ctx.server, { name: 'alice' });
+  const bob = await newPerson(ctx.browser, ctx.server, { name: 'bob' });
 
-  const a = await alice.newPage('/chat-room/edits');
-  await a.getByTestId('create-room-button').click();
-  await a.getByTestId('composer').waitFor();
+  const a = await createRoom(alice, 'edits');
   const b = await openRoom(bob, 'edits');
 
   await sendMessage(a, 'first draft');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export { sleep };
@@ -61,21 +62,11 @@ export class Server {
   async restart({ signal = 'SIGKILL', downMs = 0 } = {}) {
     await this.stop(signal);
     if (downMs) await sleep(downMs);
-    // The old socket may linger for a moment; retry the bind for a while.
-    let lastErr;
-    for (let i = 0; i < 40; i++) {
-      try {
-        await this.#launch(this.port);
-        return;
-      } catch (err) {
-        lastErr = err;
-        await sleep(250);
-      }
-    }
-    throw lastErr;
+    await this.startAgain();
   }
 
-  /** Starts the process again after `stop()`, on the same port and data dir. */
+  /** Starts the process again after `stop()`, on the same port and data dir. The old socket may
+   * linger for a moment; retry the bind for a while. */
   async startAgain() {
     let lastErr;
     for (let i = 0; i < 40; i++) {
@@ -162,6 +153,31 @@ export class Server {
 }
 
 /* ---------------------------------------------------------------- browser */
+
+/**
+ * Registers before/after hooks that start one server and one browser for the test file; the returned
+ * object has `server` and `browser` once the hooks ran.
+ */
+export function serverAndBrowser(options) {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await Server.start(options);
+    ctx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.dispose();
+  });
+  return ctx;
+}
+
+/** Opens `/chat-room/<room>` as `person` and creates the room from the page's offer. */
+export async function createRoom(person, room) {
+  const page = await person.newPage(`/chat-room/${room}`);
+  await page.getByTestId('create-room-button').click();
+  await page.getByTestId('composer').waitFor();
+  return page;
+}
 
 export function launchBrowser() {
   // A plain launch gets a fresh temporary profile; every context is a separate cookie jar.

@@ -1,11 +1,12 @@
 // The server restarts while a page is open: the page shows reconnecting, comes back, resumes from the last
 // seq it applied (missed messages, edits, deletes, joins and leaves appear exactly once), delivers what was
 // typed while disconnected, and history survives the restart.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Server,
-  launchBrowser,
+  serverAndBrowser,
+  createRoom,
   newPerson,
   openRoom,
   eventually,
@@ -22,29 +23,16 @@ import {
   rawSend,
 } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const ctx = serverAndBrowser();
 
 const state = (page) => page.getByTestId('connection-state').getAttribute('data-state');
 
-test('reconnect after a server restart resumes without gaps or duplicates', { timeout: 120000 }, async () => {
-  const alice = await newPerson(browser, server, { name: 'alice' });
-  const bob = await newPerson(browser, server, { name: 'bob' });
-  const dave = await newPerson(browser, server, { name: 'dave' });
+test('reconnect after a ctx.server restart resumes without gaps or duplicates', { timeout: 120000 }, async () => {
+  const alice = await newPerson(ctx.browser, ctx.server, { name: 'alice' });
+  const bob = await newPerson(ctx.browser, ctx.server, { name: 'bob' });
+  const dave = await newPerson(ctx.browser, ctx.server, { name: 'dave' });
 
-  const a = await alice.newPage('/chat-room/resume');
-  await a.getByTestId('create-room-button').click();
-  await a.getByTestId('composer').waitFor();
+  const a = await createRoom(alice, 'resume');
   await waitConnected(a);
   const b = await openRoom(bob, 'resume');
 
@@ -55,10 +43,10 @@ test('reconnect after a server restart resumes without gaps or duplicates', { ti
   const aliceId = await myUserId(a);
   const bobMsgId = await messageWithText(b, 'bob before restart').getAttribute('data-message-id');
 
-  // Keep Alice's browser from reconnecting until we let it (new connections fail while offline), so that
+  // Keep Alice's ctx.browser from reconnecting until we let it (new connections fail while offline), so that
   // what happens next is really missed by her page and must come back through `join` with `since`.
   await alice.context.setOffline(true);
-  await server.restart({ signal: 'SIGKILL' });
+  await ctx.server.restart({ signal: 'SIGKILL' });
 
   await eventually(async () => assert.equal(await state(a), 'reconnecting'));
   // Typed while disconnected: queued, shown as pending.
@@ -140,7 +128,7 @@ test('reconnect after a server restart resumes without gaps or duplicates', { ti
   });
 
   // The guest session survived the restart: Alice is still Alice and still owns her messages.
-  assert.equal(await myUserId(a), aliceId, 'guest session should survive a server restart');
+  assert.equal(await myUserId(a), aliceId, 'guest session should survive a ctx.server restart');
   assert.equal(await messageWithText(a, 'before restart').first().getByTestId('edit-button').count(), 1);
 
   // Live traffic still flows both ways after the resume.
@@ -161,16 +149,16 @@ test('reconnect after a server restart resumes without gaps or duplicates', { ti
 });
 
 test('a graceful shutdown (going_away) also reconnects and resumes', { timeout: 60000 }, async () => {
-  const erin = await newPerson(browser, server, { name: 'erin' });
+  const erin = await newPerson(ctx.browser, ctx.server, { name: 'erin' });
   const e = await openRoom(erin, 'resume');
   await sendMessage(e, 'erin before graceful restart');
   await messageWithText(e, 'erin before graceful restart').waitFor();
   const seen = [];
   const poll = setInterval(() => state(e).then((s) => seen.push(s)).catch(() => {}), 25);
   try {
-    await server.stop('SIGTERM');
+    await ctx.server.stop('SIGTERM');
     await eventually(async () => assert.notEqual(await state(e), 'connected'));
-    await server.startAgain();
+    await ctx.server.startAgain();
     await waitConnected(e, 20000);
   } finally {
     clearInterval(poll);
@@ -186,11 +174,9 @@ test('a graceful shutdown (going_away) also reconnects and resumes', { timeout: 
 test('more missed than max_replay (complete: false): everything missed still shows, once', { timeout: 90000 }, async () => {
   const small = await Server.start({ extraArgs: ['--max-replay', '5'] });
   try {
-    const gina = await newPerson(browser, small, { name: 'gina' });
-    const hank = await newPerson(browser, small, { name: 'hank' });
-    const g = await gina.newPage('/chat-room/busy');
-    await g.getByTestId('create-room-button').click();
-    await g.getByTestId('composer').waitFor();
+    const gina = await newPerson(ctx.browser, small, { name: 'gina' });
+    const hank = await newPerson(ctx.browser, small, { name: 'hank' });
+    const g = await createRoom(gina, 'busy');
     await sendMessage(g, 'gina was here');
     await messageWithText(g, 'gina was here').waitFor();
 
@@ -199,11 +185,11 @@ test('more missed than max_replay (complete: false): everything missed still sho
     assert.equal((await rawRequest(raw, 'join', { room: 'busy' })).type, 'ack');
 
     // Gina's page loses its connection (we close it from the page's side by going offline and restarting
-    // the server) and misses 30 messages: more than --max-replay 5.
+    // the ctx.server) and misses 30 messages: more than --max-replay 5.
     await gina.context.setOffline(true);
     await small.restart({ signal: 'SIGKILL' });
     await eventually(async () => assert.equal(await state(g), 'reconnecting'));
-    await rawConnect(raw); // the old raw socket died with the server
+    await rawConnect(raw); // the old raw socket died with the ctx.server
     assert.equal((await rawRequest(raw, 'join', { room: 'busy' })).type, 'ack');
     for (let i = 1; i <= 30; i++) await rawSend(raw, 'busy', `burst ${String(i).padStart(2, '0')}`);
 

@@ -1,9 +1,9 @@
 // Unknown rooms, bad room names, the name prompt on the room page, and history paging.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Server,
-  launchBrowser,
+  serverAndBrowser,
+  createRoom,
   newPerson,
   openRoom,
   eventually,
@@ -17,21 +17,10 @@ import {
   rawClose,
 } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const ctx = serverAndBrowser();
 
 test('an unknown room offers to create it; the room page asks for a name first', { timeout: 60000 }, async () => {
-  const carol = await newPerson(browser, server); // no session yet
+  const carol = await newPerson(ctx.browser, ctx.server); // no session yet
   const page = await carol.newPage('/chat-room/nope');
 
   // No session: the page asks for a display name inline.
@@ -46,7 +35,7 @@ test('an unknown room offers to create it; the room page asks for a name first',
   assert.ok(await page.getByTestId('chat').isHidden());
 
   // Nothing was created by looking.
-  const other = await newPerson(browser, server, { name: 'dave' });
+  const other = await newPerson(ctx.browser, ctx.server, { name: 'dave' });
   const raw = await other.newPage('/healthz');
   await rawConnect(raw);
   const before = await rawRequest(raw, 'rooms', { subscribe: false });
@@ -66,8 +55,8 @@ test('an unknown room offers to create it; the room page asks for a name first',
   assert.deepEqual(carol.pageErrors, []);
 });
 
-test('the lobby shows the server\'s invalid_room_name next to the form', { timeout: 60000 }, async () => {
-  const erin = await newPerson(browser, server, { name: 'erin' });
+test('the lobby shows the ctx.server\'s invalid_room_name next to the form', { timeout: 60000 }, async () => {
+  const erin = await newPerson(ctx.browser, ctx.server, { name: 'erin' });
   const page = await erin.newPage('/');
   await page.getByTestId('room-list').locator('[data-room="nope"]').waitFor();
   await page.getByLabel('Room', { exact: true }).fill('no/slashes!');
@@ -77,7 +66,7 @@ test('the lobby shows the server\'s invalid_room_name next to the form', { timeo
   assert.match(await error.textContent(), /Room names/);
   assert.equal(new URL(page.url()).pathname, '/');
 
-  // A display name the server refuses is shown next to the name field.
+  // A display name the ctx.server refuses is shown next to the name field.
   await page.getByLabel('Display name', { exact: true }).fill('x'.repeat(40));
   await page.getByLabel('Room', { exact: true }).fill('fine room');
   await page.getByRole('button', { name: 'Join or create' }).click();
@@ -95,7 +84,7 @@ test('the lobby shows the server\'s invalid_room_name next to the form', { timeo
 });
 
 test('history: the last 50 on open, older pages on demand, each event once', { timeout: 90000 }, async () => {
-  const frank = await newPerson(browser, server, { name: 'frank' });
+  const frank = await newPerson(ctx.browser, ctx.server, { name: 'frank' });
   const raw = await frank.newPage('/healthz');
   await rawConnect(raw);
   const created = await rawRequest(raw, 'join', { room: 'long', create: true });

@@ -1,29 +1,16 @@
 // User text is rendered as text: markup in messages and display names never becomes HTML.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, newPerson, openRoom, messageWithText, memberNames, systemLines, sendMessage, sleep, eventually } from './helpers.mjs';
+import { serverAndBrowser, createRoom, newPerson, openRoom, messageWithText, memberNames, systemLines, sendMessage, sleep, eventually } from './helpers.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
+const ctx = serverAndBrowser();
 
 test('markup in messages and names shows as literal text; nothing runs', { timeout: 60000 }, async () => {
   const evilName = '<img src=x onerror=alert(2)>';
-  const alice = await newPerson(browser, server, { name: 'alice' });
-  const mallory = await newPerson(browser, server, { name: evilName });
+  const alice = await newPerson(ctx.browser, ctx.server, { name: 'alice' });
+  const mallory = await newPerson(ctx.browser, ctx.server, { name: evilName });
 
-  const a = await alice.newPage('/chat-room/safe');
-  await a.getByTestId('create-room-button').click();
-  await a.getByTestId('composer').waitFor();
+  const a = await createRoom(alice, 'safe');
   const m = await openRoom(mallory, 'safe');
 
   const payloads = [
