@@ -49,7 +49,9 @@ pub async fn run(app: Arc<App>, socket: WebSocket, actor: Option<Actor>) {
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(text))) => session.handle(text.as_str(), &mut answers).await,
+                // Boxed: the request handling future is large, and an idle connection should not
+                // carry its space.
+                Some(Ok(Message::Text(text))) => Box::pin(session.handle(text.as_str(), &mut answers)).await,
                 Some(Ok(Message::Binary(_))) => {
                     let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                     session.shared.send_frame(frames::error(&Value::Null, &err)).await;

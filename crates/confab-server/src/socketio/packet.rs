@@ -35,6 +35,9 @@ pub enum SocketPacket {
     Connect { namespace: String, auth: Option<Value> },
     Disconnect,
     Event { namespace: String, ack: Option<u64>, name: String, args: Vec<Value> },
+    /// An event with binary attachments, which the vocabulary has no use for: answered with an error
+    /// (through its acknowledgement when it asked for one); its attachments are ignored.
+    BinaryEvent { ack: Option<u64> },
 }
 
 #[derive(Debug, PartialEq)]
@@ -50,6 +53,14 @@ pub fn socket(raw: &str) -> Result<SocketPacket, Malformed> {
         namespace = ns.to_string();
         rest = tail;
     }
+    let ack_id = |rest: &str| -> Result<(Option<u64>, usize), Malformed> {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Ok((None, 0));
+        }
+        let id = rest[..digits].parse().map_err(|_| Malformed("acknowledgement id too large"))?;
+        Ok((Some(id), digits))
+    };
     match kind {
         '0' => {
             let auth = if rest.is_empty() {
@@ -61,12 +72,7 @@ pub fn socket(raw: &str) -> Result<SocketPacket, Malformed> {
         }
         '1' => Ok(SocketPacket::Disconnect),
         '2' => {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let ack = if digits > 0 {
-                Some(rest[..digits].parse().map_err(|_| Malformed("acknowledgement id too large"))?)
-            } else {
-                None
-            };
+            let (ack, digits) = ack_id(rest)?;
             let array: Vec<Value> =
                 serde_json::from_str(&rest[digits..]).map_err(|_| Malformed("EVENT payload is not a JSON array"))?;
             let mut args = array.into_iter();
@@ -76,7 +82,16 @@ pub fn socket(raw: &str) -> Result<SocketPacket, Malformed> {
             };
             Ok(SocketPacket::Event { namespace, ack, name, args: args.collect() })
         }
-        '5' | '6' => Err(Malformed("binary packets are not supported")),
+        '5' => {
+            // `5<attachments>-[/namespace,][ack id][...]`
+            let (_, tail) = raw[1..].split_once('-').ok_or(Malformed("binary packet without attachment count"))?;
+            let tail = match tail.strip_prefix('/') {
+                Some(t) => t.split_once(',').map_or("", |(_, t)| t),
+                None => tail,
+            };
+            Ok(SocketPacket::BinaryEvent { ack: ack_id(tail)?.0 })
+        }
+        '6' => Err(Malformed("binary acknowledgements are not supported")),
         _ => Err(Malformed("unknown packet type")),
     }
 }
@@ -105,7 +120,9 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_errors_not_panics() {
-        for raw in ["", "2", "2[", "2[1]", "2{}", "299999999999999999999999[\"a\"]", "9", "51-[\"a\"]", "0{bad"] {
+        assert_eq!(socket(r#"51-12["send_message",{"_placeholder":true,"num":0}]"#).unwrap(), SocketPacket::BinaryEvent { ack: Some(12) });
+        assert_eq!(socket(r#"51-["x"]"#).unwrap(), SocketPacket::BinaryEvent { ack: None });
+        for raw in ["", "2", "2[", "2[1]", "2{}", "299999999999999999999999[\"a\"]", "9", "5[\"a\"]", "0{bad"] {
             assert!(socket(raw).is_err(), "{raw:?}");
         }
         assert_eq!(engine(""), None);

@@ -62,7 +62,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: mpsc::Rec
     loop {
         tokio::select! {
             packet = inbound.recv() => match packet {
-                Some(raw) => socket.handle(&raw, &mut answers).await,
+                Some(raw) => Box::pin(socket.handle(&raw, &mut answers)).await,
                 None => break,
             },
             Some(answer) = answers.next(), if !answers.is_empty() => {
@@ -110,8 +110,13 @@ struct DeleteArgs {
     message_id: Value,
 }
 
+/// The event's payload as `T`. Object payloads must be JSON objects: serde would otherwise read a
+/// struct from an array by position.
 fn args<T: DeserializeOwned>(event: &str, args: &[Value]) -> Result<T, ChatError> {
     let first = args.first().ok_or_else(|| ChatError::bad_request(format!("{event}: missing payload")))?;
+    if first.is_array() {
+        return Err(ChatError::bad_request(format!("{event}: the payload is an object or a string, not a list")));
+    }
     T::deserialize(first).map_err(|e| ChatError::bad_request(format!("{event}: {e}")))
 }
 
@@ -147,6 +152,14 @@ impl Socket {
         match packet {
             SocketPacket::Connect { namespace, auth } => self.connect(&namespace, auth).await,
             SocketPacket::Disconnect => self.session.conn.kill(CloseReason::Normal),
+            SocketPacket::BinaryEvent { ack } => {
+                let err = ChatError::bad_request("binary payloads are not part of the vocabulary; send JSON");
+                let frame = match ack {
+                    Some(id) => encode::ack(id, &encode::failure(&err)),
+                    None => encode::error_event(&err),
+                };
+                self.session.conn.send_frame(frame).await;
+            }
             SocketPacket::Event { namespace, .. } if namespace != "/" || !self.connected => {
                 let err = ChatError::bad_request("connect to the default namespace first");
                 self.session.conn.send_frame(encode::error_event(&err)).await;
