@@ -62,11 +62,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(%local, data_dir = %config.data_dir.display(), "confab started");
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
+    let closing = Arc::clone(&app);
+    // On a signal: stop accepting, and close every connection at once (long-polls included, which
+    // would otherwise hold the HTTP side open for up to a ping interval).
+    let signal = async move {
+        shutdown_signal().await;
+        closing.close_all();
+    };
     axum::serve(listener, router(Arc::clone(&app)))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(signal)
         .await
         .map_err(StartError::Serve)?;
-    app.shutdown().await;
+    app.drain().await;
     Ok(())
 }
 
@@ -158,11 +165,14 @@ impl App {
             .max_frame_size(max)
     }
 
-    async fn shutdown(&self) {
+    fn close_all(&self) {
         let conns: Vec<_> = self.conns.lock().values().cloned().collect();
         for conn in &conns {
             conn.kill(CloseReason::GoingAway);
         }
+    }
+
+    async fn drain(&self) {
         // Give writers a moment to send their close frames.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         while self.connection_count() > 0 && tokio::time::Instant::now() < deadline {
