@@ -9,6 +9,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::{ConnId, Presence};
 use confab_core::Chat;
@@ -69,6 +70,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         shutdown_signal().await;
         closing.close_all();
     };
+    // Chat frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm and the
+    // peer's delayed acknowledgements hold some of them back for ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(Arc::clone(&app)))
         .with_graceful_shutdown(signal)
         .await
