@@ -370,17 +370,18 @@ async fn cross_site_websockets_are_refused() {
 /// A client that stops reading is disconnected as a slow consumer, while others keep receiving.
 #[tokio::test]
 async fn a_reader_that_stops_is_disconnected_not_silently_skipped() {
-    let server = Server::start(&["--outbound-queue", "16", "--requests-per-second", "0"]);
+    let server = Server::start(&["--outbound-queue", "64", "--requests-per-second", "0", "--max-replay", "10000"]);
     let mut sender = Client::guest(&server, "sender").await;
     sender.ok("join", json!({"room": "firehose", "create": true})).await;
     let mut healthy = Client::guest(&server, "healthy").await;
     healthy.join("firehose").await;
     let mut slow = Client::guest(&server, "slow").await;
-    slow.join("firehose").await;
+    let joined_at = slow.join("firehose").await["top_seq"].as_i64().unwrap();
     // `slow` never reads again; large texts fill its socket buffers quickly. The sender and the
     // healthy member read as they go.
+    // 16 MB in all: more than the kernel's socket buffers hold for a reader that stopped.
     let text = "y".repeat(3900);
-    let n = 2000;
+    let n = 4000;
     for batch in 0..(n / 10) {
         for i in 0..10 {
             let id = batch * 10 + i;
@@ -401,10 +402,16 @@ async fn a_reader_that_stops_is_disconnected_not_silently_skipped() {
             assert_ne!(v["type"], "closed");
         }
     }
-    // The slow client was cut with a reason instead of losing events silently.
+    // The slow client was cut instead of losing events silently: it reads what reached its socket,
+    // then the close (4000 when the close frame still fit in its buffers).
     let mut last = Value::Null;
+    let mut last_seq = joined_at;
     for _ in 0..(n + 10) {
         last = slow.recv().await;
+        if last["type"] == "event" {
+            assert_eq!(last["seq"], last_seq + 1, "no gap before the cut");
+            last_seq += 1;
+        }
         if last["type"] == "closed" {
             break;
         }
@@ -412,5 +419,15 @@ async fn a_reader_that_stops_is_disconnected_not_silently_skipped() {
     assert_eq!(last["type"], "closed", "slow reader was never disconnected");
     if let Some(code) = last["code"].as_u64() {
         assert_eq!(code, 4000);
+    }
+    assert!(last_seq < 3 + n as i64, "the slow reader cannot have had everything");
+    // It resumes from the log without loss.
+    let token = slow.token();
+    let mut back = Client::with_token(&server, &token).await;
+    let ack = back.ok("join", json!({"room": "firehose", "since": last_seq})).await;
+    assert_eq!(ack["complete"], true);
+    let top = ack["top_seq"].as_i64().unwrap();
+    for expected in (last_seq + 1)..=top {
+        assert_eq!(back.event().await["seq"], expected);
     }
 }
