@@ -166,7 +166,7 @@ impl App {
     /// gathered into one write per flush, and the frame-size limit.
     pub fn configure(&self, ws: WebSocketUpgrade) -> WebSocketUpgrade {
         let max = self.chat.limits.max_frame_bytes;
-        ws.read_buffer_size(4 * 1024)
+        ws.read_buffer_size(1024)
             .write_buffer_size(32 * 1024)
             .max_write_buffer_size(usize::MAX)
             .max_message_size(max)

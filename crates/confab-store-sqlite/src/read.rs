@@ -11,14 +11,19 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::schema;
 
+/// Read connections open at most: SQLite reads are short, and every connection carries its own page
+/// cache, so a burst of joins should queue for a few connections rather than open hundreds.
+const MAX_READERS: usize = 4;
+
 pub struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl Readers {
     pub fn new(path: PathBuf) -> Self {
-        Readers { path, idle: Mutex::new(Vec::new()) }
+        Readers { path, idle: Mutex::new(Vec::new()), permits: tokio::sync::Semaphore::new(MAX_READERS) }
     }
 
     /// Runs `f` on an idle read connection (opening one if none is idle) on a blocking thread.
@@ -27,6 +32,7 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        let _permit = self.permits.acquire().await.map_err(ChatError::internal)?;
         let readers = std::sync::Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = match readers.idle.lock().pop() {

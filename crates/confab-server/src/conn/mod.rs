@@ -33,8 +33,6 @@ pub struct Delivery {
     pub event: Event,
     /// The native `{"type":"event", ...}` frame.
     pub native: Utf8Bytes,
-    /// Member names when the event was published (join and leave only): Socket.IO's `update_users`.
-    pub members: Option<Vec<String>>,
     /// Socket.IO frames, encoded by the first Socket.IO connection that needs them.
     pub socketio: OnceLock<Box<[Utf8Bytes]>>,
 }
@@ -48,10 +46,18 @@ pub enum Outbound {
     /// Sent *before* the connection subscribes to a room: events that arrive from now on are held
     /// until the matching `Joined`.
     Subscribing(RoomId),
-    /// The join is answered: send `ack`, then `replay`, then held and live events after `after`.
-    Joined { room: RoomId, ack: Option<Utf8Bytes>, replay: Vec<Arc<Delivery>>, after: Seq },
+    /// The join is answered (boxed: it is rare, and it would make every queue slot larger).
+    Joined(Box<JoinAnswer>),
     /// The connection left the room; its events are no longer delivered.
     Left(RoomId),
+}
+
+/// The answer to a join: send `ack`, then `replay`, then held and live events after `after`.
+pub struct JoinAnswer {
+    pub room: RoomId,
+    pub ack: Option<Utf8Bytes>,
+    pub replay: Vec<Arc<Delivery>>,
+    pub after: Seq,
 }
 
 /// Why the server closes a connection (docs/protocol.md lists them).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{RoomId, Seq};
 
-use super::{CloseReason, Delivery, Outbound, Proto};
+use super::{CloseReason, Delivery, JoinAnswer, Outbound, Proto};
 
 enum Cursor {
     /// Subscribed, join not answered yet: live events wait here.
@@ -46,7 +46,8 @@ impl Sequencer {
             Outbound::Subscribing(room) => {
                 self.rooms.insert(room, Cursor::Joining(Vec::new()));
             }
-            Outbound::Joined { room, ack, replay, after } => {
+            Outbound::Joined(answer) => {
+                let JoinAnswer { room, ack, replay, after } = *answer;
                 out.extend(ack);
                 let held = match self.rooms.remove(&room) {
                     Some(Cursor::Joining(held)) => held,
@@ -106,7 +107,7 @@ mod tests {
             actor: ActorRef { id: ActorId::from("g_a".to_string()), name: "a".into() },
             body: EventBody::Join,
         };
-        Outbound::Event(delivery(event, None))
+        Outbound::Event(delivery(event))
     }
 
     fn seqs(out: &[Utf8Bytes]) -> Vec<i64> {
@@ -132,7 +133,7 @@ mod tests {
             _ => unreachable!(),
         };
         let ack = Utf8Bytes::from_static(r#"{"type":"ack","seq":-1}"#);
-        s.push(Outbound::Joined { room: 1, ack: Some(ack), replay, after: 5 }, &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay, after: 5 })), &mut out).unwrap();
         s.push(ev(6), &mut out).unwrap();
         s.push(ev(7), &mut out).unwrap();
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
@@ -144,7 +145,7 @@ mod tests {
         let mut out = Vec::new();
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
         let ack = Utf8Bytes::from_static("{}");
-        s.push(Outbound::Joined { room: 1, ack: Some(ack), replay: vec![], after: 3 }, &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 3 })), &mut out).unwrap();
         s.push(ev(4), &mut out).unwrap();
         assert_eq!(s.push(ev(6), &mut out), Err(CloseReason::Resync));
     }

@@ -16,6 +16,8 @@ use super::{CloseReason, ConnShared, Outbound};
 
 /// Most queued items taken in one wake-up.
 const BATCH: usize = 256;
+/// Frame buffers larger than this after a write are shrunk back.
+const SHRINK_ABOVE: usize = 2 * BATCH;
 
 pub async fn run(
     mut sink: SplitSink<WebSocket, Message>,
@@ -23,8 +25,9 @@ pub async fn run(
     mut sequencer: Sequencer,
     shared: Arc<ConnShared>,
 ) {
-    let mut items = Vec::with_capacity(BATCH);
-    let mut frames = Vec::with_capacity(BATCH);
+    // Empty at first: most connections are idle, and these grow only as far as the bursts they see.
+    let mut items = Vec::new();
+    let mut frames = Vec::new();
     let reason = loop {
         tokio::select! {
             biased;
@@ -52,6 +55,11 @@ pub async fn run(
                         return;
                     },
                     reason = shared.killed() => break reason,
+                }
+                if frames.capacity() > SHRINK_ABOVE {
+                    // A replay or a burst is over; do not keep its space for the connection's lifetime.
+                    frames.shrink_to(BATCH / 8);
+                    items.shrink_to(BATCH / 8);
                 }
                 if let Some(reason) = failed {
                     shared.kill(reason);

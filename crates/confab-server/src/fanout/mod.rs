@@ -8,8 +8,9 @@
 //! hold no chat rules. A Redis-backed hub for several nodes will implement the same `subscribe` /
 //! `unsubscribe` / `EventSink` surface, carrying the already-serialised events between nodes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::event::EventBody;
@@ -20,7 +21,7 @@ use confab_core::Event;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use crate::conn::{ConnShared, Delivery, Outbound};
+use crate::conn::{ConnShared, Delivery, Outbound, Proto};
 
 pub struct Hub {
     rooms: RwLock<HashMap<RoomId, Vec<Arc<ConnShared>>>>,
@@ -28,6 +29,10 @@ pub struct Hub {
     lobby: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Every Socket.IO connection: the seed broadcasts `update_rooms` to all of them.
     socketio: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
+    /// Rooms whose Socket.IO member list is due to be sent (see [`MEMBER_LIST_DELAY`]).
+    member_lists_due: Mutex<HashSet<RoomId>>,
+    /// Whether an `update_rooms` broadcast is due.
+    rooms_announce_due: Mutex<bool>,
     /// All room names, for Socket.IO's `update_rooms`.
     room_names: Mutex<Vec<String>>,
     presence: Arc<Presence>,
@@ -35,10 +40,15 @@ pub struct Hub {
 }
 
 /// Encodes an event once for every protocol that reads it.
-pub fn delivery(event: Event, members: Option<Vec<String>>) -> Arc<Delivery> {
+pub fn delivery(event: Event) -> Arc<Delivery> {
     let native = crate::native::frames::event(&event);
-    Arc::new(Delivery { event, native, members, socketio: OnceLock::new() })
+    Arc::new(Delivery { event, native, socketio: OnceLock::new() })
 }
+
+/// How long Socket.IO's whole-list updates (`update_users` after a join or leave, `update_rooms` after
+/// `create_room`) wait, so that a burst sends one list to each client instead of one per change (the
+/// seed vocabulary sends the whole list each time: n joins would cost n² lists of up to n names).
+const MEMBER_LIST_DELAY: Duration = Duration::from_millis(50);
 
 impl Hub {
     /// Creates the hub and starts its dispatcher task (call inside the tokio runtime).
@@ -49,6 +59,8 @@ impl Hub {
             lobby: Mutex::new(HashMap::new()),
             socketio: Mutex::new(HashMap::new()),
             room_names: Mutex::new(room_names),
+            member_lists_due: Mutex::new(HashSet::new()),
+            rooms_announce_due: Mutex::new(false),
             presence,
             dispatch: tx,
         });
@@ -67,16 +79,53 @@ impl Hub {
         hub
     }
 
-    fn dispatch(&self, event: Event) {
-        let members = matches!(event.body, EventBody::Join | EventBody::Leave { .. })
-            .then(|| self.presence.members(event.room_id).into_iter().map(|m| m.name).collect());
-        let d = delivery(event, members);
+    fn dispatch(self: &Arc<Self>, event: Event) {
+        if matches!(event.body, EventBody::Join | EventBody::Leave { .. }) {
+            self.member_list_changed(event.room_id);
+        }
+        let d = delivery(event);
         let rooms = self.rooms.read();
         if let Some(subs) = rooms.get(&d.event.room_id) {
             for sub in subs {
                 sub.offer(Outbound::Event(Arc::clone(&d)));
             }
         }
+    }
+
+    /// Schedules one `update_users` for the room's Socket.IO members, unless one is already due.
+    fn member_list_changed(self: &Arc<Self>, room: RoomId) {
+        if !self.member_lists_due.lock().insert(room) {
+            return;
+        }
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(MEMBER_LIST_DELAY).await;
+            if let Some(hub) = hub.upgrade() {
+                hub.member_lists_due.lock().remove(&room);
+                let names: Vec<String> = hub.presence.members(room).into_iter().map(|m| m.name).collect();
+                let frame = crate::socketio::encode::update_users(&names);
+                let rooms = hub.rooms.read();
+                for sub in rooms.get(&room).into_iter().flatten().filter(|s| s.proto == Proto::SocketIo) {
+                    sub.offer(Outbound::Frame(frame.clone()));
+                }
+            }
+        });
+    }
+
+    /// Sends every Socket.IO client the list of room names (the seed's `update_rooms`, after
+    /// `create_room`), once for a burst of creations.
+    pub fn announce_rooms(self: &Arc<Self>) {
+        if std::mem::replace(&mut *self.rooms_announce_due.lock(), true) {
+            return;
+        }
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(MEMBER_LIST_DELAY).await;
+            if let Some(hub) = hub.upgrade() {
+                *hub.rooms_announce_due.lock() = false;
+                Hub::broadcast(&hub.socketio, crate::socketio::encode::update_rooms(&hub.room_names()));
+            }
+        });
     }
 
     pub fn subscribe(&self, room: RoomId, conn: &Arc<ConnShared>) {
@@ -140,10 +189,7 @@ impl EventSink for Hub {
     }
 
     fn room_changed(&self, room: &RoomSummary) {
-        let created = self.known_room(room.name.clone());
+        self.known_room(room.name.clone());
         Hub::broadcast(&self.lobby, crate::native::frames::room_update(room));
-        if created {
-            Hub::broadcast(&self.socketio, crate::socketio::encode::update_rooms(&self.room_names()));
-        }
     }
 }

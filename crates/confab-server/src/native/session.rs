@@ -21,7 +21,7 @@ use super::request::{self, Envelope};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
-use crate::conn::{writer, CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{writer, CloseReason, ConnShared, JoinAnswer, Outbound, Proto};
 use crate::fanout::delivery;
 use crate::http::auth;
 
@@ -232,8 +232,9 @@ impl Session {
                 "complete": joined.complete,
             }),
         );
-        let replay = joined.replay.into_iter().map(|e| delivery(e, None)).collect();
-        self.shared.send(Outbound::Joined { room: room.id, ack: Some(ack), replay, after: joined.top_seq }).await;
+        let replay = joined.replay.into_iter().map(|e| delivery(e)).collect();
+        let answer = JoinAnswer { room: room.id, ack: Some(ack), replay, after: joined.top_seq };
+        self.shared.send(Outbound::Joined(Box::new(answer))).await;
         self.rooms.insert(key, room);
         Ok(Reply::Joined)
     }

@@ -43,6 +43,10 @@ pub fn error_event(err: &ChatError) -> Utf8Bytes {
     event("error", &json!({"code": err.code.as_str(), "message": err.message}))
 }
 
+pub fn update_users(names: &[String]) -> Utf8Bytes {
+    event("update_users", names)
+}
+
 pub fn update_rooms(names: &[String]) -> Utf8Bytes {
     event("update_rooms", names)
 }
@@ -62,7 +66,6 @@ pub fn event_frames(d: &Delivery) -> &[Utf8Bytes] {
                 &json!({"user": "System", "message": text, "message_id": format!("system-{}", e.seq), "room": e.room, "seq": e.seq}),
             )
         };
-        let users = || event("update_users", d.members.as_deref().unwrap_or(&[]));
         match &e.body {
             EventBody::Message { message } if message.deleted => Box::new([]),
             EventBody::Message { message } => Box::new([event(
@@ -84,8 +87,9 @@ pub fn event_frames(d: &Delivery) -> &[Utf8Bytes] {
                 "message_deleted",
                 &json!({"message_id": message_id(*id, client_id), "room": e.room, "seq": e.seq}),
             )]),
-            EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name)), users()]),
-            EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name)), users()]),
+            // The member list (`update_users`) follows from the hub, coalesced over a burst of joins.
+            EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name))]),
+            EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name))]),
         }
     })
 }

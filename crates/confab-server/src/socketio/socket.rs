@@ -22,7 +22,7 @@ use super::engine::EioSession;
 use super::packet::{self, SocketPacket};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
-use crate::conn::{CloseReason, Outbound};
+use crate::conn::{CloseReason, JoinAnswer, Outbound};
 use crate::fanout::delivery;
 use crate::http::auth;
 
@@ -286,6 +286,7 @@ impl Socket {
                     Err(e) if e.code == ErrorCode::RoomExists => false,
                     Err(e) => return Err(e),
                 };
+                self.app.hub.announce_rooms();
                 Ok(Reply::Now(json!({"created": created})))
             }
             "join_room" => {
@@ -373,9 +374,10 @@ impl Socket {
         let replay = history
             .into_iter()
             .filter(|e| e.seq <= joined.top_seq)
-            .map(|e| delivery(e, None))
+            .map(|e| delivery(e))
             .collect();
-        conn.send(Outbound::Joined { room: room.id, ack: None, replay, after: joined.top_seq }).await;
+        let answer = JoinAnswer { room: room.id, ack: None, replay, after: joined.top_seq };
+        conn.send(Outbound::Joined(Box::new(answer))).await;
         self.rooms.insert(key, room.clone());
         Ok(Reply::Now(json!({"room": room.name, "seq": joined.top_seq})))
     }
