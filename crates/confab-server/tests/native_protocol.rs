@@ -96,7 +96,7 @@ async fn resume_after_a_cut_has_no_gap_and_no_duplicate() {
     ann.ok("join", json!({"room": "live", "create": true})).await;
     bob.join("live").await;
     let first = bob.say("live", "before the cut").await;
-    let mut last_seen = 0;
+    let mut last_seen;
     loop {
         let e = ann.event().await;
         last_seen = e["seq"].as_i64().unwrap();
@@ -339,7 +339,10 @@ async fn flooding_is_rate_limited_then_disconnected() {
     let mut c = Client::guest(&server, "flood").await;
     let mut limited = 0;
     for i in 0..200u32 {
-        c.send_text(&format!(r#"{{"id":{},"type":"ping"}}"#, 1000 + i)).await;
+        // The server may close the connection before all of them are written.
+        if !c.try_send_text(&format!(r#"{{"id":{},"type":"ping"}}"#, 1000 + i)).await {
+            break;
+        }
     }
     let closed = loop {
         let v = c.recv().await;

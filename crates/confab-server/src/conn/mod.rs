@@ -3,6 +3,7 @@
 //! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
 
 pub mod ratelimit;
+pub mod rooms;
 pub mod sequencer;
 pub mod writer;
 

@@ -5,7 +5,6 @@
 //! the store commits (in order, via `FuturesOrdered`), so one connection can have many messages in
 //! flight and the store commits them together.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -21,8 +20,8 @@ use super::request::{self, Envelope};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
-use crate::conn::{writer, CloseReason, ConnShared, JoinAnswer, Outbound, Proto};
-use crate::fanout::delivery;
+use crate::conn::rooms::JoinedRooms;
+use crate::conn::{writer, CloseReason, ConnShared, Proto};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -31,8 +30,7 @@ struct Session {
     app: Arc<App>,
     shared: Arc<ConnShared>,
     actor: Option<Actor>,
-    /// Rooms this connection has joined, by lower-cased name.
-    rooms: HashMap<String, Room>,
+    rooms: JoinedRooms,
     bucket: TokenBucket,
 }
 
@@ -44,7 +42,7 @@ pub async fn run(app: Arc<App>, socket: WebSocket, actor: Option<Actor>) {
     let writer = tokio::spawn(writer::run(sink, rx, Sequencer::new(Proto::Native), Arc::clone(&shared)));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.send_frame(frames::welcome(actor.as_ref(), limits)).await;
-    let mut session = Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: HashMap::new(), bucket };
+    let mut session = Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     loop {
         tokio::select! {
@@ -133,11 +131,8 @@ impl Session {
             "join" => self.join(env.id.clone(), env.fields()?).await,
             "leave" => {
                 let req: request::RoomOnly = env.fields()?;
-                let room = self.joined(&req.room).await?;
-                self.rooms.remove(&room.name.to_lowercase());
-                self.app.hub.unsubscribe(room.id, self.shared.id);
-                self.shared.send(Outbound::Left(room.id)).await;
-                chat.leave(self.actor()?, self.shared.id, &room).await?;
+                let actor = self.actor()?.clone();
+                self.rooms.leave(&self.app, &self.shared, &actor, &req.room).await?;
                 Ok(Reply::Now(json!({})))
             }
             "send" => {
@@ -197,28 +192,7 @@ impl Session {
         let chat = Arc::clone(&self.app.chat);
         let actor = self.actor()?.clone();
         let room = chat.room_or_create(&actor, &req.room, req.create).await?;
-        let key = room.name.to_lowercase();
-        let rejoin = self.rooms.contains_key(&key);
-        if !rejoin && self.rooms.len() >= chat.limits.max_rooms_per_connection {
-            return Err(ChatError::new(
-                ErrorCode::TooManyRooms,
-                format!("a connection joins at most {} rooms", chat.limits.max_rooms_per_connection),
-            ));
-        }
-        chat.may_join(&actor, &room).await?;
-        // Subscribe before reading the room's top sequence, so nothing falls in between.
-        self.shared.send(Outbound::Subscribing(room.id)).await;
-        self.app.hub.subscribe(room.id, &self.shared);
-        let joined = match chat.join(&actor, self.shared.id, &room, req.since).await {
-            Ok(j) => j,
-            Err(e) => {
-                if !rejoin {
-                    self.app.hub.unsubscribe(room.id, self.shared.id);
-                    self.shared.send(Outbound::Left(room.id)).await;
-                }
-                return Err(e);
-            }
-        };
+        let joined = self.rooms.join(&self.app, &self.shared, &actor, &room, req.since).await?;
         let mut summary = chat.summary(&room);
         summary.top_seq = joined.top_seq;
         let ack = frames::ack(
@@ -232,31 +206,16 @@ impl Session {
                 "complete": joined.complete,
             }),
         );
-        let replay = joined.replay.into_iter().map(|e| delivery(e)).collect();
-        let answer = JoinAnswer { room: room.id, ack: Some(ack), replay, after: joined.top_seq };
-        self.shared.send(Outbound::Joined(Box::new(answer))).await;
-        self.rooms.insert(key, room);
+        JoinedRooms::answer(&self.shared, &room, Some(ack), joined.replay, joined.top_seq).await;
         Ok(Reply::Joined)
     }
 
-    /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        if let Some(room) = self.rooms.get(&name.trim().to_lowercase()) {
-            return Ok(room.clone());
-        }
-        self.app.chat.room(name).await?;
-        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+        self.rooms.get(&self.app, name).await
     }
 
     fn finish(&mut self) {
-        self.app.hub.forget(self.shared.id);
-        let rooms: Vec<Room> = self.rooms.drain().map(|(_, r)| r).collect();
-        for room in &rooms {
-            self.app.hub.unsubscribe(room.id, self.shared.id);
-        }
-        if let Some(actor) = &self.actor {
-            self.app.chat.disconnected(actor, self.shared.id, rooms);
-        }
+        self.rooms.release(&self.app, self.shared.id, self.actor.as_ref());
     }
 }
 

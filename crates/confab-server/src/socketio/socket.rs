@@ -3,7 +3,6 @@
 //! (and moderators, for deletes) change messages, a dropped connection leaves, and every malformed
 //! event is answered with an error instead of being ignored.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
@@ -22,8 +21,8 @@ use super::engine::EioSession;
 use super::packet::{self, SocketPacket};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
-use crate::conn::{CloseReason, JoinAnswer, Outbound};
-use crate::fanout::delivery;
+use crate::conn::rooms::JoinedRooms;
+use crate::conn::CloseReason;
 use crate::http::auth;
 
 /// A frame to queue once a store commit resolves (an ack or an error event), or nothing.
@@ -38,7 +37,7 @@ struct Socket {
     /// The actor was made for a room creation before the client said its name; its first `user`
     /// names it.
     provisional: bool,
-    rooms: HashMap<String, Room>,
+    rooms: JoinedRooms,
     bucket: TokenBucket,
 }
 
@@ -53,7 +52,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: mpsc::Rec
         connected: false,
         actor,
         provisional: false,
-        rooms: HashMap::new(),
+        rooms: JoinedRooms::default(),
         bucket,
     };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
@@ -297,11 +296,7 @@ impl Socket {
             "leave_room" => {
                 let a: JoinArgs = args(name, argv)?;
                 let actor = self.identify(user_name(&a.user)).await?;
-                let room = self.joined(&a.room).await?;
-                self.rooms.remove(&room.name.to_lowercase());
-                self.app.hub.unsubscribe(room.id, conn.id);
-                conn.send(Outbound::Left(room.id)).await;
-                chat.leave(&actor, conn.id, &room).await?;
+                self.rooms.leave(&self.app, &conn, &actor, &a.room).await?;
                 Ok(Reply::Now(json!({})))
             }
             "send_message" => {
@@ -339,68 +334,35 @@ impl Socket {
         Ok(MessageKey::Client { client_id: message_id(value)?, prefer })
     }
 
-    /// `join_room`: the room's recent history to the joiner (oldest first), then the join notice and
-    /// member list to everyone, in the room's order.
+    /// `join_room`: the room's recent history to the joiner (oldest first), then the join notice to
+    /// everyone, in the room's order; the member list follows from the hub.
     async fn join(&mut self, actor: &Actor, name: &str) -> Result<Reply, ChatError> {
         let chat = Arc::clone(&self.app.chat);
         let conn = Arc::clone(&self.session.conn);
         let room = chat.room(name).await?;
-        let key = room.name.to_lowercase();
-        if self.rooms.contains_key(&key) {
+        if self.rooms.contains(&room) {
             return Ok(Reply::Now(json!({"room": room.name})));
         }
-        if self.rooms.len() >= chat.limits.max_rooms_per_connection {
-            return Err(ChatError::new(
-                ErrorCode::TooManyRooms,
-                format!("a connection joins at most {} rooms", chat.limits.max_rooms_per_connection),
-            ));
-        }
-        chat.may_join(actor, &room).await?;
-        conn.send(Outbound::Subscribing(room.id)).await;
-        self.app.hub.subscribe(room.id, &conn);
-        let joined = chat.join(actor, conn.id, &room, None).await;
-        let history = match &joined {
-            Ok(_) => chat.recent_messages(actor, &room, chat.limits.socketio_history).await,
-            Err(e) => Err(e.clone()),
-        };
-        let (joined, history) = match (joined, history) {
-            (Ok(j), Ok(h)) => (j, h),
-            (Err(e), _) | (_, Err(e)) => {
-                self.app.hub.unsubscribe(room.id, conn.id);
-                conn.send(Outbound::Left(room.id)).await;
-                return Err(e);
+        let joined = self.rooms.join(&self.app, &conn, actor, &room, None).await?;
+        let history = match chat.recent_messages(actor, &room, chat.limits.socketio_history).await {
+            Ok(history) => history.into_iter().filter(|e| e.seq <= joined.top_seq).collect(),
+            Err(e) => {
+                tracing::warn!(room = %room.name, error = %e, "history on join failed; joining without it");
+                Vec::new()
             }
         };
-        let replay = history
-            .into_iter()
-            .filter(|e| e.seq <= joined.top_seq)
-            .map(|e| delivery(e))
-            .collect();
-        let answer = JoinAnswer { room: room.id, ack: None, replay, after: joined.top_seq };
-        conn.send(Outbound::Joined(Box::new(answer))).await;
-        self.rooms.insert(key, room.clone());
+        JoinedRooms::answer(&conn, &room, None, history, joined.top_seq).await;
         Ok(Reply::Now(json!({"room": room.name, "seq": joined.top_seq})))
     }
 
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        if let Some(room) = self.rooms.get(&name.trim().to_lowercase()) {
-            return Ok(room.clone());
-        }
-        self.app.chat.room(name).await?;
-        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+        self.rooms.get(&self.app, name).await
     }
 
     fn finish(&mut self) {
         let conn = &self.session.conn;
-        self.app.hub.forget(conn.id);
         self.app.engine.remove(&self.session.sid);
-        let rooms: Vec<Room> = self.rooms.drain().map(|(_, r)| r).collect();
-        for room in &rooms {
-            self.app.hub.unsubscribe(room.id, conn.id);
-        }
-        if let Some(actor) = &self.actor {
-            self.app.chat.disconnected(actor, conn.id, rooms);
-        }
+        self.rooms.release(&self.app, conn.id, self.actor.as_ref());
         conn.kill(CloseReason::Normal);
     }
 }

@@ -138,6 +138,11 @@ impl Client {
         self.ws.send(Message::Text(text.into())).await.expect("send");
     }
 
+    /// Sends without failing the test when the server has already closed the connection.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::Text(text.into())).await.is_ok()
+    }
+
     pub async fn send_message(&mut self, msg: Message) {
         self.ws.send(msg).await.expect("send");
     }
