@@ -1,0 +1,111 @@
+//! The rooms one connection has joined, and the steps of joining and leaving that both protocols share.
+//!
+//! Joining is where order is delicate: the connection announces `Subscribing` to its own queue *before*
+//! the hub starts sending it the room's events, and the chat service reads the room's top sequence
+//! after that, so the sequencer can hold live events until the join is answered and nothing falls
+//! between the answer (and its replay) and the live stream. Every path out of a join that subscribed
+//! ends with either `Joined` or `Left` in the queue, so the sequencer never holds events forever.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use confab_core::chat::Joined;
+use confab_core::model::{Actor, Room, Seq};
+use confab_core::presence::ConnId;
+use confab_core::{ChatError, ErrorCode, Event};
+
+use super::{ConnShared, JoinAnswer, Outbound};
+use crate::app::App;
+use crate::fanout::delivery;
+
+#[derive(Default)]
+pub struct JoinedRooms {
+    /// By lower-cased name (room names are unique regardless of case).
+    rooms: HashMap<String, Room>,
+}
+
+fn key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl JoinedRooms {
+    pub fn contains(&self, room: &Room) -> bool {
+        self.rooms.contains_key(&key(&room.name))
+    }
+
+    /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
+    pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
+        if let Some(room) = self.rooms.get(&key(name)) {
+            return Ok(room.clone());
+        }
+        app.chat.room(name).await?;
+        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+    }
+
+    /// Subscribes the connection to `room` and joins it (again, with `since`, to re-synchronise). On
+    /// success the caller must queue the answer with [`JoinedRooms::answer`]; on failure the
+    /// subscription is undone, and a connection that was already in the room leaves it.
+    pub async fn join(
+        &mut self,
+        app: &App,
+        conn: &Arc<ConnShared>,
+        actor: &Actor,
+        room: &Room,
+        since: Option<Seq>,
+    ) -> Result<Joined, ChatError> {
+        let limit = app.chat.limits.max_rooms_per_connection;
+        let rejoin = self.contains(room);
+        if !rejoin && self.rooms.len() >= limit {
+            return Err(ChatError::new(ErrorCode::TooManyRooms, format!("a connection joins at most {limit} rooms")));
+        }
+        app.chat.may_join(actor, room).await?;
+        conn.send(Outbound::Subscribing(room.id)).await;
+        app.hub.subscribe(room.id, conn);
+        match app.chat.join(actor, conn.id, room, since).await {
+            Ok(joined) => {
+                self.rooms.insert(key(&room.name), room.clone());
+                Ok(joined)
+            }
+            Err(e) => {
+                app.hub.unsubscribe(room.id, conn.id);
+                conn.send(Outbound::Left(room.id)).await;
+                if rejoin {
+                    // The connection's place in the room's stream is gone: a failed re-join leaves.
+                    self.rooms.remove(&key(&room.name));
+                    let _ = app.chat.leave(actor, conn.id, room).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues the join's answer: `ack` (if the protocol has one), then `replay`, then live events
+    /// after `after`.
+    pub async fn answer(conn: &ConnShared, room: &Room, ack: Option<Utf8Bytes>, replay: Vec<Event>, after: Seq) {
+        let replay = replay.into_iter().map(delivery).collect();
+        conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack, replay, after }))).await;
+    }
+
+    /// An explicit leave, announced to the room if it was the actor's last connection there.
+    pub async fn leave(&mut self, app: &App, conn: &ConnShared, actor: &Actor, name: &str) -> Result<(), ChatError> {
+        let room = self.get(app, name).await?;
+        self.rooms.remove(&key(&room.name));
+        app.hub.unsubscribe(room.id, conn.id);
+        conn.send(Outbound::Left(room.id)).await;
+        app.chat.leave(actor, conn.id, &room).await
+    }
+
+    /// The connection ended: unsubscribe from every room, and let the chat service announce the leaves
+    /// after the grace period.
+    pub fn release(&mut self, app: &App, conn: ConnId, actor: Option<&Actor>) {
+        app.hub.forget(conn);
+        let rooms: Vec<Room> = self.rooms.drain().map(|(_, r)| r).collect();
+        for room in &rooms {
+            app.hub.unsubscribe(room.id, conn);
+        }
+        if let Some(actor) = actor {
+            app.chat.disconnected(actor, conn, rooms);
+        }
+    }
+}
