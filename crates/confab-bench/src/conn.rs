@@ -33,7 +33,11 @@ pub struct Closed {
 
 impl fmt::Display for Closed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "closed by server: code {:?} reason {:?}", self.code, self.reason)
+        write!(
+            f,
+            "closed by server: code {:?} reason {:?}",
+            self.code, self.reason
+        )
     }
 }
 impl std::error::Error for Closed {}
@@ -116,7 +120,13 @@ impl Conn {
         let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(cfg))
             .await
             .context("websocket upgrade")?;
-        let mut c = Conn { ws, proto: o.proto, name: name.to_string(), token: None, next_id: 1 };
+        let mut c = Conn {
+            ws,
+            proto: o.proto,
+            name: name.to_string(),
+            token: None,
+            next_id: 1,
+        };
         match o.proto {
             Proto::Sio => {
                 let open = c.recv().await?;
@@ -148,7 +158,12 @@ impl Conn {
                 c.send_text(hello).await?;
                 let a = c.wait_answer(id).await.context("hello")?;
                 c.token = a.token.or_else(|| token.map(|t| t.to_string()));
-                if let Some(u) = a.user.as_ref().and_then(|u| u.get("name")).and_then(|n| n.as_str()) {
+                if let Some(u) = a
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.get("name"))
+                    .and_then(|n| n.as_str())
+                {
                     c.name = u.to_string();
                 }
             }
@@ -171,7 +186,10 @@ impl Conn {
     pub async fn recv(&mut self) -> Result<Utf8Bytes> {
         loop {
             match self.ws.next().await {
-                None => bail!(Closed { code: None, reason: "eof".into() }),
+                None => bail!(Closed {
+                    code: None,
+                    reason: "eof".into()
+                }),
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(Message::Text(t))) => {
                     if self.proto == Proto::Sio && t.as_str() == "2" {
@@ -204,7 +222,10 @@ impl Conn {
                 Ok(a) => a,
                 Err(_) => continue,
             };
-            let aid = a.id.as_ref().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+            let aid = a.id.as_ref().and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            });
             if a.ty == "error" && (aid == Some(id) || aid.is_none()) {
                 bail!(
                     "server error {}: {}",
@@ -219,13 +240,23 @@ impl Conn {
     }
 
     /// Native `history` page after `after` (oldest first): (events as (seq, is_bench_message), more).
-    pub async fn history_after(&mut self, room: &str, after: u64, limit: u32) -> Result<(Vec<(u64, bool)>, bool)> {
+    pub async fn history_after(
+        &mut self,
+        room: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<(Vec<(u64, bool)>, bool)> {
         let id = self.take_id();
-        self.send_text(format!(r#"{{"type":"history","id":{id},"room":{},"after":{after},"limit":{limit}}}"#, json_str(room)))
-            .await?;
+        self.send_text(format!(
+            r#"{{"type":"history","id":{id},"room":{},"after":{after},"limit":{limit}}}"#,
+            json_str(room)
+        ))
+        .await?;
         loop {
             let f = self.recv().await?;
-            if memchr::memmem::find(f.as_bytes(), b"\"events\"").is_none() && memchr::memmem::find(f.as_bytes(), b"\"error\"").is_none() {
+            if memchr::memmem::find(f.as_bytes(), b"\"events\"").is_none()
+                && memchr::memmem::find(f.as_bytes(), b"\"error\"").is_none()
+            {
                 continue;
             }
             let v: serde_json::Value = match serde_json::from_str(&f) {
@@ -245,7 +276,10 @@ impl Conn {
                     a.iter()
                         .filter_map(|e| {
                             let seq = e.get("seq")?.as_u64()?;
-                            let text = e.pointer("/message/content/text").and_then(|t| t.as_str()).unwrap_or("");
+                            let text = e
+                                .pointer("/message/content/text")
+                                .and_then(|t| t.as_str())
+                                .unwrap_or("");
                             Some((seq, text.starts_with("~b")))
                         })
                         .collect()
@@ -262,14 +296,24 @@ impl Conn {
         match self.proto {
             Proto::Native => {
                 let id = self.take_id();
-                let since = since.map(|s| format!(r#","since":{s}"#)).unwrap_or_default();
-                self.send_text(format!(r#"{{"type":"join","id":{id},"room":{},"create":true{since}}}"#, json_str(room)))
-                    .await?;
+                let since = since
+                    .map(|s| format!(r#","since":{s}"#))
+                    .unwrap_or_default();
+                self.send_text(format!(
+                    r#"{{"type":"join","id":{id},"room":{},"create":true{since}}}"#,
+                    json_str(room)
+                ))
+                .await?;
                 let a = self.wait_answer(id).await.context("join")?;
-                Ok(JoinInfo { top_seq: a.top_seq, replayed: a.replayed, complete: a.complete })
+                Ok(JoinInfo {
+                    top_seq: a.top_seq,
+                    replayed: a.replayed,
+                    complete: a.complete,
+                })
             }
             Proto::Sio => {
-                self.send_text(format!(r#"42["check_room",{}]"#, json_str(room))).await?;
+                self.send_text(format!(r#"42["check_room",{}]"#, json_str(room)))
+                    .await?;
                 self.send_text(format!(
                     r#"42["join_room",{{"room":{},"user":{}}}]"#,
                     json_str(room),
@@ -279,7 +323,9 @@ impl Conn {
                 let needle = format!("{} has joined the room.", self.name);
                 loop {
                     let f = self.recv().await?;
-                    if f.starts_with("42[\"room_message\"") && memchr::memmem::find(f.as_bytes(), needle.as_bytes()).is_some() {
+                    if f.starts_with("42[\"room_message\"")
+                        && memchr::memmem::find(f.as_bytes(), needle.as_bytes()).is_some()
+                    {
                         return Ok(JoinInfo::default());
                     }
                     if f.starts_with("42[\"error\"") {
@@ -295,7 +341,9 @@ impl Conn {
         match self.proto {
             Proto::Native => {
                 let id = self.take_id();
-                format!(r#"{{"type":"send","id":{id},"room":{room_json},"text":"{text}","client_id":"{client_id}"}}"#)
+                format!(
+                    r#"{{"type":"send","id":{id},"room":{room_json},"text":"{text}","client_id":"{client_id}"}}"#
+                )
             }
             Proto::Sio => format!(
                 r#"42["send_message",{{"room":{room_json},"user":{},"message":"{text}","message_id":"{client_id}"}}]"#,

@@ -17,7 +17,11 @@ use clap::{Args, Parser, Subcommand};
 use conn::{ConnOpts, Proto};
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "confab-bench", version, about = "Load generator for Confab and the Socket.IO reference servers")]
+#[command(
+    name = "confab-bench",
+    version,
+    about = "Load generator for Confab and the Socket.IO reference servers"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub g: Global,
@@ -175,7 +179,12 @@ fn main() {
     };
     let wanted = match &cli.cmd {
         Cmd::Fanout(t) | Cmd::Latency(t) | Cmd::Rooms(t) | Cmd::Slow(t) | Cmd::Churn(t) => {
-            t.conns.unwrap_or(0) + if matches!(cli.cmd, Cmd::Churn(_)) { t.churners } else { 0 }
+            t.conns.unwrap_or(0)
+                + if matches!(cli.cmd, Cmd::Churn(_)) {
+                    t.churners
+                } else {
+                    0
+                }
         }
         Cmd::Idle(i) => i.conns,
         Cmd::Storm(s) => s.conns,
@@ -190,14 +199,21 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     let (json, ok) = local.block_on(&rt, scenarios::run(cli.clone(), opts, nofile));
     let s = json.to_string();
     println!("{s}");
     if let Some(p) = &cli.g.json_out {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             let _ = writeln!(f, "{s}");
         }
     }

@@ -14,7 +14,9 @@ use tokio::time::{sleep, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{find_seq, json_str, trunc, Closed, Conn, ConnOpts, Proto};
-use crate::stats::{self, lat, new_hist, now_ns, parse_tag, proc_rss_kib, span, CpuMark, Receiver, Seen};
+use crate::stats::{
+    self, lat, new_hist, now_ns, parse_tag, proc_rss_kib, span, CpuMark, Receiver, Seen,
+};
 use crate::{Cli, Cmd, Traffic};
 
 struct Shared {
@@ -95,7 +97,13 @@ impl Shared {
         }
     }
     fn closed(&self, c: &Closed) {
-        let k = format!("{}:{}", c.code.map(|c| c.to_string()).unwrap_or_else(|| "none".into()), c.reason);
+        let k = format!(
+            "{}:{}",
+            c.code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "none".into()),
+            c.reason
+        );
         *self.close_codes.borrow_mut().entry(k).or_default() += 1;
     }
     fn inc(c: &Cell<u64>) {
@@ -104,7 +112,11 @@ impl Shared {
 }
 
 fn run_tag() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 100_000_000;
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 100_000_000;
     format!("{}x{}", std::process::id() % 100_000, t)
 }
 
@@ -225,7 +237,9 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
             1000,
             1000,
             1,
-            vec![10e3, 20e3, 50e3, 100e3, 150e3, 200e3, 300e3, 500e3, 700e3, 1e6, 1.4e6, 2e6, 3e6],
+            vec![
+                10e3, 20e3, 50e3, 100e3, 150e3, 200e3, 300e3, 500e3, 700e3, 1e6, 1.4e6, 2e6, 3e6,
+            ],
         ),
         Kind::Latency => (1000, 1000, 1, vec![50e3]),
         Kind::Rooms => (10000, 10, 10, vec![10e3, 20e3, 50e3, 100e3, 200e3, 400e3]),
@@ -234,10 +248,22 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     };
     let conns = t.conns.unwrap_or(d_conns);
     let room_size = t.room_size.unwrap_or(d_room).min(conns).max(1);
-    let senders_per_room = t.senders_per_room.unwrap_or(d_senders).min(room_size).max(1);
+    let senders_per_room = t
+        .senders_per_room
+        .unwrap_or(d_senders)
+        .min(room_size)
+        .max(1);
     let rates = t.rates.clone().unwrap_or(d_rates);
-    let step_secs = if kind == Kind::Latency && t.rates.is_none() { t.step_secs.max(10.0) } else { t.step_secs };
-    let warmup = if kind == Kind::Slow { 0.0 } else { t.warmup_secs };
+    let step_secs = if kind == Kind::Latency && t.rates.is_none() {
+        t.step_secs.max(10.0)
+    } else {
+        t.step_secs
+    };
+    let warmup = if kind == Kind::Slow {
+        0.0
+    } else {
+        t.warmup_secs
+    };
     let rooms = conns.div_ceil(room_size);
     let tag = run_tag();
     let sh = Shared::new(opts.clone(), g.setup_concurrency);
@@ -262,7 +288,15 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
         if !slow {
             tracked[r] += 1;
         }
-        specs.push(MemberSpec { idx: i, room: format!("b{tag}r{r}"), room_idx: r, sender, phase: 0.0, track: !slow, slow });
+        specs.push(MemberSpec {
+            idx: i,
+            room: format!("b{tag}r{r}"),
+            room_idx: r,
+            sender,
+            phase: 0.0,
+            track: !slow,
+            slow,
+        });
     }
     for s in specs.iter_mut() {
         if let Some(id) = s.sender {
@@ -271,7 +305,10 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     }
     sh.total_senders.set(total_senders);
     // deliveries per message, averaged over senders (each message reaches its room's tracked members)
-    let dpm: f64 = (0..rooms).map(|r| (room_senders[r] * tracked[r]) as f64).sum::<f64>() / total_senders.max(1) as f64;
+    let dpm: f64 = (0..rooms)
+        .map(|r| (room_senders[r] * tracked[r]) as f64)
+        .sum::<f64>()
+        / total_senders.max(1) as f64;
 
     let t_setup = Instant::now();
     for s in specs {
@@ -279,10 +316,22 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     }
     let setup_ok = wait_setup(&sh, conns, Duration::from_secs(g.setup_secs)).await;
     let setup_s = t_setup.elapsed().as_secs_f64();
-    let quiet_s = wait_quiet(&sh, Duration::from_millis(1000), Duration::from_secs(g.setup_secs.min(120))).await.as_secs_f64();
+    let quiet_s = wait_quiet(
+        &sh,
+        Duration::from_millis(1000),
+        Duration::from_secs(g.setup_secs.min(120)),
+    )
+    .await
+    .as_secs_f64();
     eprintln!(
         "[{}] {:?} {} conns in {} rooms: set up in {:.1}s (+{:.1}s until quiet), {} failed",
-        g.label, kind, sh.joined.get(), rooms, setup_s, quiet_s, sh.failed.get()
+        g.label,
+        kind,
+        sh.joined.get(),
+        rooms,
+        setup_s,
+        quiet_s,
+        sh.failed.get()
     );
     let mut out = json!({
         "params": {"conns": conns, "room_size": room_size, "senders_per_room": senders_per_room, "rooms": rooms,
@@ -303,7 +352,17 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
 
     // warm-up (unrecorded)
     if warmup > 0.0 {
-        let _ = step(&sh, g, &t, rates[0], warmup, dpm, &tracked, churn.then_some(room_of(&tag, 0))).await;
+        let _ = step(
+            &sh,
+            g,
+            &t,
+            rates[0],
+            warmup,
+            dpm,
+            &tracked,
+            churn.then_some(room_of(&tag, 0)),
+        )
+        .await;
     }
     let mut rss_base = pid.and_then(proc_rss_kib);
     if churn {
@@ -319,7 +378,17 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     sh.rss_max.set(rss_base.unwrap_or(0));
     rss_sampler(sh.clone(), pid, sampling_done.clone());
     for &rate in &rates {
-        let s = step(&sh, g, &t, rate, step_secs, dpm, &tracked, churn.then_some(room_of(&tag, 0))).await;
+        let s = step(
+            &sh,
+            g,
+            &t,
+            rate,
+            step_secs,
+            dpm,
+            &tracked,
+            churn.then_some(room_of(&tag, 0)),
+        )
+        .await;
         let pass = s["held"].as_bool().unwrap_or(false);
         all_clean &= s["clean"].as_bool().unwrap_or(false);
         any_delivered |= s["unique"].as_u64().unwrap_or(0) > 0;
@@ -344,7 +413,11 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
         while sh.slow_report.borrow().is_none() && t0.elapsed() < Duration::from_secs(90) {
             sleep(Duration::from_millis(50)).await;
         }
-        extra["slow_reader"] = sh.slow_report.borrow().clone().unwrap_or(json!({"error": "no report"}));
+        extra["slow_reader"] = sh
+            .slow_report
+            .borrow()
+            .clone()
+            .unwrap_or(json!({"error": "no report"}));
     }
     if churn || kind == Kind::Slow {
         sleep(Duration::from_secs_f64(t.settle_secs)).await;
@@ -361,11 +434,17 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     sh.wake.notify_waiters();
     sleep(Duration::from_millis(300)).await;
 
-    let held_dps = held.as_ref().map(|h| h["achieved_dps"].clone()).unwrap_or(json!(0));
+    let held_dps = held
+        .as_ref()
+        .map(|h| h["achieved_dps"].clone())
+        .unwrap_or(json!(0));
     out["steps"] = json!(steps);
     out["held"] = held.clone().unwrap_or(Value::Null);
     out["held_dps"] = held_dps.clone();
-    out["held_offered_dps"] = held.as_ref().map(|h| h["offered_dps"].clone()).unwrap_or(json!(0));
+    out["held_offered_dps"] = held
+        .as_ref()
+        .map(|h| h["offered_dps"].clone())
+        .unwrap_or(json!(0));
     out["close_codes"] = json!(*sh.close_codes.borrow());
     for (k, v) in extra.as_object().unwrap() {
         out[k] = v.clone();
@@ -373,11 +452,16 @@ async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, b
     let mut ok = all_clean && any_delivered;
     if kind == Kind::Slow {
         // the others must hold; on the native protocol the slow one must be cut with 4000 and resume gaplessly
-        ok = steps.first().map(|s| s["clean"].as_bool() == Some(true)).unwrap_or(false);
+        ok = steps
+            .first()
+            .map(|s| s["clean"].as_bool() == Some(true))
+            .unwrap_or(false);
     }
     let summary = match kind {
-        Kind::Fanout | Kind::Rooms => format!("held {:.0} deliveries/s", held_dps.as_f64().unwrap_or(0.0)),
-        Kind::Latency => steps.first().map(|s| human_step(s)).unwrap_or_default(),
+        Kind::Fanout | Kind::Rooms => {
+            format!("held {:.0} deliveries/s", held_dps.as_f64().unwrap_or(0.0))
+        }
+        Kind::Latency => steps.first().map(human_step).unwrap_or_default(),
         Kind::Slow => format!("slow reader: {}", out["slow_reader"]),
         Kind::Churn => format!("churn: memory {}", out["memory_kib"]),
     };
@@ -410,7 +494,16 @@ fn human_step(s: &Value) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn step(sh: &Rc<Shared>, g: &crate::Global, t: &Traffic, rate_dps: f64, secs: f64, dpm: f64, tracked: &[u64], churn_room: Option<String>) -> Value {
+async fn step(
+    sh: &Rc<Shared>,
+    g: &crate::Global,
+    t: &Traffic,
+    rate_dps: f64,
+    secs: f64,
+    dpm: f64,
+    tracked: &[u64],
+    churn_room: Option<String>,
+) -> Value {
     let pid = g.server_pid;
     let msgs_per_s = rate_dps / dpm.max(1.0);
     let per_sender = msgs_per_s / sh.total_senders.get().max(1) as f64;
@@ -432,7 +525,14 @@ async fn step(sh: &Rc<Shared>, g: &crate::Global, t: &Traffic, rate_dps: f64, se
     let churn_done = Rc::new(Cell::new(false));
     if let Some(room) = churn_room {
         for c in 0..t.churners {
-            tokio::task::spawn_local(churner(sh.clone(), room.clone(), c, t.stay_ms, secs, churn_done.clone()));
+            tokio::task::spawn_local(churner(
+                sh.clone(),
+                room.clone(),
+                c,
+                t.stay_ms,
+                secs,
+                churn_done.clone(),
+            ));
         }
     }
     sleep(Duration::from_secs_f64(secs)).await;
@@ -444,11 +544,19 @@ async fn step(sh: &Rc<Shared>, g: &crate::Global, t: &Traffic, rate_dps: f64, se
     let send_lag_s = t_lag.elapsed().as_secs_f64();
     let m1 = CpuMark::take(pid);
     // drain
-    let expected = || -> u64 { sh.room_sent.borrow().iter().zip(tracked).map(|(s, t)| s * t).sum() };
+    let expected = || -> u64 {
+        sh.room_sent
+            .borrow()
+            .iter()
+            .zip(tracked)
+            .map(|(s, t)| s * t)
+            .sum()
+    };
     let t_drain = Instant::now();
     let mut last = sh.unique.get();
     let mut last_change = Instant::now();
-    while sh.unique.get() < expected() && t_drain.elapsed() < Duration::from_secs_f64(t.drain_secs) {
+    while sh.unique.get() < expected() && t_drain.elapsed() < Duration::from_secs_f64(t.drain_secs)
+    {
         sleep(Duration::from_millis(10)).await;
         if sh.unique.get() != last {
             last = sh.unique.get();
@@ -468,7 +576,12 @@ async fn step(sh: &Rc<Shared>, g: &crate::Global, t: &Traffic, rate_dps: f64, se
     let l = lat(&sh.hist.borrow());
     let lost = exp.saturating_sub(unique);
     let dropped = sh.dropped.get() - dropped0;
-    let clean = lost == 0 && sh.dups.get() == 0 && sh.reorders.get() == 0 && dropped == 0 && unique > 0 && sh.server_errors.get() == 0;
+    let clean = lost == 0
+        && sh.dups.get() == 0
+        && sh.reorders.get() == 0
+        && dropped == 0
+        && unique > 0
+        && sh.server_errors.get() == 0;
     let gen_bound = send_span.gen_util >= g.gen_bound;
     let held = clean && l.p99_ms < t.p99_ms;
     json!({
@@ -589,15 +702,24 @@ async fn member(sh: Rc<Shared>, m: MemberSpec) {
                             sh.dropped.set(sh.dropped.get() + 1);
                             return;
                         }
-                    } else if native && memchr::memmem::find(b, b"\"error\"").is_some() && b.starts_with(b"{\"type\":\"error\"") {
+                    } else if native
+                        && memchr::memmem::find(b, b"\"error\"").is_some()
+                        && b.starts_with(b"{\"type\":\"error\"")
+                    {
                         Shared::inc(&sh.server_errors);
                         sh.error(format!("server error: {}", f.as_str()));
                     }
                 }
                 Some(Ok(Message::Close(f))) => {
                     let cl = match f {
-                        Some(f) => Closed { code: Some(u16::from(f.code)), reason: f.reason.to_string() },
-                        None => Closed { code: None, reason: String::new() },
+                        Some(f) => Closed {
+                            code: Some(u16::from(f.code)),
+                            reason: f.reason.to_string(),
+                        },
+                        None => Closed {
+                            code: None,
+                            reason: String::new(),
+                        },
                     };
                     sh.closed(&cl);
                     sh.dropped.set(sh.dropped.get() + 1);
@@ -606,12 +728,18 @@ async fn member(sh: Rc<Shared>, m: MemberSpec) {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     sh.error(format!("{name}: {e}"));
-                    sh.closed(&Closed { code: None, reason: "error".into() });
+                    sh.closed(&Closed {
+                        code: None,
+                        reason: "error".into(),
+                    });
                     sh.dropped.set(sh.dropped.get() + 1);
                     return;
                 }
                 None => {
-                    sh.closed(&Closed { code: None, reason: "eof".into() });
+                    sh.closed(&Closed {
+                        code: None,
+                        reason: "eof".into(),
+                    });
                     sh.dropped.set(sh.dropped.get() + 1);
                     return;
                 }
@@ -628,7 +756,10 @@ async fn member(sh: Rc<Shared>, m: MemberSpec) {
                     let text = format!("{}{}", stats::tag(step_no, sid, sent), sh.pad.borrow());
                     let cid = format!("m{sid}.{step_no}.{sent}");
                     let frame = c.message_frame(&room_json, &text, &cid);
-                    if futures_util::SinkExt::feed(&mut c.ws, Message::Text(frame.into())).await.is_err() {
+                    if futures_util::SinkExt::feed(&mut c.ws, Message::Text(frame.into()))
+                        .await
+                        .is_err()
+                    {
                         sh.dropped.set(sh.dropped.get() + 1);
                         return;
                     }
@@ -710,18 +841,34 @@ async fn slow_member(sh: Rc<Shared>, mut c: Conn, m: MemberSpec) {
             }
             Ok(Some(Ok(Message::Close(f)))) => {
                 closed = Some(match f {
-                    Some(f) => Closed { code: Some(u16::from(f.code)), reason: f.reason.to_string() },
-                    None => Closed { code: None, reason: String::new() },
+                    Some(f) => Closed {
+                        code: Some(u16::from(f.code)),
+                        reason: f.reason.to_string(),
+                    },
+                    None => Closed {
+                        code: None,
+                        reason: String::new(),
+                    },
                 });
                 break;
             }
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => {
-                closed = Some(Closed { code: None, reason: format!("error: {e}") });
+                use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
+                let reason = match e {
+                    WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                        "connection ended (EOF/reset) without a close frame".to_string()
+                    }
+                    e => format!("error: {e}"),
+                };
+                closed = Some(Closed { code: None, reason });
                 break;
             }
             Ok(None) => {
-                closed = Some(Closed { code: None, reason: "eof".into() });
+                closed = Some(Closed {
+                    code: None,
+                    reason: "eof".into(),
+                });
                 break;
             }
         }
@@ -803,8 +950,10 @@ async fn slow_member(sh: Rc<Shared>, mut c: Conn, m: MemberSpec) {
                 }
             }
             c2.close().await;
-            anyhow::Ok(json!({"top_seq": top, "replayed": info.replayed, "complete": info.complete, "paged": paged, "reached_seq": last,
-                "messages": msgs, "gaps": gaps2, "dups": dups2, "gapless": gaps2 == 0 && last >= top}))
+            anyhow::Ok(
+                json!({"top_seq": top, "replayed": info.replayed, "complete": info.complete, "paged": paged, "reached_seq": last,
+                "messages": msgs, "gaps": gaps2, "dups": dups2, "gapless": gaps2 == 0 && last >= top}),
+            )
         };
         rep["resume"] = match resume.await {
             Ok(v) => v,
@@ -812,13 +961,22 @@ async fn slow_member(sh: Rc<Shared>, mut c: Conn, m: MemberSpec) {
         };
         let total = tagged + rep["resume"]["messages"].as_u64().unwrap_or(0);
         rep["messages_total"] = json!(total);
-        rep["lossless"] = json!(total == sh.room_sent.borrow()[m.room_idx] && rep["resume"]["gapless"] == json!(true));
+        rep["lossless"] = json!(
+            total == sh.room_sent.borrow()[m.room_idx] && rep["resume"]["gapless"] == json!(true)
+        );
     }
     *sh.slow_report.borrow_mut() = Some(rep);
 }
 
 /// A client that keeps connecting, joining `room`, staying `stay_ms` and leaving, until the step ends.
-async fn churner(sh: Rc<Shared>, room: String, c_idx: usize, stay_ms: u64, secs: f64, done: Rc<Cell<bool>>) {
+async fn churner(
+    sh: Rc<Shared>,
+    room: String,
+    c_idx: usize,
+    stay_ms: u64,
+    secs: f64,
+    done: Rc<Cell<bool>>,
+) {
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let mut k = 0u64;
     while Instant::now() < end && !done.get() && !sh.stop.get() {
@@ -856,7 +1014,10 @@ async fn idle(cli: &Cli, opts: ConnOpts, a: crate::Idle) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;
     let tag = run_tag();
-    let opts = ConnOpts { read_buffer: g.read_buffer.min(4096), ..opts };
+    let opts = ConnOpts {
+        read_buffer: g.read_buffer.min(4096),
+        ..opts
+    };
     let sh = Shared::new(opts, g.setup_concurrency);
     sleep(Duration::from_millis(500)).await;
     let rss0 = pid.and_then(proc_rss_kib);
@@ -906,7 +1067,9 @@ async fn idle(cli: &Cli, opts: ConnOpts, a: crate::Idle) -> (Value, bool) {
     sleep(Duration::from_secs_f64(a.settle_secs)).await;
     let rss1 = pid.and_then(proc_rss_kib);
     let joined = sh.joined.get();
-    let per_conn = rss0.zip(rss1).map(|(a0, a1)| (a1 as f64 - a0 as f64) / joined.max(1) as f64);
+    let per_conn = rss0
+        .zip(rss1)
+        .map(|(a0, a1)| (a1 as f64 - a0 as f64) / joined.max(1) as f64);
     let cs = span(m0, m1);
     sh.stop.set(true);
     sh.wake.notify_waiters();
@@ -932,7 +1095,10 @@ async fn storm(cli: &Cli, opts: ConnOpts, a: crate::Storm) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;
     let tag = run_tag();
-    let opts = ConnOpts { read_buffer: g.read_buffer.min(4096), ..opts };
+    let opts = ConnOpts {
+        read_buffer: g.read_buffer.min(4096),
+        ..opts
+    };
     let sh = Shared::new(opts, a.concurrency);
     let held: Rc<RefCell<Vec<Conn>>> = Rc::new(RefCell::new(Vec::with_capacity(a.conns)));
     let m0 = CpuMark::take(pid);
@@ -1001,7 +1167,10 @@ async fn durable(cli: &Cli, opts: ConnOpts, a: crate::Durable) -> (Value, bool) 
     let g = &cli.g;
     let pid = g.server_pid;
     if opts.proto != Proto::Native {
-        return (json!({"error": "durable writes need the native protocol (acks after commit)"}), false);
+        return (
+            json!({"error": "durable writes need the native protocol (acks after commit)"}),
+            false,
+        );
     }
     let tag = run_tag();
     let sh = Shared::new(opts, g.setup_concurrency);
@@ -1059,7 +1228,10 @@ async fn durable(cli: &Cli, opts: ConnOpts, a: crate::Durable) -> (Value, bool) 
                     let f = c.message_frame(&room_json, &text, &cid);
                     pending.insert(id, now_ns());
                     n += 1;
-                    if futures_util::SinkExt::feed(&mut c.ws, Message::Text(f.into())).await.is_err() {
+                    if futures_util::SinkExt::feed(&mut c.ws, Message::Text(f.into()))
+                        .await
+                        .is_err()
+                    {
                         sh.dropped.set(sh.dropped.get() + 1);
                         return;
                     }
@@ -1109,7 +1281,10 @@ async fn durable(cli: &Cli, opts: ConnOpts, a: crate::Durable) -> (Value, bool) 
     if !setup_ok {
         sh.stop.set(true);
         sh.wake.notify_waiters();
-        return (json!({"error": "setup failed", "first_error": sh.first_error.borrow().clone()}), false);
+        return (
+            json!({"error": "setup failed", "first_error": sh.first_error.borrow().clone()}),
+            false,
+        );
     }
     sh.step.set(1);
     sh.wake.notify_waiters();

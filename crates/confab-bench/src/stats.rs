@@ -42,7 +42,12 @@ pub fn parse_tag(f: &[u8]) -> Option<Tag> {
                 any = false;
             }
             b'~' if i == 3 && any => {
-                return Some(Tag { step: vals[0] as u32, sender: vals[1] as u32, n: vals[2], t: vals[3] });
+                return Some(Tag {
+                    step: vals[0] as u32,
+                    sender: vals[1] as u32,
+                    n: vals[2],
+                    t: vals[3],
+                });
             }
             _ => return None,
         }
@@ -77,7 +82,11 @@ impl Receiver {
         let t = match self.tracks.iter_mut().position(|t| t.sender == sender) {
             Some(i) => &mut self.tracks[i],
             None => {
-                self.tracks.push(Track { sender, max: -1, bits: Vec::new() });
+                self.tracks.push(Track {
+                    sender,
+                    max: -1,
+                    bits: Vec::new(),
+                });
                 self.tracks.last_mut().unwrap()
             }
         };
@@ -164,7 +173,11 @@ pub struct CpuMark {
 
 impl CpuMark {
     pub fn take(pid: Option<u32>) -> CpuMark {
-        CpuMark { at: Instant::now(), server: pid.and_then(proc_cpu), gen: self_cpu() }
+        CpuMark {
+            at: Instant::now(),
+            server: pid.and_then(proc_cpu),
+            gen: self_cpu(),
+        }
     }
 }
 
@@ -184,7 +197,13 @@ pub fn span(a: CpuMark, b: CpuMark) -> CpuSpan {
         _ => None,
     };
     let gen = b.gen - a.gen;
-    CpuSpan { wall_s: wall, server_cpu_s: srv, server_util: srv.map(|s| s / wall), gen_cpu_s: gen, gen_util: gen / wall }
+    CpuSpan {
+        wall_s: wall,
+        server_cpu_s: srv,
+        server_util: srv.map(|s| s / wall),
+        gen_cpu_s: gen,
+        gen_util: gen / wall,
+    }
 }
 
 /// Raise the soft open-files limit to the hard limit.

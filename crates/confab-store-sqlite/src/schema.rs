@@ -8,14 +8,16 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
 
 /// WAL so readers never block the writer; `synchronous = FULL` so a commit survives power loss
-/// (an acknowledged message is on disk); a busy timeout so a reader opening during a checkpoint waits.
+/// (an acknowledged message is on disk); a busy timeout so a reader opening during a checkpoint waits;
+/// temporary files (the statement journal each request's savepoint writes) in memory.
 pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 5000;
+         PRAGMA temp_store = MEMORY;",
     )?;
     Ok(conn)
 }

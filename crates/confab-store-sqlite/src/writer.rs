@@ -125,7 +125,7 @@ fn reject(cmd: Cmd, err: &ChatError) {
 
 /// Runs one request inside a savepoint: its failure rolls back only its own writes.
 fn apply_in_savepoint(conn: &Connection, cmd: Cmd, events: &mut Vec<Event>) -> Done {
-    if let Err(e) = conn.execute_batch("SAVEPOINT req") {
+    if let Err(e) = run_cached(conn, "SAVEPOINT req") {
         let err = ChatError::unavailable(e);
         reject_done(cmd, err)
     } else {
@@ -137,15 +137,25 @@ fn apply_in_savepoint(conn: &Connection, cmd: Cmd, events: &mut Vec<Event>) -> D
             Done::Unit(_, r) => r.is_ok(),
             Done::Append(_, r) => r.is_ok(),
         };
-        let end = if ok { "RELEASE req" } else { "ROLLBACK TO req; RELEASE req" };
         if !ok {
             events.truncate(mark);
         }
-        if let Err(e) = conn.execute_batch(end) {
+        let ended = if ok {
+            run_cached(conn, "RELEASE req")
+        } else {
+            run_cached(conn, "ROLLBACK TO req").and_then(|_| run_cached(conn, "RELEASE req"))
+        };
+        if let Err(e) = ended {
             tracing::error!(error = %e, "savepoint end failed");
         }
         done
     }
+}
+
+/// Runs a statement from the connection's cache: savepoints run twice per request, and parsing them
+/// each time showed in the profile.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn reject_done(cmd: Cmd, err: ChatError) -> Done {

@@ -302,19 +302,18 @@ class SioClient:
         return ack
 
     def history_on_join(self, room, user=None):
-        """Join and return the non-System room_message payloads received before our join notice."""
+        """Join and return the non-System room_message payloads sent before our join notice, in the
+        room's order. python-engineio hands each received packet to its own thread, so the order in
+        which handlers record events is not the wire order: Confab's `seq` field gives the order, and
+        a short settle lets packets received before the notice finish being recorded."""
         start = self.mark()
         self.join(room, user)
-        out = []
-        for ev, p in self.since(start):
-            if ev != "room_message":
-                continue
-            if p.get("user") == "System":
-                if p.get("message") == f"{self.name} has joined the room.":
-                    break
-                continue
-            out.append(p)
-        return out
+        time.sleep(0.3)
+        received = [p for ev, p in self.since(start) if ev == "room_message"]
+        notice = next(p for p in received
+                      if p.get("user") == "System" and p.get("message") == f"{self.name} has joined the room.")
+        history = [p for p in received if p.get("user") != "System" and p["seq"] < notice["seq"]]
+        return sorted(history, key=lambda p: p["seq"])
 
     def send(self, room, text, message_id=None, user=None):
         data = {"room": room, "user": user or self.name, "message": text}
