@@ -57,6 +57,28 @@ struct Shared {
 }
 
 impl Shared {
+    /// Opens a connection and joins `room` (within the setup concurrency), counting it as joined or
+    /// failed; `None` when it failed.
+    async fn open_joined(&self, name: &str, room: &str) -> Option<Conn> {
+        let setup = async {
+            let _p = self.setup_sem.acquire().await.unwrap();
+            let mut c = Conn::open(&self.opts, name, None).await?;
+            c.join(room, None).await?;
+            anyhow::Ok(c)
+        };
+        match setup.await {
+            Ok(c) => {
+                self.joined.set(self.joined.get() + 1);
+                Some(c)
+            }
+            Err(e) => {
+                self.error(format!("{name}: {e:#}"));
+                self.failed.set(self.failed.get() + 1);
+                None
+            }
+        }
+    }
+
     fn new(opts: ConnOpts, setup_concurrency: usize) -> Rc<Shared> {
         Rc::new(Shared {
             opts,
@@ -1028,21 +1050,7 @@ async fn idle(cli: &Cli, opts: ConnOpts, a: crate::Idle) -> (Value, bool) {
         let room = format!("i{tag}r{}", i / a.room_size.max(1));
         tokio::task::spawn_local(async move {
             let name = format!("i{i}");
-            let setup = async {
-                let _p = sh.setup_sem.acquire().await.unwrap();
-                let mut c = Conn::open(&sh.opts, &name, None).await?;
-                c.join(&room, None).await?;
-                anyhow::Ok(c)
-            };
-            let mut c = match setup.await {
-                Ok(c) => c,
-                Err(e) => {
-                    sh.error(format!("{name}: {e:#}"));
-                    sh.failed.set(sh.failed.get() + 1);
-                    return;
-                }
-            };
-            sh.joined.set(sh.joined.get() + 1);
+            let Some(mut c) = sh.open_joined(&name, &room).await else { return };
             loop {
                 tokio::select! {
                     r = c.recv() => match r {
@@ -1184,21 +1192,7 @@ async fn durable(cli: &Cli, opts: ConnOpts, a: crate::Durable) -> (Value, bool) 
         let room = format!("d{tag}r{i}");
         tokio::task::spawn_local(async move {
             let name = format!("d{i}");
-            let setup = async {
-                let _p = sh.setup_sem.acquire().await.unwrap();
-                let mut c = Conn::open(&sh.opts, &name, None).await?;
-                c.join(&room, None).await?;
-                anyhow::Ok(c)
-            };
-            let mut c = match setup.await {
-                Ok(c) => c,
-                Err(e) => {
-                    sh.error(format!("{name}: {e:#}"));
-                    sh.failed.set(sh.failed.get() + 1);
-                    return;
-                }
-            };
-            sh.joined.set(sh.joined.get() + 1);
+            let Some(mut c) = sh.open_joined(&name, &room).await else { return };
             // wait for the go
             while sh.step.get() == 0 && !sh.stop.get() {
                 sh.wake.notified().await;
