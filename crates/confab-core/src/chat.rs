@@ -109,16 +109,17 @@ impl Chat {
         })
     }
 
-    /// Checks that the actor may join. Call it before subscribing the connection to the room's events.
-    pub async fn may_join(&self, actor: &Actor, room: &Room) -> Result<()> {
+    /// Checks that the actor may join, and returns its role there (to hand to [`Chat::join`]). Call it
+    /// before subscribing the connection to the room's events.
+    pub async fn may_join(&self, actor: &Actor, room: &Room) -> Result<Role> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Join, &standing)
+        authorize(actor, Action::Join, &standing)?;
+        Ok(standing.role.unwrap_or_default())
     }
 
     /// Joins `conn` to the room. The caller has already subscribed the connection to the room's live
     /// events, so that nothing falls between the top sequence read here and the live stream.
-    pub async fn join(&self, actor: &Actor, conn: ConnId, room: &Room, since: Option<Seq>) -> Result<Joined> {
-        let role = self.store.role(room.id, &actor.id).await?.unwrap_or_default();
+    pub async fn join(&self, actor: &Actor, conn: ConnId, room: &Room, role: Role, since: Option<Seq>) -> Result<Joined> {
         let top_seq = self.store.top_seq(room.id).await?;
         let (replay, complete) = match since {
             Some(s) if s < 0 || s > top_seq => {

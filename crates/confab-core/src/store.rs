@@ -53,9 +53,10 @@ pub enum EventRange {
     Before(Seq),
 }
 
-/// Receives committed events, in commit order, once per commit batch.
+/// Receives committed events, in commit order, once per commit batch. The events are handed over
+/// (not lent), so fan-out needs no copy of them.
 pub trait EventSink: Send + Sync + 'static {
-    fn committed(&self, events: &[Event]);
+    fn committed(&self, events: Vec<Event>);
     /// A room was created or its live member count changed (for lobby lists).
     fn room_changed(&self, _room: &RoomSummary) {}
 }

@@ -98,7 +98,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Cmd>, sink: &dyn EventSink) {
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
             if !events.is_empty() {
-                sink.committed(&events);
+                sink.committed(events);
             }
             for d in done {
                 d.answer(None);

@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 struct Recorder(Mutex<Vec<Event>>);
 
 impl EventSink for Recorder {
-    fn committed(&self, events: &[Event]) {
-        self.0.lock().extend_from_slice(events);
+    fn committed(&self, events: Vec<Event>) {
+        self.0.lock().extend(events);
     }
 }
 

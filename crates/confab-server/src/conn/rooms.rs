@@ -59,10 +59,10 @@ impl JoinedRooms {
         if !rejoin && self.rooms.len() >= limit {
             return Err(ChatError::new(ErrorCode::TooManyRooms, format!("a connection joins at most {limit} rooms")));
         }
-        app.chat.may_join(actor, room).await?;
+        let role = app.chat.may_join(actor, room).await?;
         conn.send(Outbound::Subscribing(room.id)).await;
         app.hub.subscribe(room.id, conn);
-        match app.chat.join(actor, conn.id, room, since).await {
+        match app.chat.join(actor, conn.id, room, role, since).await {
             Ok(joined) => {
                 self.rooms.insert(key(&room.name), room.clone());
                 Ok(joined)

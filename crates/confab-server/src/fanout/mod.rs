@@ -183,9 +183,9 @@ impl Hub {
 }
 
 impl EventSink for Hub {
-    fn committed(&self, events: &[Event]) {
+    fn committed(&self, events: Vec<Event>) {
         // The dispatcher only stops with the hub, when nothing is left to deliver to.
-        let _ = self.dispatch.send(events.to_vec());
+        let _ = self.dispatch.send(events);
     }
 
     fn room_changed(&self, room: &RoomSummary) {
