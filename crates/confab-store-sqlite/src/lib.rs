@@ -7,8 +7,10 @@
 //!   carries as many messages as arrived during the previous one.
 //! - [`read`]: a small pool of read connections (WAL lets them read while the writer writes), used
 //!   from tokio's blocking threads.
+//! - [`checkpoint`]: a thread that checkpoints the WAL, so commits never do.
 //! - [`schema`]: numbered migrations, applied at open.
 
+mod checkpoint;
 mod read;
 mod schema;
 mod writer;
@@ -24,6 +26,7 @@ use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey,
 use rand::Rng;
 use tokio::sync::oneshot;
 
+use checkpoint::Checkpoints;
 use read::Readers;
 use writer::{Cmd, Writer};
 
@@ -39,9 +42,10 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| ChatError::unavailable(format!("cannot create data dir {}: {e}", dir.display())))?;
         let path: PathBuf = dir.join("confab.db");
-        let mut conn = schema::connect(&path).map_err(ChatError::unavailable)?;
+        let mut conn = schema::connect(&path, schema::Use::Write).map_err(ChatError::unavailable)?;
         schema::migrate(&mut conn).map_err(ChatError::unavailable)?;
-        let writer = Writer::start(conn, sink).map_err(ChatError::unavailable)?;
+        let checkpoints = Checkpoints::start(path.clone()).map_err(ChatError::unavailable)?;
+        let writer = Writer::start(conn, sink, checkpoints).map_err(ChatError::unavailable)?;
         Ok(SqliteStore { writer, readers: Arc::new(Readers::new(path)) })
     }
 

@@ -37,7 +37,7 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let conn = match readers.idle.lock().pop() {
                 Some(c) => c,
-                None => schema::connect(&readers.path).map_err(ChatError::unavailable)?,
+                None => schema::connect(&readers.path, schema::Use::Read).map_err(ChatError::unavailable)?,
             };
             let out = f(&conn);
             readers.idle.lock().push(conn);

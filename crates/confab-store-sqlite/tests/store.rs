@@ -147,3 +147,37 @@ async fn reopening_keeps_everything() {
     assert_eq!(store.top_seq(room_id).await.unwrap(), 10);
     assert_eq!(store.events(room_id, EventRange::After(0), 100).await.unwrap().len(), 10);
 }
+
+/// A failure in a batch that spans rooms: every room's sequence stays gap-free, whichever room the
+/// failure was in and whether that room was touched before it in the batch.
+#[tokio::test]
+async fn a_failure_in_a_batch_of_several_rooms_leaves_no_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, sink) = open(dir.path());
+    let ann = store.create_guest("ann", b"h").await.unwrap();
+    let me = ActorRef::from(&ann);
+    let r1 = store.create_room("one", RoomKind::Public, &me).await.unwrap();
+    let r2 = store.create_room("two", RoomKind::Public, &me).await.unwrap();
+    let bad = || NewEvent::Delete { message_id: 12345 };
+    // Queued together, so they share one transaction: r1 touched before its failure, r2's failure
+    // is the first thing r2 sees.
+    let pending = vec![
+        store.append(&r1, me.clone(), text("1a")),
+        store.append(&r2, me.clone(), bad()),
+        store.append(&r1, me.clone(), bad()),
+        store.append(&r2, me.clone(), text("2a")),
+        store.append(&r1, me.clone(), text("1b")),
+        store.append(&r2, me.clone(), text("2b")),
+    ];
+    let mut results = Vec::new();
+    for p in pending {
+        results.push(p.await.map(|a| a.seq).map_err(|e| e.code));
+    }
+    let missing = Err(ErrorCode::MessageNotFound);
+    assert_eq!(results, vec![Ok(1), missing.clone(), missing, Ok(1), Ok(2), Ok(2)]);
+    assert_eq!((store.top_seq(r1.id).await.unwrap(), store.top_seq(r2.id).await.unwrap()), (2, 2));
+    let published: Vec<(String, i64)> = sink.0.lock().iter().map(|e| (e.room.clone(), e.seq)).collect();
+    assert_eq!(published, [("one", 1), ("two", 1), ("one", 2), ("two", 2)].map(|(r, s)| (r.to_string(), s)));
+    // The next batch continues from the stored top.
+    assert_eq!(store.append(&r1, me.clone(), text("1c")).await.unwrap().seq, 3);
+}
