@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -160,17 +159,6 @@ impl App {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
         }
         Ok(())
-    }
-
-    /// WebSocket settings: a small read buffer (idle connections are most connections), frames
-    /// gathered into one write per flush, and the frame-size limit.
-    pub fn configure(&self, ws: WebSocketUpgrade) -> WebSocketUpgrade {
-        let max = self.chat.limits.max_frame_bytes;
-        ws.read_buffer_size(1024)
-            .write_buffer_size(32 * 1024)
-            .max_write_buffer_size(usize::MAX)
-            .max_message_size(max)
-            .max_frame_size(max)
     }
 
     fn close_all(&self) {

@@ -2,10 +2,12 @@
 //! fed by the fan-out hub and by its own request handling, a kill switch the hub pulls when the queue
 //! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
 
+pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sequencer;
 pub mod writer;
+pub mod ws;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,7 +16,7 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{RoomId, Seq};
 use confab_core::presence::ConnId;
 use confab_core::Event;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -51,6 +53,8 @@ pub enum Outbound {
     Joined(Box<JoinAnswer>),
     /// The connection left the room; its events are no longer delivered.
     Left(RoomId),
+    /// The answer to a WebSocket ping, with the ping's payload.
+    Pong(bytes::Bytes),
 }
 
 /// The answer to a join: send `ack`, then `replay`, then held and live events after `after`.
@@ -70,6 +74,10 @@ pub enum CloseReason {
     Normal = 5,
     /// The client sent a message above `max_frame_bytes`.
     TooBig = 6,
+    /// The client broke the WebSocket protocol (an unmasked frame, say).
+    ProtocolError = 7,
+    /// The client sent a text message that is not UTF-8.
+    BadUtf8 = 8,
     SlowConsumer = 1,
     Resync = 2,
     RateLimited = 3,
@@ -82,6 +90,8 @@ impl CloseReason {
             CloseReason::None | CloseReason::Normal => 1000,
             CloseReason::GoingAway => 1001,
             CloseReason::TooBig => 1009,
+            CloseReason::ProtocolError => 1002,
+            CloseReason::BadUtf8 => 1007,
             CloseReason::SlowConsumer => 4000,
             CloseReason::Resync => 4001,
             CloseReason::RateLimited => 4002,
@@ -95,6 +105,8 @@ impl CloseReason {
             CloseReason::RateLimited => "rate_limited",
             CloseReason::GoingAway => "going_away",
             CloseReason::TooBig => "message_too_big",
+            CloseReason::ProtocolError => "protocol_error",
+            CloseReason::BadUtf8 => "invalid_utf8",
         }
     }
     fn from_u8(v: u8) -> Self {
@@ -105,19 +117,22 @@ impl CloseReason {
             4 => CloseReason::GoingAway,
             5 => CloseReason::Normal,
             6 => CloseReason::TooBig,
+            7 => CloseReason::ProtocolError,
+            8 => CloseReason::BadUtf8,
             _ => CloseReason::None,
         }
     }
 }
 
-/// The reason to close with after the WebSocket library failed to read: 1009 for a message above the
-/// size limit (axum hides the library's error type, so its text is the only sign), else a plain close.
-pub fn read_error_reason(e: &axum::Error) -> CloseReason {
-    let text = e.to_string();
-    if text.contains("too long") || text.contains("Space limit") {
-        CloseReason::TooBig
-    } else {
-        CloseReason::Normal
+impl From<&ws::WsError> for CloseReason {
+    /// The reason to close with after reading failed.
+    fn from(e: &ws::WsError) -> Self {
+        match e {
+            ws::WsError::TooBig(_) => CloseReason::TooBig,
+            ws::WsError::Protocol(_) => CloseReason::ProtocolError,
+            ws::WsError::BadUtf8 => CloseReason::BadUtf8,
+            ws::WsError::Io(_) => CloseReason::Normal,
+        }
     }
 }
 
@@ -125,14 +140,14 @@ pub fn read_error_reason(e: &axum::Error) -> CloseReason {
 pub struct ConnShared {
     pub id: ConnId,
     pub proto: Proto,
-    pub tx: mpsc::Sender<Outbound>,
+    pub tx: queue::Sender<Outbound>,
     kill_reason: AtomicU8,
     killed: Notify,
 }
 
 impl ConnShared {
-    pub fn new(proto: Proto, queue: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
+    pub fn new(proto: Proto, capacity: usize) -> (Arc<Self>, queue::Receiver<Outbound>) {
+        let (tx, rx) = queue::channel(capacity);
         let shared = ConnShared {
             id: next_conn_id(),
             proto,
@@ -187,11 +202,11 @@ impl ConnShared {
     pub fn offer(&self, item: Outbound) -> bool {
         match self.tx.try_send(item) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(queue::TrySendError::Full(_)) => {
                 self.kill(CloseReason::SlowConsumer);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(queue::TrySendError::Closed(_)) => false,
         }
     }
 }

@@ -1,17 +1,14 @@
 //! The writer half of a WebSocket connection, shared by both protocols: it drains the connection's
-//! queue in batches, lets the sequencer put room events in order, writes every frame of the batch,
-//! and flushes once, so a busy connection costs one system call per wake-up rather than one per frame.
-//! It closes the socket with the reason the connection was killed for.
+//! queue in batches, lets the sequencer put room events in order, and sends every frame of the batch
+//! in one vectored write, so a busy connection costs one system call per wake-up rather than one per
+//! frame. It closes the socket with the reason the connection was killed for.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::SinkExt;
-use tokio::sync::mpsc;
-
+use super::queue::Receiver;
 use super::sequencer::Sequencer;
+use super::ws::handshake::Writer;
 use super::{CloseReason, ConnShared, Outbound};
 
 /// Most queued items taken in one wake-up.
@@ -20,8 +17,8 @@ const BATCH: usize = 256;
 const SHRINK_ABOVE: usize = 2 * BATCH;
 
 pub async fn run(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outbound>,
+    mut sink: Writer,
+    mut rx: Receiver<Outbound>,
     mut sequencer: Sequencer,
     shared: Arc<ConnShared>,
 ) {
@@ -37,17 +34,22 @@ pub async fn run(
                     break CloseReason::Normal;
                 }
                 let mut failed = None;
+                let mut pongs = Vec::new();
                 for item in items.drain(..) {
-                    if let Err(reason) = sequencer.push(item, &mut frames) {
+                    if let Outbound::Pong(payload) = item {
+                        pongs.push(payload);
+                    } else if let Err(reason) = sequencer.push(item, &mut frames) {
                         failed = Some(reason);
                         break;
                     }
                 }
                 let write = async {
-                    for frame in frames.drain(..) {
-                        sink.feed(Message::Text(frame)).await?;
+                    for payload in &pongs {
+                        sink.pong(payload).await?;
                     }
-                    sink.flush().await
+                    sink.send_texts(&frames).await?;
+                    frames.clear();
+                    Ok::<_, std::io::Error>(())
                 };
                 tokio::select! {
                     written = write => if written.is_err() {
@@ -71,17 +73,14 @@ pub async fn run(
     // Send what was already queued (an answer explaining a rate limit, say), then the close frame.
     // A client that stopped reading may take none of it; do not wait for it forever.
     frames.clear();
-    while let Ok(item) = rx.try_recv() {
+    while let Some(item) = rx.try_recv() {
         if sequencer.push(item, &mut frames).is_err() {
             break;
         }
     }
-    let close = CloseFrame { code: reason.code(), reason: reason.as_str().into() };
     let goodbye = async {
-        for frame in frames.drain(..) {
-            sink.feed(Message::Text(frame)).await?;
-        }
-        sink.send(Message::Close(Some(close))).await
+        sink.send_texts(&frames).await?;
+        sink.close(reason.code(), reason.as_str()).await
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
 }

@@ -7,15 +7,15 @@ mod session;
 
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::app::App;
+use crate::conn::ws::WsUpgrade;
 use crate::http::auth;
 
-pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum::http::Uri, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum::http::Uri, ws: WsUpgrade) -> Response {
     if let Err(refused) = app.admit_upgrade(&headers) {
         return refused;
     }
@@ -23,5 +23,6 @@ pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum:
         Some(token) => app.chat.authenticate(&auth::hash_token(&token)).await.ok().flatten(),
         None => None,
     };
-    app.configure(ws).on_upgrade(move |socket| session::run(app, socket, actor)).into_response()
+    let max = app.chat.limits.max_frame_bytes;
+    ws.on_upgrade(max, move |reader, writer| session::run(app, reader, writer, actor))
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{Actor, Room};
 use confab_core::store::{Appended, BoxFuture, EventRange, MessageKey};
 use confab_core::{ChatError, ErrorCode};
@@ -21,7 +21,9 @@ use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::rooms::JoinedRooms;
-use crate::conn::{writer, CloseReason, ConnShared, Proto};
+use crate::conn::ws::handshake::{Reader, Writer};
+use crate::conn::ws::Message;
+use crate::conn::{writer, CloseReason, ConnShared, Outbound, Proto};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -34,11 +36,10 @@ struct Session {
     bucket: TokenBucket,
 }
 
-pub async fn run(app: Arc<App>, socket: WebSocket, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>) {
     let limits = &app.chat.limits;
     let (shared, rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
     let _registered = app.register(&shared);
-    let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(writer::run(sink, rx, Sequencer::new(Proto::Native), Arc::clone(&shared)));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.send_frame(frames::welcome(actor.as_ref(), limits)).await;
@@ -49,14 +50,15 @@ pub async fn run(app: Arc<App>, socket: WebSocket, actor: Option<Actor>) {
             msg = stream.next() => match msg {
                 // Boxed: the request handling future is large, and an idle connection should not
                 // carry its space.
-                Some(Ok(Message::Text(text))) => Box::pin(session.handle(text.as_str(), &mut answers)).await,
-                Some(Ok(Message::Binary(_))) => {
+                Some(Ok(Message::Text(text))) => Box::pin(session.handle(&text, &mut answers)).await,
+                Some(Ok(Message::Binary)) => {
                     let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                     session.shared.send_frame(frames::error(&Value::Null, &err)).await;
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Ping(payload))) => shared.send(Outbound::Pong(payload)).await,
+                Some(Ok(Message::Pong)) => {}
                 Some(Err(e)) => {
-                    shared.kill(crate::conn::read_error_reason(&e));
+                    shared.kill(CloseReason::from(&e));
                     break;
                 }
                 Some(Ok(Message::Close(_))) | None => break,

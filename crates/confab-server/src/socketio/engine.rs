@@ -15,9 +15,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use parking_lot::Mutex;
 use rand::RngCore;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::conn::queue;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::{ConnShared, Outbound};
 
@@ -34,9 +35,9 @@ pub struct EioSession {
     pub sid: String,
     pub conn: Arc<ConnShared>,
     /// Packets from the client, in order, to the socket task.
-    pub inbound: mpsc::Sender<String>,
+    pub inbound: queue::Sender<String>,
     /// The outbound queue's receiver and sequencer, held by the transport that delivers.
-    pub out: tokio::sync::Mutex<Option<(mpsc::Receiver<Outbound>, Sequencer)>>,
+    pub out: tokio::sync::Mutex<Option<(queue::Receiver<Outbound>, Sequencer)>>,
     /// Set when a WebSocket probe succeeded: polling must hand over.
     upgrading: AtomicBool,
     /// Wakes a pending long-poll so that it returns and releases `out`.
@@ -56,7 +57,7 @@ impl Engine {
         }
     }
 
-    pub fn create(&self, conn: Arc<ConnShared>, rx: mpsc::Receiver<Outbound>, inbound: mpsc::Sender<String>) -> Arc<EioSession> {
+    pub fn create(&self, conn: Arc<ConnShared>, rx: queue::Receiver<Outbound>, inbound: queue::Sender<String>) -> Arc<EioSession> {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let sid = URL_SAFE_NO_PAD.encode(bytes);

@@ -18,16 +18,15 @@ mod socket;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::Utf8Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::conn::{writer, CloseReason, ConnShared, Proto};
+use crate::conn::ws::handshake::{NotUpgrade, Reader, Writer};
+use crate::conn::ws::{Message, WsUpgrade};
+use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound, Proto};
 use crate::http::auth;
 use engine::EioSession;
 use packet::EnginePacket;
@@ -85,7 +84,7 @@ pub async fn get(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     uri: Uri,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<WsUpgrade, NotUpgrade>,
 ) -> Response {
     let q = query(&uri);
     if q.eio.as_deref() != Some("4") {
@@ -105,7 +104,8 @@ pub async fn get(
             };
             let actor = cookie_actor(&app, &headers).await;
             let app2 = Arc::clone(&app);
-            app.configure(ws).on_upgrade(move |socket| websocket(app2, socket, existing, actor)).into_response()
+            let max = app.chat.limits.max_frame_bytes;
+            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor))
         }
         (Some("websocket"), _, Err(_)) => engine_error(3, "Bad request"),
         (Some("polling"), None, _) => {
@@ -157,7 +157,7 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::mod
 /// Starts an Engine.IO session and its socket task.
 fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>) -> Arc<EioSession> {
     let (conn, rx) = ConnShared::new(Proto::SocketIo, app.chat.limits.outbound_queue);
-    let (inbound_tx, inbound_rx) = mpsc::channel(256);
+    let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx);
     tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));
     session
@@ -219,23 +219,28 @@ async fn poll(app: &App, session: &EioSession) -> Response {
 }
 
 /// The WebSocket transport: a new session, or the upgrade of a polling one.
-async fn websocket(app: Arc<App>, socket: WebSocket, existing: Option<Arc<EioSession>>, actor: Option<confab_core::model::Actor>) {
-    let (mut sink, mut stream) = socket.split();
+async fn websocket(
+    app: Arc<App>,
+    mut stream: Reader,
+    mut sink: Writer,
+    existing: Option<Arc<EioSession>>,
+    actor: Option<confab_core::model::Actor>,
+) {
     let session = match existing {
         Some(session) => {
             // The probe: `2probe` answered by `3probe`, then `5` once the client has paused polling.
             match stream.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str() == "2probe" => {}
+                Some(Ok(Message::Text(t))) if t == "2probe" => {}
                 _ => return,
             }
-            if sink.send(Message::Text("3probe".into())).await.is_err() {
+            if sink.send_text("3probe").await.is_err() {
                 return;
             }
             session.begin_upgrade();
             loop {
                 match stream.next().await {
-                    Some(Ok(Message::Text(t))) if t.as_str() == "5" => break,
-                    Some(Ok(Message::Text(t))) => receive(&app, &session, t.as_str()).await,
+                    Some(Ok(Message::Text(t))) if t == "5" => break,
+                    Some(Ok(Message::Text(t))) => receive(&app, &session, &t).await,
                     Some(Ok(_)) => {}
                     _ => return,
                 }
@@ -245,7 +250,7 @@ async fn websocket(app: Arc<App>, socket: WebSocket, existing: Option<Arc<EioSes
         None => {
             let session = open_session(&app, actor);
             let open = app.engine.open_packet(&session.sid, false);
-            if sink.send(Message::Text(open.into())).await.is_err() {
+            if sink.send_text(&open).await.is_err() {
                 session.conn.kill(CloseReason::Normal);
                 return;
             }
@@ -257,10 +262,14 @@ async fn websocket(app: Arc<App>, socket: WebSocket, existing: Option<Arc<EioSes
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => receive(&app, &session, t.as_str()).await,
-                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => app.engine.touch(&session),
+                Some(Ok(Message::Text(t))) => receive(&app, &session, &t).await,
+                Some(Ok(Message::Ping(payload))) => {
+                    app.engine.touch(&session);
+                    session.conn.send(Outbound::Pong(payload)).await;
+                }
+                Some(Ok(Message::Binary | Message::Pong)) => app.engine.touch(&session),
                 Some(Err(e)) => {
-                    session.conn.kill(crate::conn::read_error_reason(&e));
+                    session.conn.kill(CloseReason::from(&e));
                     break;
                 }
                 _ => break,

@@ -14,7 +14,6 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::encode;
 use super::engine::EioSession;
@@ -22,6 +21,7 @@ use super::packet::{self, SocketPacket};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::rooms::JoinedRooms;
+use crate::conn::queue;
 use crate::conn::CloseReason;
 use crate::http::auth;
 
@@ -41,7 +41,7 @@ struct Socket {
     bucket: TokenBucket,
 }
 
-pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: mpsc::Receiver<String>, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
     app.hub.register_socketio(&session.conn);
