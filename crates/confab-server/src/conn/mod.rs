@@ -6,6 +6,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sequencer;
+pub mod vecmap;
 pub mod writer;
 pub mod ws;
 

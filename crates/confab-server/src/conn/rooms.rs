@@ -6,7 +6,6 @@
 //! between the answer (and its replay) and the live stream. Every path out of a join that subscribed
 //! ends with either `Joined` or `Left` in the queue, so the sequencer never holds events forever.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
@@ -15,6 +14,7 @@ use confab_core::model::{Actor, Room, Seq};
 use confab_core::presence::ConnId;
 use confab_core::{ChatError, ErrorCode, Event};
 
+use super::vecmap::VecMap;
 use super::{ConnShared, JoinAnswer, Outbound};
 use crate::app::App;
 use crate::fanout::delivery;
@@ -22,7 +22,7 @@ use crate::fanout::delivery;
 #[derive(Default)]
 pub struct JoinedRooms {
     /// By lower-cased name (room names are unique regardless of case).
-    rooms: HashMap<String, Room>,
+    rooms: VecMap<String, Room>,
 }
 
 fn key(name: &str) -> String {
@@ -31,12 +31,12 @@ fn key(name: &str) -> String {
 
 impl JoinedRooms {
     pub fn contains(&self, room: &Room) -> bool {
-        self.rooms.contains_key(&key(&room.name))
+        self.rooms.contains_key(key(&room.name).as_str())
     }
 
     /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
     pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
-        if let Some(room) = self.rooms.get(&key(name)) {
+        if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }
         app.chat.room(name).await?;
@@ -72,7 +72,7 @@ impl JoinedRooms {
                 conn.send(Outbound::Left(room.id)).await;
                 if rejoin {
                     // The connection's place in the room's stream is gone: a failed re-join leaves.
-                    self.rooms.remove(&key(&room.name));
+                    self.rooms.remove(key(&room.name).as_str());
                     let _ = app.chat.leave(actor, conn.id, room).await;
                 }
                 Err(e)
@@ -90,7 +90,7 @@ impl JoinedRooms {
     /// An explicit leave, announced to the room if it was the actor's last connection there.
     pub async fn leave(&mut self, app: &App, conn: &ConnShared, actor: &Actor, name: &str) -> Result<(), ChatError> {
         let room = self.get(app, name).await?;
-        self.rooms.remove(&key(&room.name));
+        self.rooms.remove(key(&room.name).as_str());
         app.hub.unsubscribe(room.id, conn.id);
         conn.send(Outbound::Left(room.id)).await;
         app.chat.leave(actor, conn.id, &room).await

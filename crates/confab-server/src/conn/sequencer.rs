@@ -8,12 +8,12 @@
 //! already covered. A live event past a gap would mean an event was lost upstream; the connection is
 //! then closed with `resync` so the client resumes from the log, rather than skipping silently.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{RoomId, Seq};
 
+use super::vecmap::VecMap;
 use super::{CloseReason, Delivery, JoinAnswer, Outbound, Proto};
 
 enum Cursor {
@@ -25,12 +25,12 @@ enum Cursor {
 
 pub struct Sequencer {
     proto: Proto,
-    rooms: HashMap<RoomId, Cursor>,
+    rooms: VecMap<RoomId, Cursor>,
 }
 
 impl Sequencer {
     pub fn new(proto: Proto) -> Self {
-        Sequencer { proto, rooms: HashMap::new() }
+        Sequencer { proto, rooms: VecMap::default() }
     }
 
     /// Appends the frames for `item` to `out`.

@@ -13,8 +13,6 @@ use super::{CloseReason, ConnShared, Outbound};
 
 /// Most queued items taken in one wake-up.
 const BATCH: usize = 256;
-/// Frame buffers larger than this after a write are shrunk back.
-const SHRINK_ABOVE: usize = 2 * BATCH;
 
 pub async fn run(
     mut sink: Writer,
@@ -22,7 +20,7 @@ pub async fn run(
     mut sequencer: Sequencer,
     shared: Arc<ConnShared>,
 ) {
-    // Empty at first: most connections are idle, and these grow only as far as the bursts they see.
+    // Empty while idle: they hold one wake-up's items and frames.
     let mut items = Vec::new();
     let mut frames = Vec::new();
     let reason = loop {
@@ -58,11 +56,10 @@ pub async fn run(
                     },
                     reason = shared.killed() => break reason,
                 }
-                if frames.capacity() > SHRINK_ABOVE {
-                    // A replay or a burst is over; do not keep its space for the connection's lifetime.
-                    frames.shrink_to(BATCH / 8);
-                    items.shrink_to(BATCH / 8);
-                }
+                // Give the batch's space back: most connections are idle most of the time, and two
+                // allocations per wake-up cost little next to the write.
+                items = Vec::new();
+                frames = Vec::new();
                 if let Some(reason) = failed {
                     shared.kill(reason);
                     break reason;
