@@ -434,3 +434,62 @@ async fn a_reader_that_stops_is_disconnected_not_silently_skipped() {
         assert_eq!(back.event().await["seq"], expected);
     }
 }
+
+/// The WebSocket layer byte by byte over raw TCP: the handshake answer (RFC 6455's example key), a
+/// ping answered by a pong with its payload, an unmasked frame closed with 1002; and requests that
+/// are not upgrades refused with 400 or 426.
+#[tokio::test]
+async fn websocket_framing_over_raw_tcp() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(&[]);
+    async fn request(addr: &str, headers: &str) -> (tokio::net::TcpStream, String) {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n").as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            assert_eq!(tcp.read(&mut b).await.unwrap(), 1, "server closed during the response head");
+            head.push(b[0]);
+        }
+        (tcp, String::from_utf8(head).unwrap())
+    }
+    async fn frame(tcp: &mut tokio::net::TcpStream) -> (u8, Vec<u8>) {
+        let mut h = [0u8; 2];
+        tcp.read_exact(&mut h).await.unwrap();
+        assert_eq!(h[1] & 0x80, 0, "server frames are unmasked");
+        let len = match h[1] & 0x7F {
+            126 => tcp.read_u16().await.unwrap() as usize,
+            127 => tcp.read_u64().await.unwrap() as usize,
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.unwrap();
+        (h[0], payload)
+    }
+    let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let (mut tcp, head) = request(&server.addr, upgrade).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.to_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+    let (op, welcome) = frame(&mut tcp).await;
+    assert_eq!(op, 0x81);
+    assert!(String::from_utf8(welcome).unwrap().contains(r#""type":"welcome""#));
+
+    let mask = [1u8, 2, 3, 4];
+    let mut ping = vec![0x89, 0x80 | 5];
+    ping.extend_from_slice(&mask);
+    ping.extend(b"hello".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&ping).await.unwrap();
+    assert_eq!(frame(&mut tcp).await, (0x8A, b"hello".to_vec()));
+
+    tcp.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap(); // unmasked
+    let (op, close) = frame(&mut tcp).await;
+    assert_eq!(op, 0x88);
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1002);
+    assert_eq!(&close[2..], b"protocol_error");
+
+    let (_, head) = request(&server.addr, "").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let old = upgrade.replace("Version: 13", "Version: 8");
+    let (_, head) = request(&server.addr, &old).await;
+    assert!(head.starts_with("HTTP/1.1 426") && head.to_lowercase().contains("sec-websocket-version: 13"), "{head}");
+}

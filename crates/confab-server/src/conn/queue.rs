@@ -92,6 +92,13 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Refuses items from now on (senders get them back at once); those already queued can still be
+    /// taken.
+    pub fn close(&mut self) {
+        self.0.state.lock().closed = true;
+        self.0.writable.notify_waiters();
+    }
+
     /// The next item; `None` once the sender is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<T> {
         loop {

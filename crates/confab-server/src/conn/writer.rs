@@ -1,7 +1,11 @@
-//! The writer half of a WebSocket connection, shared by both protocols: it drains the connection's
-//! queue in batches, lets the sequencer put room events in order, and sends every frame of the batch
-//! in one vectored write, so a busy connection costs one system call per wake-up rather than one per
-//! frame. It closes the socket with the reason the connection was killed for.
+//! The sending side of a WebSocket connection, shared by both protocols: it takes the connection's
+//! queued items in batches, lets the sequencer put room events in order, and sends every frame of a
+//! batch in one vectored write, so a busy connection costs one system call per wake-up rather than
+//! one per frame. It closes the socket with the reason the connection was killed for.
+//!
+//! [`Outgoing`] is the state; a native session drives it from its own task (one task per
+//! connection), and [`run`] drives it as a task of its own (Socket.IO, whose reading side lives in
+//! other tasks).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,17 +16,71 @@ use super::ws::handshake::Writer;
 use super::{CloseReason, ConnShared, Outbound};
 
 /// Most queued items taken in one wake-up.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 
-pub async fn run(
-    mut sink: Writer,
-    mut rx: Receiver<Outbound>,
-    mut sequencer: Sequencer,
-    shared: Arc<ConnShared>,
-) {
-    // Empty while idle: they hold one wake-up's items and frames.
+pub struct Outgoing {
+    sink: Writer,
+    sequencer: Sequencer,
+}
+
+impl Outgoing {
+    pub fn new(sink: Writer, sequencer: Sequencer) -> Self {
+        Outgoing { sink, sequencer }
+    }
+
+    /// Sends one batch of queued items (and empties `items`). `Err` when the connection must close:
+    /// the sequencer's reason, or `Normal` when the socket failed.
+    pub async fn send(&mut self, items: &mut Vec<Outbound>) -> Result<(), CloseReason> {
+        let mut frames = Vec::with_capacity(items.len());
+        let mut pongs = Vec::new();
+        let mut failed = None;
+        for item in items.drain(..) {
+            if let Outbound::Pong(payload) = item {
+                pongs.push(payload);
+            } else if let Err(reason) = self.sequencer.push(item, &mut frames) {
+                failed = Some(reason);
+                break;
+            }
+        }
+        // Give the batch's space back: most connections are idle most of the time, and an
+        // allocation per wake-up costs little next to the write.
+        *items = Vec::new();
+        for payload in &pongs {
+            self.sink.pong(payload).await.map_err(|_| CloseReason::Normal)?;
+        }
+        self.sink.send_texts(&frames).await.map_err(|_| CloseReason::Normal)?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Sends what is still queued (an answer explaining a rate limit, say), then the close frame. A
+    /// client that stopped reading may take none of it; this does not wait for it forever.
+    pub async fn close(mut self, rx: &mut Receiver<Outbound>, reason: CloseReason) {
+        let mut frames = Vec::new();
+        while let Some(item) = rx.try_recv() {
+            if self.sequencer.push(item, &mut frames).is_err() {
+                break;
+            }
+        }
+        let goodbye = async {
+            self.sink.send_texts(&frames).await?;
+            self.sink.close(reason.code(), reason.as_str()).await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+    }
+}
+
+/// Sends a batch unless the connection is killed first (a write to a client that stopped reading can
+/// wait forever).
+pub async fn send_or_killed(out: &mut Outgoing, items: &mut Vec<Outbound>, shared: &ConnShared) -> Result<(), CloseReason> {
+    tokio::select! {
+        sent = out.send(items) => sent,
+        reason = shared.killed() => Err(reason),
+    }
+}
+
+/// The writer as a task of its own: until the connection is killed or the queue's sender is gone.
+pub async fn run(mut out: Outgoing, mut rx: Receiver<Outbound>, shared: Arc<ConnShared>) {
     let mut items = Vec::new();
-    let mut frames = Vec::new();
     let reason = loop {
         tokio::select! {
             biased;
@@ -31,53 +89,12 @@ pub async fn run(
                 if n == 0 {
                     break CloseReason::Normal;
                 }
-                let mut failed = None;
-                let mut pongs = Vec::new();
-                for item in items.drain(..) {
-                    if let Outbound::Pong(payload) = item {
-                        pongs.push(payload);
-                    } else if let Err(reason) = sequencer.push(item, &mut frames) {
-                        failed = Some(reason);
-                        break;
-                    }
-                }
-                let write = async {
-                    for payload in &pongs {
-                        sink.pong(payload).await?;
-                    }
-                    sink.send_texts(&frames).await?;
-                    frames.clear();
-                    Ok::<_, std::io::Error>(())
-                };
-                tokio::select! {
-                    written = write => if written.is_err() {
-                        shared.kill(CloseReason::Normal);
-                        return;
-                    },
-                    reason = shared.killed() => break reason,
-                }
-                // Give the batch's space back: most connections are idle most of the time, and two
-                // allocations per wake-up cost little next to the write.
-                items = Vec::new();
-                frames = Vec::new();
-                if let Some(reason) = failed {
+                if let Err(reason) = send_or_killed(&mut out, &mut items, &shared).await {
                     shared.kill(reason);
-                    break reason;
+                    break shared.kill_reason().unwrap_or(reason);
                 }
             }
         }
     };
-    // Send what was already queued (an answer explaining a rate limit, say), then the close frame.
-    // A client that stopped reading may take none of it; do not wait for it forever.
-    frames.clear();
-    while let Some(item) = rx.try_recv() {
-        if sequencer.push(item, &mut frames).is_err() {
-            break;
-        }
-    }
-    let goodbye = async {
-        sink.send_texts(&frames).await?;
-        sink.close(reason.code(), reason.as_str()).await
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+    out.close(&mut rx, reason).await;
 }

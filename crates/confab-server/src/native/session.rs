@@ -1,9 +1,11 @@
-//! One native connection: reads requests, calls the chat service, queues answers.
+//! One native connection, in one task: reads requests, calls the chat service, queues answers, and
+//! sends what its queue holds.
 //!
 //! Requests are handled one at a time in the order they arrive, except that a `send`, `edit` or
 //! `delete` does not wait for its commit before the next request is read: its answer is queued when
 //! the store commits (in order, via `FuturesOrdered`), so one connection can have many messages in
-//! flight and the store commits them together.
+//! flight and the store commits them together. While a request is being handled (a join reading its
+//! replay, say) the task keeps sending: the request is a future of its own, polled beside the queue.
 
 use std::sync::Arc;
 
@@ -23,7 +25,8 @@ use crate::conn::sequencer::Sequencer;
 use crate::conn::rooms::JoinedRooms;
 use crate::conn::ws::handshake::{Reader, Writer};
 use crate::conn::ws::Message;
-use crate::conn::{writer, CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::writer::{self, Outgoing};
+use crate::conn::{CloseReason, ConnShared, Outbound, Proto};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -36,40 +39,73 @@ struct Session {
     bucket: TokenBucket,
 }
 
+/// A request being handled; it owns the session meanwhile and gives it back with the request's
+/// later answer, if any.
+type Handling = BoxFuture<(Session, Option<Answer>)>;
+
 pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>) {
     let limits = &app.chat.limits;
-    let (shared, rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
+    let (shared, mut rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
     let _registered = app.register(&shared);
-    let writer = tokio::spawn(writer::run(sink, rx, Sequencer::new(Proto::Native), Arc::clone(&shared)));
+    let mut out = Outgoing::new(sink, Sequencer::new(Proto::Native));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
-    shared.send_frame(frames::welcome(actor.as_ref(), limits)).await;
-    let mut session = Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket };
+    shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
+    let mut session =
+        Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket });
+    let mut handling: Option<Handling> = None;
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
-    loop {
+    let mut items = Vec::new();
+    let reason = loop {
         tokio::select! {
-            msg = stream.next() => match msg {
-                // Boxed: the request handling future is large, and an idle connection should not
-                // carry its space.
-                Some(Ok(Message::Text(text))) => Box::pin(session.handle(&text, &mut answers)).await,
+            biased;
+            reason = shared.killed() => break reason,
+            n = rx.recv_many(&mut items, writer::BATCH) => {
+                if n == 0 {
+                    break CloseReason::Normal;
+                }
+                if let Err(reason) = writer::send_or_killed(&mut out, &mut items, &shared).await {
+                    shared.kill(reason);
+                }
+            }
+            (back, later) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
+                handling = None;
+                session = Some(back);
+                answers.extend(later);
+            }
+            Some(answer) = answers.next(), if !answers.is_empty() => {
+                // Never waits: this task is the one that drains the queue.
+                shared.offer(Outbound::Frame(answer));
+            }
+            msg = stream.next(), if handling.is_none() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let mut s = session.take().expect("no request in flight");
+                    handling = Some(Box::pin(async move {
+                        let later = s.handle(&text).await;
+                        (s, later)
+                    }));
+                }
                 Some(Ok(Message::Binary)) => {
                     let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
-                    session.shared.send_frame(frames::error(&Value::Null, &err)).await;
+                    shared.offer(Outbound::Frame(frames::error(&Value::Null, &err)));
                 }
-                Some(Ok(Message::Ping(payload))) => shared.send(Outbound::Pong(payload)).await,
+                Some(Ok(Message::Ping(payload))) => drop(shared.offer(Outbound::Pong(payload))),
                 Some(Ok(Message::Pong)) => {}
-                Some(Err(e)) => {
-                    shared.kill(CloseReason::from(&e));
-                    break;
-                }
-                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => shared.kill(CloseReason::from(&e)),
+                Some(Ok(Message::Close(_))) | None => shared.kill(CloseReason::Normal),
             },
-            Some(answer) = answers.next(), if !answers.is_empty() => session.shared.send_frame(answer).await,
-            _ = shared.killed() => break,
         }
+    };
+    // A request still in flight finishes first (its writes to the queue fail fast once the queue is
+    // closed), so that leaving the rooms below sees everything it joined.
+    rx.close();
+    if let Some(pending) = handling.take() {
+        session = Some(pending.await.0);
     }
-    session.finish();
-    shared.kill(CloseReason::Normal);
-    let _ = writer.await;
+    if let Some(mut session) = session {
+        session.finish();
+    }
+    out.close(&mut rx, reason).await;
+    stream.drain_until_closed().await;
 }
 
 impl Session {
@@ -79,7 +115,8 @@ impl Session {
             .ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "send `hello` with a name or a token first"))
     }
 
-    async fn handle(&mut self, text: &str, answers: &mut FuturesOrdered<Answer>) {
+    /// Handles one request; returns the future of its answer when that comes after a commit.
+    async fn handle(&mut self, text: &str) -> Option<Answer> {
         let limits = &self.app.chat.limits;
         if !self.bucket.take() {
             let id = Envelope::parse(text).map(|e| e.id).unwrap_or(Value::Null);
@@ -88,18 +125,21 @@ impl Session {
             if self.bucket.strikes > limits.rate_limit_strikes {
                 self.shared.kill(CloseReason::RateLimited);
             }
-            return;
+            return None;
         }
         let env = match Envelope::parse(text) {
             Ok(env) => env,
-            Err((id, err)) => return self.shared.send_frame(frames::error(&id, &err)).await,
+            Err((id, err)) => {
+                self.shared.send_frame(frames::error(&id, &err)).await;
+                return None;
+            }
         };
         match self.dispatch(&env).await {
             Ok(Reply::Now(fields)) => self.shared.send_frame(frames::ack(&env.id, fields)).await,
             Ok(Reply::Joined) => {}
             Ok(Reply::Later(pending)) => {
                 let id = env.id;
-                answers.push_back(Box::pin(async move {
+                return Some(Box::pin(async move {
                     match pending.await {
                         Ok(a) => frames::ack(&id, json!({"seq": a.seq, "message_id": a.message_id, "duplicate": a.duplicate})),
                         Err(e) => frames::error(&id, &e),
@@ -108,6 +148,7 @@ impl Session {
             }
             Err(err) => self.shared.send_frame(frames::error(&env.id, &err)).await,
         }
+        None
     }
 
     async fn dispatch(&mut self, env: &Envelope) -> Result<Reply, ChatError> {

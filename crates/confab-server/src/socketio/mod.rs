@@ -258,7 +258,7 @@ async fn websocket(
         }
     };
     let Some((rx, sequencer)) = session.out.lock().await.take() else { return };
-    let writer = tokio::spawn(writer::run(sink, rx, sequencer, Arc::clone(&session.conn)));
+    let writer = tokio::spawn(writer::run(writer::Outgoing::new(sink, sequencer), rx, Arc::clone(&session.conn)));
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
@@ -279,4 +279,5 @@ async fn websocket(
     }
     session.conn.kill(CloseReason::Normal);
     let _ = writer.await;
+    stream.drain_until_closed().await;
 }
