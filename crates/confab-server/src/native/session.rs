@@ -56,25 +56,16 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut items = Vec::new();
     let reason = loop {
+        // Input first: a client's requests (and their answers) are taken while they keep coming, and
+        // the queue is sent when there is nothing else to do, so answers and events go out in as few
+        // writes as possible. (Reading is bounded: one request at a time, and the rate limit.)
         tokio::select! {
             biased;
             reason = shared.killed() => break reason,
-            n = rx.recv_many(&mut items, writer::BATCH) => {
-                if n == 0 {
-                    break CloseReason::Normal;
-                }
-                if let Err(reason) = writer::send_or_killed(&mut out, &mut items, &shared).await {
-                    shared.kill(reason);
-                }
-            }
             (back, later) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
                 handling = None;
                 session = Some(back);
                 answers.extend(later);
-            }
-            Some(answer) = answers.next(), if !answers.is_empty() => {
-                // Never waits: this task is the one that drains the queue.
-                shared.offer(Outbound::Frame(answer));
             }
             msg = stream.next(), if handling.is_none() => match msg {
                 Some(Ok(Message::Text(text))) => {
@@ -93,6 +84,18 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
                 Some(Err(e)) => shared.kill(CloseReason::from(&e)),
                 Some(Ok(Message::Close(_))) | None => shared.kill(CloseReason::Normal),
             },
+            Some(answer) = answers.next(), if !answers.is_empty() => {
+                // Never waits: this task is the one that drains the queue.
+                shared.offer(Outbound::Frame(answer));
+            }
+            n = rx.recv_many(&mut items, writer::BATCH) => {
+                if n == 0 {
+                    break CloseReason::Normal;
+                }
+                if let Err(reason) = writer::send_or_killed(&mut out, &mut items, &shared).await {
+                    shared.kill(reason);
+                }
+            }
         }
     };
     // A request still in flight finishes first (its writes to the queue fail fast once the queue is
@@ -105,7 +108,10 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
         session.finish();
     }
     out.close(&mut rx, reason).await;
-    stream.drain_until_closed().await;
+    if reason != CloseReason::Normal {
+        // We started the closing handshake: wait for the client's close (see `drain_until_closed`).
+        stream.drain_until_closed().await;
+    }
 }
 
 impl Session {

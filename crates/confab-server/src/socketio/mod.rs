@@ -279,5 +279,8 @@ async fn websocket(
     }
     session.conn.kill(CloseReason::Normal);
     let _ = writer.await;
-    stream.drain_until_closed().await;
+    if session.conn.kill_reason().is_some_and(|r| r != CloseReason::Normal) {
+        // We started the closing handshake: wait for the client's close (see `drain_until_closed`).
+        stream.drain_until_closed().await;
+    }
 }
