@@ -70,17 +70,14 @@ impl Outcome {
     }
 }
 
-/// Answers a request's caller: with its outcome, or with `failed` when the batch did not commit. A
-/// caller that went away (its connection closed) no longer needs the answer.
-fn answer(cmd: Cmd, outcome: Outcome, failed: Option<&ChatError>) {
-    fn pick<T>(r: Result<T>, failed: Option<&ChatError>) -> Result<T> {
-        failed.map_or(r, |e| Err(e.clone()))
-    }
+/// Answers a request's caller with its outcome. A caller that went away (its connection closed) no
+/// longer needs the answer.
+fn answer(cmd: Cmd, outcome: Outcome) {
     match (cmd, outcome) {
-        (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(pick(r, failed))),
-        (Cmd::CreateRoom { reply, .. }, Outcome::Room(r)) => drop(reply.send(pick(r, failed))),
-        (Cmd::Rename { reply, .. }, Outcome::Unit(r)) => drop(reply.send(pick(r, failed))),
-        (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(pick(r, failed))),
+        (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(r)),
+        (Cmd::CreateRoom { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
+        (Cmd::Rename { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
     }
 }
@@ -126,7 +123,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Cmd>, sink: &dyn EventSink) {
                 sink.committed(events);
             }
             for (cmd, outcome) in batch.drain(..).zip(outcomes) {
-                answer(cmd, outcome, None);
+                answer(cmd, outcome);
             }
         }
         Err(err) => {
@@ -165,13 +162,10 @@ fn run_batch(conn: &Connection, batch: &[Cmd], isolation: Isolation) -> Result<O
     }
 }
 
+/// Answers a request's caller with `err`.
 fn reject(cmd: Cmd, err: &ChatError) {
-    match cmd {
-        Cmd::CreateGuest { reply, .. } => drop(reply.send(Err(err.clone()))),
-        Cmd::CreateRoom { reply, .. } => drop(reply.send(Err(err.clone()))),
-        Cmd::Rename { reply, .. } => drop(reply.send(Err(err.clone()))),
-        Cmd::Append { reply, .. } => drop(reply.send(Err(err.clone()))),
-    }
+    let outcome = failed(&cmd, err.clone());
+    answer(cmd, outcome);
 }
 
 /// Runs a statement from the connection's cache (parsing `BEGIN`/`COMMIT` and the savepoints each
@@ -207,8 +201,9 @@ impl Txn<'_> {
             return failed(cmd, ChatError::unavailable(e));
         }
         let mark = self.events.len();
-        let room = match cmd {
-            Cmd::Append { room_id, .. } => self.seqs.get(room_id).copied().map(|s| (*room_id, s)),
+        // An append touches one room's counter: what it was before, to put back on failure.
+        let counter = match cmd {
+            Cmd::Append { room_id, .. } => Some((*room_id, self.seqs.get(room_id).copied())),
             _ => None,
         };
         let outcome = self.apply(cmd);
@@ -216,10 +211,10 @@ impl Txn<'_> {
             run_cached(self.conn, "RELEASE req")
         } else {
             self.events.truncate(mark);
-            match (room, cmd) {
-                (Some((id, seqs)), _) => drop(self.seqs.insert(id, seqs)),
-                (None, Cmd::Append { room_id, .. }) => drop(self.seqs.remove(room_id)),
-                _ => {}
+            match counter {
+                Some((room, Some(before))) => drop(self.seqs.insert(room, before)),
+                Some((room, None)) => drop(self.seqs.remove(&room)),
+                None => {}
             }
             run_cached(self.conn, "ROLLBACK TO req").and_then(|_| run_cached(self.conn, "RELEASE req"))
         };

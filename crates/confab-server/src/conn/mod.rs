@@ -110,6 +110,13 @@ impl CloseReason {
             CloseReason::BadUtf8 => "invalid_utf8",
         }
     }
+    /// Whether the server ended the connection (rather than the client, or the network): the
+    /// server then started the closing handshake, and waits for the client's close frame before
+    /// dropping the socket (see `ws::WsReader::drain_until_closed`).
+    pub fn server_initiated(self) -> bool {
+        !matches!(self, CloseReason::None | CloseReason::Normal)
+    }
+
     fn from_u8(v: u8) -> Self {
         match v {
             1 => CloseReason::SlowConsumer,

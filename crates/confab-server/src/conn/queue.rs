@@ -117,35 +117,37 @@ impl<T> Receiver<T> {
 
     /// An item, or whether the queue is closed.
     fn pop(&self) -> Result<T, bool> {
-        let mut state = self.0.state.lock();
-        match state.items.pop_front() {
-            Some(item) => {
-                if state.items.is_empty() {
-                    state.items = VecDeque::new();
-                }
-                drop(state);
-                self.0.writable.notify_waiters();
-                Ok(item)
-            }
-            None => Err(state.closed),
-        }
+        self.take_with(|items| items.pop_front().expect("not empty"))
     }
 
     /// `Some(n)` when it took `n > 0` items or the queue is closed and empty (`Some(0)`).
     fn take(&self, out: &mut Vec<T>, limit: usize) -> Option<usize> {
+        let taken = self.take_with(|items| {
+            let n = limit.min(items.len());
+            out.extend(items.drain(..n));
+            n
+        });
+        match taken {
+            Ok(n) => Some(n),
+            Err(closed) => closed.then_some(0),
+        }
+    }
+
+    /// Runs `take` on the items when there are any, then gives the storage back if they are all
+    /// gone (an idle connection holds none) and wakes senders waiting for room. `Err(closed)` when
+    /// the queue is empty.
+    fn take_with<R>(&self, take: impl FnOnce(&mut VecDeque<T>) -> R) -> Result<R, bool> {
         let mut state = self.0.state.lock();
         if state.items.is_empty() {
-            return state.closed.then_some(0);
+            return Err(state.closed);
         }
-        let n = limit.min(state.items.len());
-        out.extend(state.items.drain(..n));
+        let taken = take(&mut state.items);
         if state.items.is_empty() {
-            // Give the storage back: an idle connection holds none.
             state.items = VecDeque::new();
         }
         drop(state);
         self.0.writable.notify_waiters();
-        Some(n)
+        Ok(taken)
     }
 }
 

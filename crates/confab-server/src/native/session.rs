@@ -108,8 +108,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
         session.finish();
     }
     out.close(&mut rx, reason).await;
-    if reason != CloseReason::Normal {
-        // We started the closing handshake: wait for the client's close (see `drain_until_closed`).
+    if reason.server_initiated() {
         stream.drain_until_closed().await;
     }
 }

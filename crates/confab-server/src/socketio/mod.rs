@@ -279,8 +279,7 @@ async fn websocket(
     }
     session.conn.kill(CloseReason::Normal);
     let _ = writer.await;
-    if session.conn.kill_reason().is_some_and(|r| r != CloseReason::Normal) {
-        // We started the closing handshake: wait for the client's close (see `drain_until_closed`).
+    if session.conn.kill_reason().is_some_and(CloseReason::server_initiated) {
         stream.drain_until_closed().await;
     }
 }
