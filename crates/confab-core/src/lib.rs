@@ -7,6 +7,8 @@
 //! - [`limits`]: every bound the server enforces, as named settings with defaults.
 //! - [`store`]: the storage contract (SQLite today, PostgreSQL later) and the sink that receives
 //!   committed events in commit order (in-process fan-out today, Redis later).
+//! - [`fanout`]: the contract for carrying committed events between nodes ([`fanout::Bus`]), and its
+//!   in-process implementation for a single node.
 //! - [`presence`]: who is live in which room, with the grace period that keeps a reconnect quiet.
 //! - [`chat`]: the service that transports call; it holds the chat rules.
 
@@ -14,6 +16,7 @@ pub mod authz;
 pub mod chat;
 pub mod error;
 pub mod event;
+pub mod fanout;
 pub mod limits;
 pub mod model;
 pub mod presence;

@@ -138,7 +138,7 @@ pub struct Room {
 }
 
 /// A room as lists show it, with the live member count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub name: String,
     pub kind: RoomKind,
