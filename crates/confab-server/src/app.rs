@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
+use confab_core::fanout::{LocalBus, Publisher};
 use confab_core::presence::{ConnId, Presence};
+use confab_core::store::{EventSink, Store};
 use confab_core::Chat;
 use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
@@ -43,11 +45,14 @@ pub enum StartError {
 
 pub async fn run(config: Config) -> Result<(), StartError> {
     let presence = Arc::new(Presence::default());
-    let hub = Hub::start(Arc::clone(&presence), Vec::new());
-    let store = SqliteStore::open(&config.data_dir, hub.clone())?;
-    let chat = Chat::new(Arc::new(store), presence, hub.clone(), config.limits());
+    let bus = LocalBus::new();
+    let sink: Arc<dyn EventSink> = Arc::new(Publisher(bus.clone()));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, Arc::clone(&sink))?);
+    let hub = Hub::start(Arc::clone(&store), bus.clone(), Arc::clone(&presence), config.gap_fill_wait());
+    bus.attach(hub.clone());
+    let chat = Chat::new(store, presence, sink, config.limits());
     for room in chat.list_rooms().await? {
-        hub.known_room(room.name);
+        hub.known_room(&room.name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),

@@ -85,6 +85,11 @@ pub struct Config {
     /// Simultaneous client connections (both protocols); more are refused with 503.
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
+
+    /// Milliseconds a gap in a room's live events may stay open before it is filled from the
+    /// database (events of one room committed on two nodes can cross the bus out of order).
+    #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
+    pub gap_fill_ms: u64,
 }
 
 impl Config {
@@ -103,5 +108,9 @@ impl Config {
             max_connections: self.max_connections,
             ..Limits::default()
         }
+    }
+
+    pub fn gap_fill_wait(&self) -> Duration {
+        Duration::from_millis(self.gap_fill_ms)
     }
 }

@@ -26,7 +26,7 @@ use crate::conn::rooms::JoinedRooms;
 use crate::conn::ws::handshake::{Reader, Writer};
 use crate::conn::ws::Message;
 use crate::conn::writer::{self, Outgoing};
-use crate::conn::{CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -45,9 +45,9 @@ type Handling = BoxFuture<(Session, Option<Answer>)>;
 
 pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>) {
     let limits = &app.chat.limits;
-    let (shared, mut rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
+    let (shared, mut rx) = ConnShared::new(&frames::NATIVE, limits.outbound_queue);
     let _registered = app.register(&shared);
-    let mut out = Outgoing::new(sink, Sequencer::new(Proto::Native));
+    let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
     let mut session =

@@ -63,7 +63,7 @@ impl Engine {
         let sid = URL_SAFE_NO_PAD.encode(bytes);
         let session = Arc::new(EioSession {
             sid: sid.clone(),
-            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.proto)))),
+            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.encoder)))),
             conn,
             inbound,
             upgrading: AtomicBool::new(false),

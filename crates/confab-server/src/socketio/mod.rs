@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::App;
 use crate::conn::ws::handshake::{NotUpgrade, Reader, Writer};
 use crate::conn::ws::{Message, WsUpgrade};
-use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 use engine::EioSession;
 use packet::EnginePacket;
@@ -156,7 +156,7 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::mod
 
 /// Starts an Engine.IO session and its socket task.
 fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>) -> Arc<EioSession> {
-    let (conn, rx) = ConnShared::new(Proto::SocketIo, app.chat.limits.outbound_queue);
+    let (conn, rx) = ConnShared::new(&encode::SOCKETIO, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx);
     tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));

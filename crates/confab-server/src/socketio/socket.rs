@@ -44,7 +44,8 @@ struct Socket {
 pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
-    app.hub.register_socketio(&session.conn);
+    // The seed broadcasts `update_rooms` to every client: each is a lobby subscriber.
+    app.hub.subscribe_lobby(&session.conn);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     let mut socket = Socket {
         app: Arc::clone(&app),
