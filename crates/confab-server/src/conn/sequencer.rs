@@ -38,7 +38,7 @@ impl Sequencer {
         match item {
             Outbound::Frame(f) => out.push(f),
             // WebSocket pongs are the writer's (see `writer::run`); other transports have none.
-            Outbound::Pong(_) => {}
+            Outbound::Pong => {}
             Outbound::Event(d) => match self.rooms.get_mut(&d.event.room_id) {
                 // Not (or no longer) in the room: a race with leave; nothing to deliver.
                 None => {}
