@@ -9,7 +9,6 @@ pub mod rooms;
 pub mod sequencer;
 pub mod vecmap;
 pub mod writer;
-pub mod ws;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -18,6 +17,7 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{ActorRef, RoomId, RoomSummary, Seq};
 use confab_core::presence::ConnId;
 use confab_core::Event;
+use confab_ws::WsError;
 use tokio::sync::Notify;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -97,8 +97,10 @@ pub enum Outbound {
     Joined(Box<JoinAnswer>),
     /// The connection left the room; its events are no longer delivered.
     Left(RoomId),
-    /// The answer to a WebSocket ping, with the ping's payload.
-    Pong(bytes::Bytes),
+    /// A WebSocket pong is owed: the writer answers the latest ping, whose payload waits in
+    /// [`ConnShared::ping`]'s slot. At most one is queued at a time, so a flood of pings never fills
+    /// the queue (RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping).
+    Pong,
 }
 
 /// The answer to a join: send `ack`, then `replay`, then held and live events after `after`.
@@ -155,7 +157,7 @@ impl CloseReason {
     }
     /// Whether the server ended the connection (rather than the client, or the network): the
     /// server then started the closing handshake, and waits for the client's close frame before
-    /// dropping the socket (see `ws::WsReader::drain_until_closed`).
+    /// dropping the socket (see `confab_ws::WsReader::drain_until_closed`).
     pub fn server_initiated(self) -> bool {
         !matches!(self, CloseReason::None | CloseReason::Normal)
     }
@@ -175,14 +177,14 @@ impl CloseReason {
     }
 }
 
-impl From<&ws::WsError> for CloseReason {
+impl From<&WsError> for CloseReason {
     /// The reason to close with after reading failed.
-    fn from(e: &ws::WsError) -> Self {
+    fn from(e: &WsError) -> Self {
         match e {
-            ws::WsError::TooBig(_) => CloseReason::TooBig,
-            ws::WsError::Protocol(_) => CloseReason::ProtocolError,
-            ws::WsError::BadUtf8 => CloseReason::BadUtf8,
-            ws::WsError::Io(_) => CloseReason::Normal,
+            WsError::TooBig(_) => CloseReason::TooBig,
+            WsError::Protocol(_) => CloseReason::ProtocolError,
+            WsError::BadUtf8 => CloseReason::BadUtf8,
+            WsError::Io(_) => CloseReason::Normal,
         }
     }
 }
@@ -195,6 +197,9 @@ pub struct ConnShared {
     pub tx: queue::Sender<Outbound>,
     kill_reason: AtomicU8,
     killed: Notify,
+    /// The payload of the latest ping not yet answered; `Some` exactly while an [`Outbound::Pong`]
+    /// is queued.
+    pong: parking_lot::Mutex<Option<bytes::Bytes>>,
 }
 
 impl ConnShared {
@@ -206,6 +211,7 @@ impl ConnShared {
             tx,
             kill_reason: AtomicU8::new(0),
             killed: Notify::new(),
+            pong: parking_lot::Mutex::new(None),
         };
         (Arc::new(shared), rx)
     }
@@ -238,6 +244,21 @@ impl ConnShared {
             }
             notified.await;
         }
+    }
+
+    /// The client sent a ping: a pong with this payload is owed. A pong already queued answers this
+    /// ping instead of the earlier one, so pings take one queue slot however fast they come; a full
+    /// queue (the client reads nothing) is a slow consumer, as for events.
+    pub fn ping(&self, payload: bytes::Bytes) {
+        let queued = self.pong.lock().replace(payload).is_some();
+        if !queued && !self.offer(Outbound::Pong) {
+            self.pong.lock().take();
+        }
+    }
+
+    /// The payload to answer an [`Outbound::Pong`] with (the writer's side of [`ConnShared::ping`]).
+    pub fn take_pong(&self) -> Option<bytes::Bytes> {
+        self.pong.lock().take()
     }
 
     /// Queues a frame for this connection alone, waiting for room in the queue.

@@ -39,7 +39,7 @@ impl Sequencer {
         match item {
             Outbound::Frame(f) => out.push(f),
             // WebSocket pongs are the writer's (see `writer::run`); other transports have none.
-            Outbound::Pong(_) => {}
+            Outbound::Pong => {}
             Outbound::Lobby(change) => {
                 let encoder = self.encoder;
                 out.extend(change.frames(encoder, |c| encoder.lobby(c)).iter().cloned());

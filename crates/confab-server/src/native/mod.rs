@@ -2,7 +2,7 @@
 //! per connection that reads requests while the shared writer sends.
 
 pub mod frames;
-pub mod request;
+pub use confab_protocol::request;
 mod session;
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::app::App;
-use crate::conn::ws::WsUpgrade;
+use confab_ws::WsUpgrade;
 use crate::http::auth;
 
 pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum::http::Uri, ws: WsUpgrade) -> Response {

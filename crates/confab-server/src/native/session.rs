@@ -13,6 +13,8 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{Actor, Room};
 use confab_core::store::{Appended, BoxFuture, EventRange, MessageKey};
 use confab_core::{ChatError, ErrorCode};
+use confab_ws::upgrade::{Reader, Writer};
+use confab_ws::Message;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -23,8 +25,6 @@ use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::rooms::JoinedRooms;
-use crate::conn::ws::handshake::{Reader, Writer};
-use crate::conn::ws::Message;
 use crate::conn::writer::{self, Outgoing};
 use crate::conn::{CloseReason, ConnShared, Outbound};
 use crate::http::auth;
@@ -79,7 +79,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
                     let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                     shared.offer(Outbound::Frame(frames::error(&Value::Null, &err)));
                 }
-                Some(Ok(Message::Ping(payload))) => drop(shared.offer(Outbound::Pong(payload))),
+                Some(Ok(Message::Ping(payload))) => shared.ping(payload),
                 Some(Ok(Message::Pong)) => {}
                 Some(Err(e)) => shared.kill(CloseReason::from(&e)),
                 Some(Ok(Message::Close(_))) | None => shared.kill(CloseReason::Normal),

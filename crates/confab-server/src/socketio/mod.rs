@@ -12,7 +12,7 @@
 
 pub mod encode;
 pub mod engine;
-pub mod packet;
+pub use confab_engineio as packet;
 mod socket;
 
 use std::sync::Arc;
@@ -22,11 +22,12 @@ use axum::extract::ws::Utf8Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use confab_ws::handshake::NotUpgrade;
+use confab_ws::upgrade::{Reader, Writer};
+use confab_ws::{Message, WsUpgrade};
 
 use crate::app::App;
-use crate::conn::ws::handshake::{NotUpgrade, Reader, Writer};
-use crate::conn::ws::{Message, WsUpgrade};
-use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound};
+use crate::conn::{queue, writer, CloseReason, ConnShared};
 use crate::http::auth;
 use engine::EioSession;
 use packet::EnginePacket;
@@ -265,7 +266,7 @@ async fn websocket(
                 Some(Ok(Message::Text(t))) => receive(&app, &session, &t).await,
                 Some(Ok(Message::Ping(payload))) => {
                     app.engine.touch(&session);
-                    session.conn.send(Outbound::Pong(payload)).await;
+                    session.conn.ping(payload);
                 }
                 Some(Ok(Message::Binary | Message::Pong)) => app.engine.touch(&session),
                 Some(Err(e)) => {
