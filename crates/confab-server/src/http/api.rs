@@ -1,10 +1,11 @@
 //! The JSON API: guest sessions, the current user, rooms and history. Errors are the chat service's,
 //! mapped once to a status code and `{"error": {"code", "message"}}`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confab_core::model::{Actor, Seq};
@@ -14,9 +15,23 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth;
+use super::guest_limit::TooManyGuests;
 use crate::app::App;
 
 pub struct ApiError(pub ChatError);
+
+/// 429 with `Retry-After` (seconds) and the `rate_limited` body.
+impl From<TooManyGuests> for ApiError {
+    fn from(e: TooManyGuests) -> Self {
+        ApiError(e.into())
+    }
+}
+
+fn too_many_guests(e: TooManyGuests) -> Response {
+    let mut response = ApiError::from(e).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after.as_secs()));
+    response
+}
 
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
@@ -58,7 +73,14 @@ pub struct GuestRequest {
     name: String,
 }
 
-pub async fn create_guest(State(app): State<Arc<App>>, body: Result<Json<GuestRequest>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+pub async fn create_guest(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<GuestRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    if let Err(e) = app.guests.take(peer.ip()) {
+        return Ok(too_many_guests(e));
+    }
     let Json(req) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
     let (token, hash) = auth::new_token();
     let user = app.chat.create_guest(&req.name, &hash).await?;

@@ -7,6 +7,7 @@
 //! Packets from the client (POST bodies or WebSocket frames) go to the session's socket task in order.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +27,8 @@ pub struct Engine {
     sessions: Mutex<HashMap<String, Arc<EioSession>>>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// Largest POST body (and WebSocket message) a client may send.
+    /// Largest POST body (and WebSocket message) a client may send: `--socketio-max-payload`, and what
+    /// the handshake advertises as `maxPayload`, so a client that respects it is never cut off.
     pub max_payload: usize,
     started: Instant,
 }
@@ -44,6 +46,13 @@ pub struct EioSession {
     release: Notify,
     /// Milliseconds (since the engine started) when the client last showed signs of life.
     last_seen: AtomicU64,
+    /// The client's address, for the limit on creating guests (`http::guest_limit`).
+    pub peer: IpAddr,
+    /// Set by the first WebSocket that presents this sid: a second one is refused, as Engine.IO says.
+    ws_claimed: AtomicBool,
+    /// The client closed the session (`1`, or Socket.IO's `41`): a pending poll then answers noop
+    /// (`6`), not a close packet, because the client already knows.
+    client_closed: AtomicBool,
 }
 
 impl Engine {
@@ -52,12 +61,18 @@ impl Engine {
             sessions: Mutex::new(HashMap::new()),
             ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
             ping_timeout: Duration::from_millis(config.socketio_ping_timeout_ms),
-            max_payload: config.max_frame_bytes.max(1_000_000),
+            max_payload: config.socketio_max_payload,
             started: Instant::now(),
         }
     }
 
-    pub fn create(&self, conn: Arc<ConnShared>, rx: queue::Receiver<Outbound>, inbound: queue::Sender<String>) -> Arc<EioSession> {
+    pub fn create(
+        &self,
+        conn: Arc<ConnShared>,
+        rx: queue::Receiver<Outbound>,
+        inbound: queue::Sender<String>,
+        peer: IpAddr,
+    ) -> Arc<EioSession> {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let sid = URL_SAFE_NO_PAD.encode(bytes);
@@ -69,6 +84,9 @@ impl Engine {
             upgrading: AtomicBool::new(false),
             release: Notify::new(),
             last_seen: AtomicU64::new(self.now_ms()),
+            peer,
+            ws_claimed: AtomicBool::new(false),
+            client_closed: AtomicBool::new(false),
         });
         self.sessions.lock().insert(sid, Arc::clone(&session));
         session
@@ -90,10 +108,9 @@ impl Engine {
         session.last_seen.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// True when the client has not answered a ping within `ping_interval + ping_timeout`.
-    pub fn timed_out(&self, session: &EioSession) -> bool {
-        let silent = self.now_ms().saturating_sub(session.last_seen.load(Ordering::Relaxed));
-        silent > (self.ping_interval + self.ping_timeout).as_millis() as u64
+    /// Milliseconds since the client last sent anything.
+    pub fn silent_ms(&self, session: &EioSession) -> u64 {
+        self.now_ms().saturating_sub(session.last_seen.load(Ordering::Relaxed))
     }
 
     /// The open packet: `0{"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}`.
@@ -111,6 +128,26 @@ impl Engine {
 }
 
 impl EioSession {
+    /// Claims the session for a WebSocket upgrade; false when another WebSocket already has.
+    pub fn claim_websocket(&self) -> bool {
+        !self.ws_claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// A probe that failed gives the claim back, so that the client may try again.
+    pub fn unclaim_websocket(&self) {
+        self.ws_claimed.store(false, Ordering::Release);
+    }
+
+    /// The client asked to close; see [`EioSession::client_closed`].
+    pub fn close_by_client(&self) {
+        self.client_closed.store(true, Ordering::Release);
+        self.conn.kill(crate::conn::CloseReason::Normal);
+    }
+
+    pub fn closed_by_client(&self) -> bool {
+        self.client_closed.load(Ordering::Acquire)
+    }
+
     /// A WebSocket probe succeeded: release any pending long-poll, and refuse new ones.
     pub fn begin_upgrade(&self) {
         self.upgrading.store(true, Ordering::Release);
