@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -30,7 +30,6 @@ pub struct Engine {
     /// Largest POST body (and WebSocket message) a client may send: `--socketio-max-payload`, and what
     /// the handshake advertises as `maxPayload`, so a client that respects it is never cut off.
     pub max_payload: usize,
-    started: Instant,
 }
 
 pub struct EioSession {
@@ -44,8 +43,9 @@ pub struct EioSession {
     upgrading: AtomicBool,
     /// Wakes a pending long-poll so that it returns and releases `out`.
     release: Notify,
-    /// Milliseconds (since the engine started) when the client last showed signs of life.
-    last_seen: AtomicU64,
+    /// Packets received from the client so far: the heartbeat compares it before and after a ping
+    /// (a counter, not a clock, so that a pong within the same millisecond still counts).
+    received: AtomicU64,
     /// The client's address, for the limit on creating guests (`http::guest_limit`).
     pub peer: IpAddr,
     /// Set by the first WebSocket that presents this sid: a second one is refused, as Engine.IO says.
@@ -62,7 +62,6 @@ impl Engine {
             ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
             ping_timeout: Duration::from_millis(config.socketio_ping_timeout_ms),
             max_payload: config.socketio_max_payload,
-            started: Instant::now(),
         }
     }
 
@@ -83,7 +82,7 @@ impl Engine {
             inbound,
             upgrading: AtomicBool::new(false),
             release: Notify::new(),
-            last_seen: AtomicU64::new(self.now_ms()),
+            received: AtomicU64::new(0),
             peer,
             ws_claimed: AtomicBool::new(false),
             client_closed: AtomicBool::new(false),
@@ -92,25 +91,19 @@ impl Engine {
         session
     }
 
+    /// The open session with this sid. A closed one is gone at once, though its socket task may
+    /// still be finishing: the protocol wants 400 for any request after the close.
     pub fn get(&self, sid: &str) -> Option<Arc<EioSession>> {
-        self.sessions.lock().get(sid).cloned()
+        self.sessions.lock().get(sid).filter(|s| s.conn.kill_reason().is_none()).cloned()
     }
 
     pub fn remove(&self, sid: &str) {
         self.sessions.lock().remove(sid);
     }
 
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
+    /// The client sent a packet: it is alive.
     pub fn touch(&self, session: &EioSession) {
-        session.last_seen.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// Milliseconds since the client last sent anything.
-    pub fn silent_ms(&self, session: &EioSession) -> u64 {
-        self.now_ms().saturating_sub(session.last_seen.load(Ordering::Relaxed))
+        session.received.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The open packet: `0{"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}`.
@@ -128,6 +121,11 @@ impl Engine {
 }
 
 impl EioSession {
+    /// How many packets the client has sent (see [`EioSession::received`]).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
     /// Claims the session for a WebSocket upgrade; false when another WebSocket already has.
     pub fn claim_websocket(&self) -> bool {
         !self.ws_claimed.swap(true, Ordering::AcqRel)

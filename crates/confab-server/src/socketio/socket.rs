@@ -58,12 +58,12 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
     ping.tick().await;
-    // When the oldest unanswered ping went out: the client must send something (its pong) within
-    // `ping_timeout` of it, or the session is closed (Engine.IO's heartbeat; a half-open client,
-    // polling or WebSocket, is found this way and its rooms hear it leave).
-    let mut unanswered: Option<tokio::time::Instant> = None;
+    // When the oldest unanswered ping went out, and how many packets the client had sent by then: it
+    // must send something (its pong) within `ping_timeout`, or the session is closed (Engine.IO's
+    // heartbeat; a half-open client, polling or WebSocket, is found this way and its rooms hear it leave).
+    let mut unanswered: Option<(tokio::time::Instant, u64)> = None;
     loop {
-        let pong_due = unanswered.map(|sent| sent + app.engine.ping_timeout);
+        let pong_due = unanswered.map(|(sent, _)| sent + app.engine.ping_timeout);
         tokio::select! {
             packet = inbound.recv() => match packet {
                 Some(raw) => Box::pin(socket.handle(&raw, &mut answers)).await,
@@ -75,12 +75,11 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
             }
             _ = ping.tick() => {
-                unanswered.get_or_insert_with(tokio::time::Instant::now);
+                unanswered.get_or_insert_with(|| (tokio::time::Instant::now(), session.received()));
                 session.conn.send_frame(Utf8Bytes::from_static("2")).await;
             }
             _ = tokio::time::sleep_until(pong_due.unwrap_or_else(tokio::time::Instant::now)), if pong_due.is_some() => {
-                let since_ping = unanswered.map_or(0, |sent| sent.elapsed().as_millis() as u64);
-                if app.engine.silent_ms(&session) >= since_ping {
+                if unanswered.is_some_and(|(_, before)| session.received() == before) {
                     tracing::debug!(sid = %session.sid, "no pong within the ping timeout; closing");
                     session.conn.kill(CloseReason::Normal);
                     break;
