@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -76,12 +77,17 @@ pub struct GuestRequest {
 pub async fn create_guest(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Result<Json<GuestRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     if let Err(e) = app.guests.take(peer.ip()) {
         return Ok(too_many_guests(e));
     }
-    let Json(req) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
+    // An object only: serde would otherwise read the struct from an array by position (`["sam"]`).
+    if !body.is_object() {
+        return Err(ChatError::bad_request("the body is a JSON object: {\"name\": \"...\"}").into());
+    }
+    let req = GuestRequest::deserialize(body).map_err(|e| ChatError::bad_request(format!("body: {e}")))?;
     let (token, hash) = auth::new_token();
     let user = app.chat.create_guest(&req.name, &hash).await?;
     let cookie = auth::session_cookie(&token, app.config.secure_cookies);
@@ -104,12 +110,17 @@ pub struct HistoryQuery {
     limit: Option<usize>,
 }
 
+/// A path or query string axum could not decode (a room name that is not UTF-8 once percent-decoded,
+/// `before=abc`, `limit=-1`, a number beyond 2^63) is a `bad_request` in the API's JSON, not axum's
+/// plain-text rejection.
 pub async fn history(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    Query(q): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
+    let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
     let user = actor(&app, &headers, None).await?;
     let room = app.chat.room(&name).await?;
     let range = match (q.before, q.after) {

@@ -512,3 +512,63 @@ pub async fn next_text(ws: &mut Ws) -> Option<String> {
         }
     }
 }
+
+/// A WebSocket opened over raw TCP (no client library), for frames a library refuses to send, such
+/// as a text frame that is not UTF-8. The server's first frames are not read.
+pub async fn raw_websocket(server: &Server, path: &str) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(&server.addr).await.expect("connect");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(tcp.read(&mut b).await.expect("read"), 1, "closed during the upgrade");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tcp
+}
+
+/// Writes one masked frame (`opcode` with FIN set) carrying `payload`.
+pub async fn raw_frame(tcp: &mut TcpStream, opcode: u8, payload: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let mask = [7u8, 1, 9, 3];
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&f).await.expect("write frame");
+}
+
+/// Reads server frames until a close frame; its code (None if the connection ended without one).
+pub async fn raw_close_code(tcp: &mut TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut h = [0u8; 2];
+        tokio::time::timeout(WAIT, tcp.read_exact(&mut h)).await.expect("timed out").ok()?;
+        let len = match h[1] & 0x7F {
+            126 => tcp.read_u16().await.ok()? as usize,
+            127 => tcp.read_u64().await.ok()? as usize,
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.ok()?;
+        if h[0] & 0x0F == 0x8 {
+            return payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        }
+    }
+}
