@@ -37,6 +37,12 @@ impl ActorKind {
             ActorKind::Guest => "guest",
         }
     }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "guest" => Some(ActorKind::Guest),
+            _ => None,
+        }
+    }
 }
 
 /// Stable actor identifier, `g_` followed by random characters for guests.
