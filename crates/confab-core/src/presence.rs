@@ -4,8 +4,14 @@
 //! that drops does not remove its actor at once: the entry stays (with no connections) for the leave
 //! grace period, so that a reconnect within it is neither announced as a leave nor as a new join.
 //! Each change bumps the entry's `epoch`, so a grace timer can tell that it is stale.
+//!
+//! Whether a change is *announced* is the [`Roster`](crate::roster::Roster)'s decision, which may
+//! take a round trip to Redis; [`Gate`] makes each (room, actor) pair's presence changes, roster
+//! calls and appends happen one at a time, so a join can never be queued after the leave that
+//! followed it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -117,6 +123,11 @@ impl Presence {
         Some(on_leave())
     }
 
+    /// Whether the actor is present here, connected or within a grace period.
+    pub fn has(&self, room: RoomId, actor: &ActorId) -> bool {
+        self.rooms.lock().get(&room).is_some_and(|l| l.actors.contains_key(actor))
+    }
+
     pub fn is_in(&self, room: RoomId, actor: &ActorId, conn: ConnId) -> bool {
         let rooms = self.rooms.lock();
         rooms
@@ -140,6 +151,45 @@ impl Presence {
 
     pub fn count(&self, room: RoomId) -> usize {
         self.rooms.lock().get(&room).map_or(0, |l| l.actors.len())
+    }
+}
+
+/// One async lock per (room, actor) pair in use, held across a presence change, the roster call
+/// that decides whether to announce it, and the append of the announcement (not its commit).
+#[derive(Default)]
+pub struct Gate {
+    locks: Arc<Mutex<HashMap<(RoomId, ActorId), Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Holds one pair's gate; dropping it opens the gate (and forgets it when nobody else waits).
+pub struct GateGuard {
+    key: (RoomId, ActorId),
+    locks: Arc<Mutex<HashMap<(RoomId, ActorId), Arc<tokio::sync::Mutex<()>>>>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Gate {
+    pub async fn enter(&self, room: RoomId, actor: &ActorId) -> GateGuard {
+        let key = (room, actor.clone());
+        let lock = Arc::clone(self.locks.lock().entry(key.clone()).or_default());
+        let guard = lock.lock_owned().await;
+        GateGuard { key, locks: Arc::clone(&self.locks), guard: Some(guard) }
+    }
+
+    /// Pairs with a lock in use or waited for (for tests: the map does not grow without bound).
+    pub fn in_use(&self) -> usize {
+        self.locks.lock().len()
+    }
+}
+
+impl Drop for GateGuard {
+    fn drop(&mut self) {
+        let mut locks = self.locks.lock();
+        self.guard = None;
+        // Only the map holds it now: nobody waits, so the entry can go.
+        if locks.get(&self.key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            locks.remove(&self.key);
+        }
     }
 }
 
@@ -172,5 +222,20 @@ mod tests {
         let epoch = p.drop_conn(1, &sam().id, 12).unwrap();
         assert_eq!(p.expire(1, &sam().id, epoch, || "leave"), Some("leave"));
         assert!(p.members(1).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_gate_serialises_one_pair_and_forgets_it_after() {
+        let gate = Arc::new(Gate::default());
+        let first = gate.enter(1, &sam().id).await;
+        let other = gate.enter(2, &sam().id).await; // another room is another pair
+        let g = Arc::clone(&gate);
+        let waiter = tokio::spawn(async move { drop(g.enter(1, &sam().id).await) });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "the same pair waits");
+        drop(first);
+        waiter.await.unwrap();
+        drop(other);
+        assert_eq!(gate.in_use(), 0);
     }
 }
