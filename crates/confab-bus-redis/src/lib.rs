@@ -25,9 +25,12 @@ mod backoff;
 pub mod bus;
 pub mod error;
 pub mod publisher;
+pub mod reaper;
+pub mod roster;
 pub mod settings;
 pub mod subscriber;
 
 pub use bus::RedisBus;
 pub use error::BusError;
+pub use roster::RedisRoster;
 pub use settings::RedisSettings;

@@ -154,17 +154,19 @@ impl Presence {
     }
 }
 
+type Locks = Arc<Mutex<HashMap<(RoomId, ActorId), Arc<tokio::sync::Mutex<()>>>>>;
+
 /// One async lock per (room, actor) pair in use, held across a presence change, the roster call
 /// that decides whether to announce it, and the append of the announcement (not its commit).
 #[derive(Default)]
 pub struct Gate {
-    locks: Arc<Mutex<HashMap<(RoomId, ActorId), Arc<tokio::sync::Mutex<()>>>>>,
+    locks: Locks,
 }
 
 /// Holds one pair's gate; dropping it opens the gate (and forgets it when nobody else waits).
 pub struct GateGuard {
     key: (RoomId, ActorId),
-    locks: Arc<Mutex<HashMap<(RoomId, ActorId), Arc<tokio::sync::Mutex<()>>>>>,
+    locks: Locks,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
