@@ -6,20 +6,28 @@
 //! for every (room, actor) the dead node held, and each departure that left a room without the
 //! actor goes to `Chat` to be appended as a `disconnected` leave. depart.lua removes each entry as
 //! it answers, so a survivor that dies halfway leaves the rest to the next claim, and nothing is
-//! announced twice.
+//! announced twice. The reaper then leaves a tombstone (`{p}node:{n}:reaped`, kept a day).
+//!
+//! A node that was only cut off finds, on its next beat (beat.lua), that the cluster forgot it:
+//! with the tombstone, its members' leaves were announced; without, Redis lost its data (a restart
+//! without persistence) and nothing was. Either way it tells `Chat` ([`Found::Forgotten`]), which
+//! arrives this node's members again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use confab_core::model::{ActorId, ActorRef};
-use confab_core::roster::Departed;
+use confab_core::roster::{Departed, Found};
 use redis::{AsyncCommands, RedisError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::BusError;
 use crate::roster::{Held, Inner};
 
-pub(crate) async fn run(inner: Arc<Inner>, found: mpsc::UnboundedSender<Departed>, mut stop: oneshot::Receiver<()>) {
+/// How long a tombstone says "your members' leaves were announced" to a node that comes back.
+const TOMBSTONE: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) async fn run(inner: Arc<Inner>, found: mpsc::UnboundedSender<Found>, mut stop: oneshot::Receiver<()>) {
     let period = (inner.settings.presence_timeout / 3).max(Duration::from_millis(10));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -28,14 +36,21 @@ pub(crate) async fn run(inner: Arc<Inner>, found: mpsc::UnboundedSender<Departed
             _ = &mut stop => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = beat(&inner).await {
-            tracing::warn!(error = %e, "presence heartbeat failed; other nodes will count this one dead after the timeout");
-            continue;
+        match beat(&inner).await {
+            Ok(Known::Yes) => {}
+            Ok(known) => {
+                tracing::warn!(announced = known == Known::Reaped, "the cluster had forgotten this node's members");
+                let _ = found.send(Found::Forgotten { announced: known == Known::Reaped });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "presence heartbeat failed; other nodes will count this one dead after the timeout");
+                continue;
+            }
         }
         match reap_dead(&inner).await {
             Ok(gone) => {
                 for departed in gone {
-                    let _ = found.send(departed);
+                    let _ = found.send(Found::Departed(departed));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not check for dead nodes"),
@@ -43,17 +58,34 @@ pub(crate) async fn run(inner: Arc<Inner>, found: mpsc::UnboundedSender<Departed
     }
 }
 
+/// Whether the cluster knew this node when it beat.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Known {
+    Yes,
+    /// Not known, and nothing announced: a first beat, or Redis lost its data.
+    Forgotten,
+    /// Counted dead: its members' leaves were announced.
+    Reaped,
+}
+
 /// Renews this node's heartbeat.
-pub(crate) async fn beat(inner: &Inner) -> Result<(), RedisError> {
+pub(crate) async fn beat(inner: &Inner) -> Result<Known, RedisError> {
     let node = inner.settings.node.as_ref();
     let ttl = inner.settings.presence_timeout.as_millis().max(1) as u64;
-    redis::pipe()
-        .set_options(inner.alive_key(node), 1, redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ttl)))
-        .ignore()
-        .sadd(inner.nodes_key(), node)
-        .ignore()
-        .query_async(&mut inner.conn.clone())
-        .await
+    let known: i64 = inner
+        .beat
+        .key(inner.alive_key(node))
+        .key(inner.nodes_key())
+        .key(inner.tombstone_key(node))
+        .arg(node)
+        .arg(ttl)
+        .invoke_async(&mut inner.conn.clone())
+        .await?;
+    Ok(match known {
+        0 => Known::Yes,
+        2 => Known::Reaped,
+        _ => Known::Forgotten,
+    })
 }
 
 /// Departs the members of every node whose heartbeat expired and that this node could claim.
@@ -82,7 +114,17 @@ async fn reap_dead(inner: &Inner) -> Result<Vec<Departed>, BusError> {
         let departed = reap_node(inner, node).await?;
         tracing::warn!(node = %node, members = departed.len(), "node stopped heartbeating; announcing its members' leaves");
         gone.extend(departed);
-        let _: () = conn.srem(inner.nodes_key(), node).await?;
+        let _: () = redis::pipe()
+            .srem(inner.nodes_key(), node)
+            .ignore()
+            .set_options(
+                inner.tombstone_key(node),
+                1,
+                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(TOMBSTONE.as_millis() as u64)),
+            )
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
     }
     Ok(gone)
 }

@@ -6,9 +6,10 @@
 //! - `{p}presence:{r}:at:{a}` (set of node ids): which nodes hold the actor in the room;
 //! - `{p}node:{n}:holds` (set of `[room id, room name, actor id]`): what node `n` holds, so that a
 //!   survivor can depart it when `n` dies;
-//! - `{p}node:{n}:alive` (expires after the presence timeout) and `{p}nodes` (set): the heartbeat.
+//! - `{p}node:{n}:alive` (expires after the presence timeout) and `{p}nodes` (set): the heartbeat;
+//!   `{p}node:{n}:reaper` (the claim on a dead node) and `{p}node:{n}:reaped` (its tombstone).
 //!
-//! `arrive` and `depart` are Lua scripts (src/lua/), so a count and the member list never disagree
+//! `arrive`, `depart` and the heartbeat are Lua scripts (src/lua/), so a count and the member list never disagree
 //! and "first" and "last" are each answered once, however many nodes race. The [`reaper`](crate::reaper)
 //! task beats and departs dead nodes' members.
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use confab_core::model::{ActorId, ActorRef, Room, RoomId};
-use confab_core::roster::{Departed, Roster};
+use confab_core::roster::{Found, Roster};
 use confab_core::{ChatError, Result};
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -33,7 +34,7 @@ use crate::settings::RedisSettings;
 /// presence timeout, the other nodes depart this node's members, as if it had died).
 pub struct RedisRoster {
     inner: Arc<Inner>,
-    departures: Mutex<Option<mpsc::UnboundedReceiver<Departed>>>,
+    found: Mutex<Option<mpsc::UnboundedReceiver<Found>>>,
     /// Dropped with the roster: tells the reaper task to stop.
     _stop: oneshot::Sender<()>,
 }
@@ -44,6 +45,7 @@ pub(crate) struct Inner {
     pub(crate) conn: ConnectionManager,
     arrive: Script,
     depart: Script,
+    pub(crate) beat: Script,
 }
 
 impl RedisRoster {
@@ -66,20 +68,21 @@ impl RedisRoster {
             conn,
             arrive: Script::new(include_str!("lua/arrive.lua")),
             depart: Script::new(include_str!("lua/depart.lua")),
+            beat: Script::new(include_str!("lua/beat.lua")),
         });
         reaper::beat(&inner).await.map_err(|source| BusError::Connect { url: inner.settings.url.clone(), source })?;
-        let (found, departures) = mpsc::unbounded_channel();
+        let (found, found_rx) = mpsc::unbounded_channel();
         let me = inner.settings.node.clone();
         let stale = reaper::reap_node(&inner, &me).await?;
         if !stale.is_empty() {
             tracing::warn!(node = %me, members = stale.len(), "departing what an earlier process with this node id left");
         }
         for gone in stale {
-            let _ = found.send(gone);
+            let _ = found.send(Found::Departed(gone));
         }
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(reaper::run(Arc::clone(&inner), found, stopped));
-        Ok(Arc::new(RedisRoster { inner, departures: Mutex::new(Some(departures)), _stop: stop }))
+        Ok(Arc::new(RedisRoster { inner, found: Mutex::new(Some(found_rx)), _stop: stop }))
     }
 }
 
@@ -96,6 +99,9 @@ impl Inner {
     }
     pub(crate) fn reaper_key(&self, node: &str) -> String {
         self.key(format_args!("node:{node}:reaper"))
+    }
+    pub(crate) fn tombstone_key(&self, node: &str) -> String {
+        self.key(format_args!("node:{node}:reaped"))
     }
     pub(crate) fn nodes_key(&self) -> String {
         self.key(format_args!("nodes"))
@@ -205,7 +211,7 @@ impl Roster for RedisRoster {
         pipe.query_async(&mut self.inner.conn.clone()).await.map_err(unavailable)
     }
 
-    fn departures(&self) -> Option<mpsc::UnboundedReceiver<Departed>> {
-        self.departures.lock().take()
+    fn found(&self) -> Option<mpsc::UnboundedReceiver<Found>> {
+        self.found.lock().take()
     }
 }

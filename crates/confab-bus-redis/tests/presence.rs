@@ -35,7 +35,15 @@ impl Cluster {
     }
 
     async fn node(&self, name: &str) -> Arc<Chat> {
+        self.node_at(name, None).await
+    }
+
+    /// A node that reaches Redis through `proxy` when given.
+    async fn node_at(&self, name: &str, proxy: Option<&Proxy>) -> Arc<Chat> {
         let mut s = settings(&self.prefix, name);
+        if let Some(proxy) = proxy {
+            s.url = proxy.url();
+        }
         s.presence_timeout = Duration::from_millis(600);
         let roster = RedisRoster::start(s).await.expect("roster");
         let limits = Limits { leave_grace: Duration::from_millis(100), ..Limits::default() };
@@ -141,4 +149,45 @@ async fn a_dead_nodes_people_leave_once_after_the_timeout() {
     assert_eq!(cluster.log(&room).await, pairs(&[("join", "sam"), ("join", "ada"), ("disconnected", "sam")]), "was {log:?}");
     let members = a.members(room.id).await.unwrap();
     assert_eq!(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["ada"]);
+}
+
+/// A node cut off from Redis past the timeout: a survivor announces its person's leave; when the
+/// node is back it announces the join again (the person never left it), and lists it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_past_the_timeout_announces_its_people_again() {
+    let cluster = Cluster::new();
+    let proxy = Proxy::start().await;
+    let a = cluster.node_at("a", Some(&proxy)).await;
+    let b = cluster.node("b").await;
+    let sam = guest(&a, "sam").await;
+    let ada = guest(&a, "ada").await;
+    let room = a.create_room(&sam, "general").await.unwrap();
+    a.join(&sam, 1, &room, Role::Owner, None).await.unwrap();
+    b.join(&ada, 2, &room, Role::Member, None).await.unwrap();
+    proxy.cut();
+    let log = cluster.log_once_longer_than(&room, 2, Duration::from_secs(3)).await;
+    assert_eq!(log, pairs(&[("join", "sam"), ("join", "ada"), ("disconnected", "sam")]));
+    proxy.restore();
+    let log = cluster.log_once_longer_than(&room, 3, Duration::from_secs(5)).await;
+    assert_eq!(log, pairs(&[("join", "sam"), ("join", "ada"), ("disconnected", "sam"), ("join", "sam")]));
+    let members = b.members(room.id).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["ada", "sam"]);
+    a.leave(&sam, 1, &room).await.unwrap();
+    assert_eq!(cluster.log(&room).await.last().unwrap(), &("left".to_string(), "sam".to_string()), "and leaves normally");
+}
+
+/// Redis losing its data: every node lists its people again, and nothing is announced.
+#[tokio::test]
+async fn lost_redis_data_is_rebuilt_quietly() {
+    let cluster = Cluster::new();
+    let a = cluster.node("a").await;
+    let sam = guest(&a, "sam").await;
+    let room = a.create_room(&sam, "general").await.unwrap();
+    a.join(&sam, 1, &room, Role::Owner, None).await.unwrap();
+    delete_prefix(&cluster.prefix).await;
+    assert!(a.members(room.id).await.unwrap().is_empty(), "forgotten");
+    tokio::time::sleep(Duration::from_millis(600)).await; // a beat or two
+    let members = a.members(room.id).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["sam"], "listed again");
+    assert_eq!(cluster.log(&room).await, pairs(&[("join", "sam")]), "no announcement");
 }

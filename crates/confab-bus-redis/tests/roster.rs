@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use confab_bus_redis::{RedisRoster, RedisSettings};
 use confab_core::model::{Room, RoomKind};
-use confab_core::roster::{Departed, Roster};
+use confab_core::roster::{Departed, Found, Roster};
 use support::*;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -25,14 +25,26 @@ async fn names(r: &RedisRoster, room: i64) -> Vec<String> {
     r.members(room).await.unwrap().into_iter().map(|a| a.name).collect()
 }
 
-/// Everything a departures channel has received within `wait`.
-async fn drain(rx: &mut UnboundedReceiver<Departed>, wait: Duration) -> Vec<Departed> {
+/// Everything a roster's channel has found within `wait`.
+async fn drain_found(rx: &mut UnboundedReceiver<Found>, wait: Duration) -> Vec<Found> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(d)) = tokio::time::timeout_at(deadline, rx.recv()).await {
         got.push(d);
     }
     got
+}
+
+/// The departures among what a roster found within `wait`.
+async fn drain(rx: &mut UnboundedReceiver<Found>, wait: Duration) -> Vec<Departed> {
+    let found = drain_found(rx, wait).await;
+    found
+        .into_iter()
+        .map(|f| match f {
+            Found::Departed(d) => d,
+            other => panic!("expected departures only, got {other:?}"),
+        })
+        .collect()
 }
 
 /// One actor on two nodes is one member: one join (first arrival), no leave when one node lets
@@ -91,7 +103,7 @@ async fn a_dead_nodes_members_depart_after_the_timeout_once() {
     let p = prefix();
     let a = RedisRoster::start(quick(&p, "a")).await.unwrap();
     let b = RedisRoster::start(quick(&p, "b")).await.unwrap();
-    let (mut a_gone, mut b_gone) = (a.departures().unwrap(), b.departures().unwrap());
+    let (mut a_gone, mut b_gone) = (a.found().unwrap(), b.found().unwrap());
     let dead = RedisRoster::start(quick(&p, "dead")).await.unwrap();
     dead.arrive(&room(1), &actor("sam")).await.unwrap();
     dead.arrive(&room(1), &actor("ada")).await.unwrap();
@@ -121,7 +133,7 @@ async fn a_restarted_node_departs_what_it_left_behind() {
     first.arrive(&room(1), &actor("sam")).await.unwrap();
     drop(first);
     let again = RedisRoster::start(quick(&p, "a")).await.unwrap();
-    let gone = drain(&mut again.departures().unwrap(), Duration::from_millis(200)).await;
+    let gone = drain(&mut again.found().unwrap(), Duration::from_millis(200)).await;
     assert_eq!(gone.iter().map(|d| d.actor.name.as_str()).collect::<Vec<_>>(), ["sam"]);
     assert!(names(&again, 1).await.is_empty());
 }
@@ -152,4 +164,38 @@ async fn presence_calls_fail_cleanly_while_redis_is_cut() {
     }
     assert!(ok, "arrive works again after the outage");
     let _ = Arc::clone(&a);
+}
+
+/// A node cut off from Redis past the timeout is counted dead by the others (its members depart);
+/// when it is back, it is told it was forgotten with its leaves announced, and arrives again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_past_the_timeout_is_told_it_was_forgotten() {
+    let p = prefix();
+    let proxy = Proxy::start().await;
+    let mut s = quick(&p, "a");
+    s.url = proxy.url();
+    let a = RedisRoster::start(s).await.unwrap();
+    let b = RedisRoster::start(quick(&p, "b")).await.unwrap();
+    let (mut a_found, mut b_found) = (a.found().unwrap(), b.found().unwrap());
+    a.arrive(&room(1), &actor("sam")).await.unwrap();
+    proxy.cut();
+    let gone = drain(&mut b_found, Duration::from_millis(1500)).await;
+    assert_eq!(gone.iter().map(|d| d.actor.name.as_str()).collect::<Vec<_>>(), ["sam"], "b counted a dead");
+    proxy.restore();
+    let told = drain_found(&mut a_found, Duration::from_secs(4)).await;
+    assert_eq!(told, [Found::Forgotten { announced: true }]);
+    assert!(a.arrive(&room(1), &actor("sam")).await.unwrap(), "first again: the join is to be announced");
+}
+
+/// Redis losing its data (here: our prefix's keys deleted, as a restart without persistence would)
+/// tells every node it was forgotten, with nothing announced.
+#[tokio::test]
+async fn lost_redis_data_is_told_as_forgotten_without_announcements() {
+    let p = prefix();
+    let a = RedisRoster::start(quick(&p, "a")).await.unwrap();
+    let mut a_found = a.found().unwrap();
+    a.arrive(&room(1), &actor("sam")).await.unwrap();
+    delete_prefix(&p).await;
+    let told = drain_found(&mut a_found, Duration::from_millis(800)).await;
+    assert_eq!(told, [Found::Forgotten { announced: false }]);
 }

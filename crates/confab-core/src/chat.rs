@@ -14,7 +14,7 @@ use crate::event::{Event, LeaveReason};
 use crate::limits::Limits;
 use crate::model::{self, Actor, ActorRef, Content, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
 use crate::presence::{ConnId, Exit, Gate, Presence};
-use crate::roster::{Departed, LocalRoster, Roster};
+use crate::roster::{Departed, Found, LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 pub struct Chat {
@@ -49,8 +49,9 @@ impl Chat {
         Self::with_roster(store, presence, Arc::new(LocalRoster::default()), sink, limits)
     }
 
-    /// A chat service whose presence is counted across a cluster by `roster`. When the roster hands
-    /// out departures (dead nodes' members), a task announces them; that needs a Tokio runtime.
+    /// A chat service whose presence is counted across a cluster by `roster`. When the roster finds
+    /// things by itself (dead nodes' members, this node forgotten), a task acts on them; that needs a
+    /// Tokio runtime.
     pub fn with_roster(
         store: Arc<dyn Store>,
         presence: Arc<Presence>,
@@ -58,12 +59,12 @@ impl Chat {
         sink: Arc<dyn EventSink>,
         limits: Limits,
     ) -> Arc<Self> {
-        let departures = roster.departures();
+        let found = roster.found();
         let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits });
-        if let Some(departures) = departures {
+        if let Some(found) = found {
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
-                    rt.spawn(announce_departures(Arc::downgrade(&chat), departures));
+                    rt.spawn(act_on_roster(Arc::downgrade(&chat), found));
                 }
                 Err(_) => tracing::error!("no Tokio runtime: a dead node's leaves will not be announced"),
             }
@@ -192,7 +193,7 @@ impl Chat {
             let _gate = self.gate.enter(room.id, &me.id).await;
             // Ask the roster first: if it cannot answer, the join fails and nothing changed.
             let first = !self.presence.has(room.id, &me.id) && self.roster.arrive(room, &me).await?;
-            self.presence.enter(room.id, &me, conn, || ());
+            self.presence.enter(room, &me, conn, || ());
             first.then(|| self.store.append(room, me.clone(), NewEvent::Join))
         };
         let members = match self.roster.members(room.id).await {
@@ -377,26 +378,79 @@ impl Chat {
     }
 }
 
-/// Appends the `disconnected` leaves the roster found for dead nodes, until the chat service or
-/// the roster goes away.
-async fn announce_departures(chat: std::sync::Weak<Chat>, mut departures: tokio::sync::mpsc::UnboundedReceiver<Departed>) {
-    while let Some(gone) = departures.recv().await {
+/// Acts on what the roster found by itself, until the chat service or the roster goes away.
+async fn act_on_roster(chat: std::sync::Weak<Chat>, mut found: tokio::sync::mpsc::UnboundedReceiver<Found>) {
+    while let Some(item) = found.recv().await {
         let Some(chat) = chat.upgrade() else { return };
-        let room = match chat.store.room(&gone.room_name).await {
-            Ok(Some(room)) if room.id == gone.room_id => room,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::error!(room = %gone.room_name, error = %e, "could not announce a dead node's leave");
-                continue;
-            }
-        };
+        match item {
+            Found::Departed(gone) => chat.announce_departed(gone).await,
+            Found::Forgotten { announced } => chat.arrive_again(announced).await,
+        }
+    }
+}
+
+impl Chat {
+    /// Appends the `disconnected` leave of an actor whose node died.
+    async fn announce_departed(&self, gone: Departed) {
+        let Some(room) = self.room_by_id(gone.room_id, &gone.room_name).await else { return };
         let pending = {
-            let _gate = chat.gate.enter(room.id, &gone.actor.id).await;
-            chat.store.append(&room, gone.actor, NewEvent::Leave { reason: LeaveReason::Disconnected })
+            let _gate = self.gate.enter(room.id, &gone.actor.id).await;
+            // It came back here after the reaper departed it: its join is (or will be) announced
+            // from here; a leave now would list it as gone while it is connected.
+            if self.presence.has(room.id, &gone.actor.id) {
+                return;
+            }
+            self.store.append(&room, gone.actor, NewEvent::Leave { reason: LeaveReason::Disconnected })
         };
         if let Err(e) = pending.await {
             tracing::warn!(room = %room.name, error = %e, "could not store a dead node's leave");
         }
-        chat.sink.room_changed(&chat.room_summary(&room).await);
+        self.sink.room_changed(&self.room_summary(&room).await);
+    }
+
+    /// The roster forgot this node's members: arrive each again, announcing the joins of those whose
+    /// leaves were announced meanwhile.
+    async fn arrive_again(&self, announced: bool) {
+        let entries = self.presence.entries();
+        tracing::warn!(members = entries.len(), announced, "the roster forgot this node's members; arriving them again");
+        let mut rooms = std::collections::HashMap::new();
+        for (room_id, room_name, actor) in entries {
+            if !rooms.contains_key(&room_id) {
+                let Some(room) = self.room_by_id(room_id, &room_name).await else { continue };
+                rooms.insert(room_id, room);
+            }
+            let Some(room) = rooms.get(&room_id) else { continue };
+            let pending = {
+                let _gate = self.gate.enter(room.id, &actor.id).await;
+                if !self.presence.has(room.id, &actor.id) {
+                    continue;
+                }
+                match self.roster.arrive(room, &actor).await {
+                    Ok(true) if announced => Some(self.store.append(room, actor, NewEvent::Join)),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::error!(room = %room.name, error = %e, "could not arrive a member again");
+                        None
+                    }
+                }
+            };
+            if let Some(pending) = pending {
+                if let Err(e) = pending.await {
+                    tracing::warn!(room = %room.name, error = %e, "could not store a join");
+                }
+                self.sink.room_changed(&self.room_summary(room).await);
+            }
+        }
+    }
+
+    async fn room_by_id(&self, id: RoomId, name: &str) -> Option<Room> {
+        match self.store.room(name).await {
+            Ok(Some(room)) if room.id == id => Some(room),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(room = %name, error = %e, "could not read a room");
+                None
+            }
+        }
     }
 }

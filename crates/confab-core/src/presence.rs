@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::model::{ActorId, ActorRef, RoomId};
+use crate::model::{ActorId, ActorRef, Room, RoomId};
 
 /// Identifies one client connection on this node, on either protocol.
 pub type ConnId = u64;
@@ -27,6 +27,8 @@ pub struct Presence {
 
 #[derive(Default)]
 struct RoomLive {
+    /// The room's name, so that presence can be re-announced by room after the roster lost it.
+    name: String,
     actors: HashMap<ActorId, Live>,
     /// Gives each arrival an order, so member lists show people in the order they came.
     arrivals: u64,
@@ -54,9 +56,9 @@ impl Presence {
     /// Adds `conn` to the room. `on_first` runs, under the presence lock, when the actor was not
     /// already present (nor within a grace period), so the caller can queue the join event in the
     /// same order as the presence change.
-    pub fn enter<T>(&self, room: RoomId, actor: &ActorRef, conn: ConnId, on_first: impl FnOnce() -> T) -> Option<T> {
+    pub fn enter<T>(&self, room: &Room, actor: &ActorRef, conn: ConnId, on_first: impl FnOnce() -> T) -> Option<T> {
         let mut rooms = self.rooms.lock();
-        let live = rooms.entry(room).or_default();
+        let live = rooms.entry(room.id).or_insert_with(|| RoomLive { name: room.name.clone(), ..RoomLive::default() });
         let order = live.arrivals;
         match live.actors.get_mut(&actor.id) {
             Some(entry) => {
@@ -149,6 +151,18 @@ impl Presence {
         list.into_iter().map(|(_, a)| a).collect()
     }
 
+    /// Every (room id, room name, actor) present on this node, connected or within a grace period.
+    pub fn entries(&self) -> Vec<(RoomId, String, ActorRef)> {
+        let rooms = self.rooms.lock();
+        let mut out = Vec::new();
+        for (id, live) in rooms.iter() {
+            for (actor, e) in &live.actors {
+                out.push((*id, live.name.clone(), ActorRef { id: actor.clone(), name: e.name.clone() }));
+            }
+        }
+        out
+    }
+
     pub fn count(&self, room: RoomId) -> usize {
         self.rooms.lock().get(&room).map_or(0, |l| l.actors.len())
     }
@@ -199,6 +213,10 @@ impl Drop for GateGuard {
 mod tests {
     use super::*;
 
+    fn general() -> Room {
+        Room { id: 1, name: "general".into(), kind: Default::default(), created_at: 0, top_seq: 0 }
+    }
+
     fn sam() -> ActorRef {
         ActorRef { id: ActorId::from("g_sam".to_string()), name: "sam".into() }
     }
@@ -206,8 +224,8 @@ mod tests {
     #[test]
     fn second_connection_is_not_a_second_join() {
         let p = Presence::default();
-        assert_eq!(p.enter(1, &sam(), 10, || "join"), Some("join"));
-        assert_eq!(p.enter(1, &sam(), 11, || "join"), None);
+        assert_eq!(p.enter(&general(), &sam(), 10, || "join"), Some("join"));
+        assert_eq!(p.enter(&general(), &sam(), 11, || "join"), None);
         assert_eq!(p.exit(1, &sam().id, 10, || "leave"), (Exit::Remaining, None));
         assert_eq!(p.exit(1, &sam().id, 11, || "leave"), (Exit::Last, Some("leave")));
         assert_eq!(p.count(1), 0);
@@ -216,14 +234,16 @@ mod tests {
     #[test]
     fn reconnect_within_grace_cancels_the_leave() {
         let p = Presence::default();
-        p.enter(1, &sam(), 10, || ());
+        p.enter(&general(), &sam(), 10, || ());
         let epoch = p.drop_conn(1, &sam().id, 10).expect("last connection");
         assert_eq!(p.count(1), 1, "still listed during the grace period");
-        assert_eq!(p.enter(1, &sam(), 12, || "join"), None, "no second join notice");
+        assert_eq!(p.enter(&general(), &sam(), 12, || "join"), None, "no second join notice");
         assert_eq!(p.expire(1, &sam().id, epoch, || "leave"), None);
         let epoch = p.drop_conn(1, &sam().id, 12).unwrap();
         assert_eq!(p.expire(1, &sam().id, epoch, || "leave"), Some("leave"));
         assert!(p.members(1).is_empty());
+        p.enter(&general(), &sam(), 13, || ());
+        assert_eq!(p.entries(), vec![(1, "general".to_string(), sam())]);
     }
 
     #[tokio::test]

@@ -14,7 +14,10 @@
 //!   join or the leave exactly when told to.
 //! - **A dead node's members depart.** When a node stops (even `kill -9`), its members' departures
 //!   are found after a timeout by a survivor and handed out once, cluster-wide, through
-//!   [`Roster::departures`], for that node to append as `disconnected` leaves.
+//!   [`Roster::found`], for that node to append as `disconnected` leaves.
+//! - **Forgetting is told.** When the roster stops counting this node's members while the node still
+//!   runs (it was cut off past the timeout and counted dead, or the roster's storage lost its data),
+//!   it says so through [`Roster::found`], and the node arrives its members again.
 //! - Per (room, actor) the node's own calls are applied in the order it made them; `Chat` makes them
 //!   one at a time for each pair, so its join and leave events for one actor stay in order.
 //!
@@ -29,7 +32,18 @@ use tokio::sync::mpsc;
 use crate::error::Result;
 use crate::model::{ActorId, ActorRef, Room, RoomId};
 
-/// An actor that left a room because the node it was on stopped: announce a `disconnected` leave.
+/// What a roster found by itself, for this node to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The actor's node stopped and no other node holds it: append a `disconnected` leave.
+    Departed(Departed),
+    /// The roster no longer counts this node's members: arrive every one of them again. When
+    /// `announced`, their leaves were announced (the node was counted dead), so each arrival that
+    /// is first in the cluster appends a join; otherwise nothing was announced and none is.
+    Forgotten { announced: bool },
+}
+
+/// An actor that left a room because the node it was on stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Departed {
     pub room_id: RoomId,
@@ -50,9 +64,9 @@ pub trait Roster: Send + Sync + 'static {
     async fn members(&self, room: RoomId) -> Result<Vec<ActorRef>>;
     /// Each room's member count across the cluster, in the order of `rooms`.
     async fn counts(&self, rooms: &[RoomId]) -> Result<Vec<usize>>;
-    /// The departures this node must announce for nodes that died. Taken once, by `Chat`; `None` for
-    /// a roster that never has any (one node).
-    fn departures(&self) -> Option<mpsc::UnboundedReceiver<Departed>> {
+    /// What the roster finds by itself (dead nodes' departures, this node forgotten). Taken once, by
+    /// `Chat`; `None` for a roster that never finds anything (one node).
+    fn found(&self) -> Option<mpsc::UnboundedReceiver<Found>> {
         None
     }
 }
@@ -136,6 +150,6 @@ mod tests {
         assert_eq!(r.counts(&[1, 2]).await.unwrap(), [2, 0]);
         assert!(r.depart(&room(), &actor("sam").id).await.unwrap());
         assert!(!r.depart(&room(), &actor("sam").id).await.unwrap(), "departed once");
-        assert!(r.departures().is_none());
+        assert!(r.found().is_none());
     }
 }

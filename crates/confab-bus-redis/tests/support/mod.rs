@@ -148,3 +148,13 @@ pub async fn numsub(channel: &str) -> i64 {
     let (_, n): (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut conn).await.expect("numsub");
     n
 }
+
+/// Deletes every key under `prefix` (this test's own), as a Redis restart without persistence would.
+pub async fn delete_prefix(prefix: &str) {
+    let client = redis::Client::open(format!("redis://{REDIS}/")).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("connect to redis");
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.expect("keys");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.expect("del");
+    }
+}
