@@ -14,7 +14,9 @@ use crate::event::{Event, LeaveReason};
 use crate::limits::Limits;
 use crate::model::{self, Actor, ActorRef, Content, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
 use crate::presence::{ConnId, Exit, Gate, Presence};
-use crate::roster::{Departed, Found, LocalRoster, Roster};
+use crate::roster::{LocalRoster, Roster};
+
+mod found;
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 pub struct Chat {
@@ -64,7 +66,7 @@ impl Chat {
         if let Some(found) = found {
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
-                    rt.spawn(act_on_roster(Arc::downgrade(&chat), found));
+                    rt.spawn(found::act_on(Arc::downgrade(&chat), found));
                 }
                 Err(_) => tracing::error!("no Tokio runtime: a dead node's leaves will not be announced"),
             }
@@ -375,82 +377,5 @@ impl Chat {
         let standing = self.standing(actor, room, None).await?;
         authorize(actor, Action::Read, &standing)?;
         self.store.recent_messages(room.id, limit).await
-    }
-}
-
-/// Acts on what the roster found by itself, until the chat service or the roster goes away.
-async fn act_on_roster(chat: std::sync::Weak<Chat>, mut found: tokio::sync::mpsc::UnboundedReceiver<Found>) {
-    while let Some(item) = found.recv().await {
-        let Some(chat) = chat.upgrade() else { return };
-        match item {
-            Found::Departed(gone) => chat.announce_departed(gone).await,
-            Found::Forgotten { announced } => chat.arrive_again(announced).await,
-        }
-    }
-}
-
-impl Chat {
-    /// Appends the `disconnected` leave of an actor whose node died.
-    async fn announce_departed(&self, gone: Departed) {
-        let Some(room) = self.room_by_id(gone.room_id, &gone.room_name).await else { return };
-        let pending = {
-            let _gate = self.gate.enter(room.id, &gone.actor.id).await;
-            // It came back here after the reaper departed it: its join is (or will be) announced
-            // from here; a leave now would list it as gone while it is connected.
-            if self.presence.has(room.id, &gone.actor.id) {
-                return;
-            }
-            self.store.append(&room, gone.actor, NewEvent::Leave { reason: LeaveReason::Disconnected })
-        };
-        if let Err(e) = pending.await {
-            tracing::warn!(room = %room.name, error = %e, "could not store a dead node's leave");
-        }
-        self.sink.room_changed(&self.room_summary(&room).await);
-    }
-
-    /// The roster forgot this node's members: arrive each again, announcing the joins of those whose
-    /// leaves were announced meanwhile.
-    async fn arrive_again(&self, announced: bool) {
-        let entries = self.presence.entries();
-        tracing::warn!(members = entries.len(), announced, "the roster forgot this node's members; arriving them again");
-        let mut rooms = std::collections::HashMap::new();
-        for (room_id, room_name, actor) in entries {
-            if !rooms.contains_key(&room_id) {
-                let Some(room) = self.room_by_id(room_id, &room_name).await else { continue };
-                rooms.insert(room_id, room);
-            }
-            let Some(room) = rooms.get(&room_id) else { continue };
-            let pending = {
-                let _gate = self.gate.enter(room.id, &actor.id).await;
-                if !self.presence.has(room.id, &actor.id) {
-                    continue;
-                }
-                match self.roster.arrive(room, &actor).await {
-                    Ok(true) if announced => Some(self.store.append(room, actor, NewEvent::Join)),
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::error!(room = %room.name, error = %e, "could not arrive a member again");
-                        None
-                    }
-                }
-            };
-            if let Some(pending) = pending {
-                if let Err(e) = pending.await {
-                    tracing::warn!(room = %room.name, error = %e, "could not store a join");
-                }
-                self.sink.room_changed(&self.room_summary(room).await);
-            }
-        }
-    }
-
-    async fn room_by_id(&self, id: RoomId, name: &str) -> Option<Room> {
-        match self.store.room(name).await {
-            Ok(Some(room)) if room.id == id => Some(room),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::error!(room = %name, error = %e, "could not read a room");
-                None
-            }
-        }
     }
 }
