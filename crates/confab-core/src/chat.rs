@@ -15,9 +15,9 @@ use crate::limits::Limits;
 use crate::model::{self, Actor, ActorRef, Content, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
 use crate::presence::{ConnId, Exit, Gate, Presence};
 use crate::roster::{LocalRoster, Roster};
+use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 mod found;
-use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 pub struct Chat {
     store: Arc<dyn Store>,
