@@ -152,8 +152,9 @@ async fn outage_reconnects_with_backoff_resubscribes_and_resyncs() {
     eprintln!("{tries} connection tries during a 3 s outage");
     assert_eq!(a_in.resyncs.load(Ordering::SeqCst), 0, "no resync before the reconnect");
     proxy.restore();
-
+    let restored = Instant::now();
     assert!(eventually(WAIT, || a_in.resyncs.load(Ordering::SeqCst) == 1).await, "resync after the reconnect");
+    eprintln!("resync {:?} after Redis was reachable again", restored.elapsed());
     assert_eq!(a.reconnects(), 1);
     // 50 ms doubling to 800 ms over ~3 s is about 7 tries; without backoff it would be hundreds.
     assert!((3..=20).contains(&tries), "{tries} connection tries during the outage");
