@@ -3,8 +3,7 @@
 //! One channel per room (`{prefix}room:{id}`) and one for the lobby (`{prefix}lobby`). A node
 //! subscribes to a room's channel while it has members there, so only those nodes see its traffic.
 //! Two connections per node, whatever its number of clients: a pub/sub connection owned by the
-//! [`subscriber`](crate::subscriber) task, and a multiplexed one owned by the
-//! [`publisher`](crate::publisher) task.
+//! `subscriber` task, and a multiplexed one owned by the `publisher` task.
 //!
 //! `publish` runs on the store's writer thread right after a commit, so it only encodes, hands the
 //! events to the local inbox and offers the encoded publication to a bounded queue: it never waits

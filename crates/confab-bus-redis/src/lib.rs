@@ -1,8 +1,8 @@
 //! Confab on several nodes: the Redis implementations of two confab-core contracts.
 //!
-//! - [`RedisBus`] ([`bus`], [`subscriber`], [`publisher`]): the fan-out
+//! - [`RedisBus`] ([`bus`]; its tasks in `subscriber` and `publisher`): the fan-out
 //!   [`Bus`](confab_core::fanout::Bus) between nodes on Redis pub/sub.
-//! - [`RedisRoster`] ([`roster`], [`reaper`]): cluster-wide presence, the
+//! - [`RedisRoster`] ([`roster`]; its task in `reaper`): cluster-wide presence, the
 //!   [`Roster`](confab_core::roster::Roster) contract, in Redis keys kept atomic by Lua scripts
 //!   (`src/lua/`), with a heartbeat per node and a reaper that departs a dead node's members.
 //! - [`RedisSettings`] ([`settings`]): every setting both take; [`BusError`] ([`error`]).
@@ -27,11 +27,11 @@
 mod backoff;
 pub mod bus;
 pub mod error;
-pub mod publisher;
-pub mod reaper;
+mod publisher;
+mod reaper;
 pub mod roster;
 pub mod settings;
-pub mod subscriber;
+mod subscriber;
 
 pub use bus::RedisBus;
 pub use error::BusError;

@@ -10,7 +10,7 @@
 //!   `{p}node:{n}:reaper` (the claim on a dead node) and `{p}node:{n}:reaped` (its tombstone).
 //!
 //! `arrive`, `depart` and the heartbeat are Lua scripts (src/lua/), so a count and the member list never disagree
-//! and "first" and "last" are each answered once, however many nodes race. The [`reaper`](crate::reaper)
+//! and "first" and "last" are each answered once, however many nodes race. The `reaper`
 //! task beats and departs dead nodes' members.
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! the order they were asked for, hands what arrives to the inbox, and reconnects when Redis is lost.
 //!
 //! Losing the connection loses whatever was published meanwhile, so after every reconnect the task
-//! re-subscribes the lobby and every room in [`Shared::rooms`] and only then calls
+//! re-subscribes the lobby and every room in `Shared::rooms` and only then calls
 //! [`Inbox::resync`](confab_core::fanout::Inbox::resync): the hub re-reads those rooms from the store
 //! and, because the subscriptions are already active, misses nothing published after its read.
 //!
