@@ -90,6 +90,7 @@ macro_rules! for_each_check {
             sequencing::concurrent_appends_are_gap_free_and_published_in_order,
             sequencing::events_are_published_before_the_append_resolves,
             sequencing::one_bad_request_does_not_fail_its_batch,
+            sequencing::a_request_the_database_refuses_fails_alone,
             sequencing::a_failure_in_a_batch_of_several_rooms_leaves_no_gap,
             messages::a_client_id_is_idempotent_per_author_and_room,
             messages::message_lookups_match_exact_keys,
