@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::{ConnId, Presence};
+use confab_core::store::Store;
 use confab_core::Chat;
+use confab_store_postgres::PostgresStore;
 use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
 
@@ -35,6 +37,8 @@ pub struct App {
 pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] confab_core::ChatError),
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[from] confab_store_postgres::OpenError),
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
@@ -44,8 +48,18 @@ pub enum StartError {
 pub async fn run(config: Config) -> Result<(), StartError> {
     let presence = Arc::new(Presence::default());
     let hub = Hub::start(Arc::clone(&presence), Vec::new());
-    let store = SqliteStore::open(&config.data_dir, hub.clone())?;
-    let chat = Chat::new(Arc::new(store), presence, hub.clone(), config.limits());
+    // SQLite in --data-dir unless --database-url names a PostgreSQL database.
+    let (store, storage): (Arc<dyn Store>, String) = match config.postgres() {
+        Some(settings) => {
+            let schema = settings.schema.clone().unwrap_or_else(|| "(search_path)".into());
+            (Arc::new(PostgresStore::open(&settings, hub.clone()).await?), format!("postgresql, schema {schema}"))
+        }
+        None => {
+            let store = SqliteStore::open(&config.data_dir, hub.clone())?;
+            (Arc::new(store), format!("sqlite in {}", config.data_dir.display()))
+        }
+    };
+    let chat = Chat::new(store, presence, hub.clone(), config.limits());
     for room in chat.list_rooms().await? {
         hub.known_room(room.name);
     }
@@ -59,7 +73,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%local, data_dir = %config.data_dir.display(), "confab started");
+    tracing::info!(%local, %storage, "confab started");
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
     let closing = Arc::clone(&app);

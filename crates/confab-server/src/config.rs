@@ -7,19 +7,49 @@ use std::time::Duration;
 
 use clap::Parser;
 use confab_core::Limits;
+use confab_store_postgres::PgSettings;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "confab", version, about = "Confab: a real-time chat server with an embedded web UI.\n\n\
 Serves the web UI at /, Confab's WebSocket protocol at /ws and Socket.IO v4 at /socket.io/, \
-and keeps everything in an embedded SQLite database under --data-dir.")]
+and keeps everything in an embedded SQLite database under --data-dir, or, with --database-url, \
+in PostgreSQL (several Confab nodes can share one database).")]
 pub struct Config {
     /// Address and port to listen on (port 0 picks a free one; the chosen address is printed).
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Directory for the database (created if missing).
+    /// Directory for the SQLite database (created if missing); unused with --database-url.
     #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data")]
     pub data_dir: PathBuf,
+
+    /// PostgreSQL to keep everything in instead of SQLite, e.g. postgres://confab@db.internal/confab
+    /// (libpq URL or key=value form). Several nodes may share one database.
+    #[arg(long, env = "CONFAB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema for Confab's tables, created if missing (lower-case letters, digits, '_');
+    /// default: the URL's search_path, normally public.
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+
+    /// PostgreSQL connections this node opens at most (one writes, the others read).
+    #[arg(long, env = "CONFAB_DATABASE_POOL", default_value_t = PgSettings::DEFAULT_POOL_SIZE)]
+    pub database_pool: usize,
+
+    /// Messages and other changes waiting for the PostgreSQL writer at most; beyond it they fail at
+    /// once with `unavailable` (memory stays bounded while the database is slow or away).
+    #[arg(long, env = "CONFAB_DATABASE_QUEUE", default_value_t = PgSettings::DEFAULT_QUEUE)]
+    pub database_queue: usize,
+
+    /// Changes committed in one PostgreSQL transaction at most (group commit).
+    #[arg(long, env = "CONFAB_DATABASE_BATCH", default_value_t = PgSettings::DEFAULT_BATCH)]
+    pub database_batch: usize,
+
+    /// Milliseconds to wait for PostgreSQL (a connection, a read, one group commit) before failing
+    /// the request with `unavailable`.
+    #[arg(long, env = "CONFAB_DATABASE_TIMEOUT_MS", default_value_t = PgSettings::DEFAULT_TIMEOUT.as_millis() as u64)]
+    pub database_timeout_ms: u64,
 
     /// Extra origins (scheme://host[:port]) allowed to open WebSockets and make Socket.IO requests,
     /// comma-separated. The server's own origin is always allowed.
@@ -88,6 +118,19 @@ pub struct Config {
 }
 
 impl Config {
+    /// The PostgreSQL store's settings, when --database-url selects it.
+    pub fn postgres(&self) -> Option<PgSettings> {
+        let url = self.database_url.as_ref()?;
+        Some(PgSettings {
+            schema: self.database_schema.clone(),
+            pool_size: self.database_pool,
+            queue: self.database_queue,
+            batch: self.database_batch,
+            timeout: Duration::from_millis(self.database_timeout_ms),
+            ..PgSettings::new(url.clone())
+        })
+    }
+
     pub fn limits(&self) -> Limits {
         Limits {
             max_text_bytes: self.max_text_bytes,
