@@ -10,10 +10,12 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
+pub mod throughput;
 
 use std::future::Future;
 use std::sync::Arc;
