@@ -104,7 +104,8 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_TEXT_BYTES", default_value_t = Limits::default().max_text_bytes)]
     pub max_text_bytes: usize,
 
-    /// Largest WebSocket message a client may send; larger closes the connection with 1009.
+    /// Largest WebSocket message a client may send on /ws; larger closes the connection with 1009.
+    /// (/socket.io/ has its own limit, --socketio-max-payload.)
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
 
