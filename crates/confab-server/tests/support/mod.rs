@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw_ws;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
