@@ -348,3 +348,37 @@ async fn section_9_limits_and_volume() {
     ws.send(frame_with_len(FIN | TEXT, b"", u64::MAX)).await;
     ws.expect_close(1002).await;
 }
+
+/// The same codec under Socket.IO's WebSocket transport: a fragmented CONNECT with a ping between
+/// its fragments is answered, and bad frames end the connection with the codes above.
+#[tokio::test]
+async fn socketio_transport_uses_the_same_rules() {
+    let server = Server::start(&["--requests-per-second", "0", "--max-frame-bytes", "1000"]);
+    let path = "/socket.io/?EIO=4&transport=websocket";
+    let mut ws = RawWs::connect(&server, path).await;
+    assert!(ws.next().await.expect("open").payload.starts_with(b"0{"));
+    ws.send([frame(TEXT, b"4"), frame(FIN | PING, b"between"), frame(FIN | CONTINUATION, b"0")].concat()).await;
+    assert_eq!(ws.next().await.map(|f| (f.opcode, f.payload)), Some((PONG, b"between".to_vec())));
+    assert!(ws.next().await.expect("CONNECT answered").payload.starts_with(b"40{"));
+    ws.send(frame(FIN | TEXT, &[b'4'; 1001])).await;
+    ws.expect_close(1009).await;
+    let cases: [(Vec<u8>, u16); 4] = [
+        (frame(FIN | TEXT, b"42[\"x\xff\"]"), 1007),
+        (frame(FIN | CLOSE, &close_payload(1005, b"")), 1002),
+        (frame(FIN | 0x40 | TEXT, b"40"), 1002),
+        (frame(FIN | CLOSE, &close_payload(4000, b"done")), 1000),
+    ];
+    for (wire, code) in cases {
+        let mut ws = RawWs::connect(&server, path).await;
+        assert!(ws.next().await.expect("open").payload.starts_with(b"0{"));
+        ws.send(wire).await;
+        let close = loop {
+            let f = ws.next().await.expect("a close frame");
+            if f.opcode == CLOSE {
+                break f;
+            }
+        };
+        assert_eq!(close.close_code(), Some(code), "{close:?}");
+        ws.expect_end().await;
+    }
+}
