@@ -357,7 +357,7 @@ async fn section_9_limits_and_volume() {
 /// its fragments is answered, and bad frames end the connection with the codes above.
 #[tokio::test]
 async fn socketio_transport_uses_the_same_rules() {
-    let server = Server::start(&["--requests-per-second", "0", "--max-frame-bytes", "1000"]);
+    let server = Server::start(&["--requests-per-second", "0", "--socketio-max-payload", "1000"]);
     let path = "/socket.io/?EIO=4&transport=websocket";
     let mut ws = RawWs::connect(&server, path).await;
     assert!(ws.next().await.expect("open").payload.starts_with(b"0{"));

@@ -26,7 +26,7 @@ use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::rooms::JoinedRooms;
 use crate::conn::writer::{self, Outgoing};
-use crate::conn::{CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -37,21 +37,23 @@ struct Session {
     actor: Option<Actor>,
     rooms: JoinedRooms,
     bucket: TokenBucket,
+    /// The client's address, for the limit on creating guests.
+    peer: std::net::IpAddr,
 }
 
 /// A request being handled; it owns the session meanwhile and gives it back with the request's
 /// later answer, if any.
 type Handling = BoxFuture<(Session, Option<Answer>)>;
 
-pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>, peer: std::net::IpAddr) {
     let limits = &app.chat.limits;
-    let (shared, mut rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
+    let (shared, mut rx) = ConnShared::new(&frames::NATIVE, limits.outbound_queue);
     let _registered = app.register(&shared);
-    let mut out = Outgoing::new(sink, Sequencer::new(Proto::Native));
+    let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
     let mut session =
-        Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket });
+        Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket, peer });
     let mut handling: Option<Handling> = None;
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut items = Vec::new();
@@ -226,6 +228,7 @@ impl Session {
                 (actor.ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "unknown session token"))?, token)
             }
             (None, Some(name)) => {
+                self.app.guests.take(self.peer)?;
                 let (token, hash) = auth::new_token();
                 (chat.create_guest(&name, &hash).await?, token)
             }
