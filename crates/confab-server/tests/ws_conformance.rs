@@ -386,3 +386,37 @@ async fn socketio_transport_uses_the_same_rules() {
         ws.expect_end().await;
     }
 }
+
+/// The opening handshake (RFC 6455 §4.2): a request that is not an upgrade, or has no valid key, is
+/// 400; another WebSocket version is 426 naming version 13; a valid one is 101 with the accept key
+/// (checked by every test above).
+#[tokio::test]
+async fn the_opening_handshake_is_checked() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = server();
+    let cases = [
+        ("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "400"),
+        ("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13", "400"),
+        ("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: not-a-key", "400"),
+        ("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!!", "400"),
+        ("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "426"),
+    ];
+    for (headers, status) in cases {
+        let mut tcp = tokio::net::TcpStream::connect(&server.addr).await.expect("connect");
+        let request = format!("GET /ws HTTP/1.1\r\nHost: {}\r\n{headers}\r\n\r\n", server.addr);
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        // The answer's head; the connection may stay open for the next request.
+        let mut answer = Vec::new();
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut chunk = [0u8; 1024];
+            let n = tokio::time::timeout(support::WAIT, tcp.read(&mut chunk)).await.expect("an answer").expect("read");
+            assert!(n > 0, "{headers:?}: connection closed without an answer");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{headers:?}: {answer}");
+        if status == "426" {
+            assert!(answer.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{answer}");
+        }
+    }
+}
