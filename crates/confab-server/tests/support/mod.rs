@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod raw_ws;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
