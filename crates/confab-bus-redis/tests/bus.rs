@@ -170,6 +170,50 @@ async fn outage_reconnects_with_backoff_resubscribes_and_resyncs() {
     assert_eq!(a_in.resyncs.load(Ordering::SeqCst), 1, "exactly one resync for one outage");
 }
 
+/// `publish` from a plain thread (as the store's writer calls it) never waits: with Redis cut off
+/// and a queue of 100, 20,000 commits return at once, reach the local inbox, and what did not fit
+/// is dropped and counted; after the outage publishing works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_never_blocks_and_counts_what_it_drops() {
+    let p = prefix();
+    let proxy = Proxy::start().await;
+    let mut s = settings(&p, "a");
+    s.url = proxy.url();
+    s.publish_queue = 100;
+    let (a, a_in) = node(s).await;
+    proxy.cut();
+    let writer = {
+        let a = Arc::clone(&a);
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            for seq in 1..=20_000 {
+                a.publish(vec![event(1, seq)]);
+            }
+            start.elapsed()
+        })
+    };
+    let took = writer.join().expect("the writer thread");
+    eprintln!("20,000 publish calls with Redis cut off took {took:?}; dropped {}", a.dropped());
+    // A publish that waited for Redis would take seconds per call; debug builds need ~40 µs.
+    assert!(took < Duration::from_secs(5), "publish waited: {took:?}");
+    assert_eq!(a_in.seqs().len(), 20_000, "every commit reached the local inbox");
+    assert!(a.dropped() >= 19_000, "dropped {} of 20,000 with a queue of 100", a.dropped());
+    proxy.restore();
+    let (b, b_in) = node(settings(&p, "b")).await;
+    b.subscribe(1).await.unwrap();
+    // The queued ones, and then this one, go out once the publisher has reconnected.
+    let mut seq = 20_001;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            a.publish(vec![event(1, seq)]);
+            seq += 1;
+            !b_in.seqs().is_empty()
+        })
+        .await,
+        "a publishes again after the outage"
+    );
+}
+
 /// Start-up with Redis unreachable fails with a typed error naming the URL.
 #[tokio::test]
 async fn startup_without_redis_fails_with_a_clear_error() {
