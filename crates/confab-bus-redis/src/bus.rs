@@ -80,8 +80,7 @@ impl RedisBus {
     /// reached: a node does not start alone. After start-up, losing Redis is survived (reconnect
     /// with backoff, then `Inbox::resync`).
     pub async fn connect(settings: RedisSettings) -> Result<Arc<RedisBus>, BusError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|source| BusError::Url { url: settings.url.clone(), source })?;
+        let client = settings.client()?;
         let connect_err = |source| BusError::Connect { url: settings.url.clone(), source };
         let publish_conn = publisher::connect(&client).await.map_err(connect_err)?;
         let pubsub = subscriber::connect(&client, &settings, &[]).await.map_err(connect_err)?;

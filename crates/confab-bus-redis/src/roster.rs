@@ -53,8 +53,7 @@ impl RedisRoster {
     /// previous process with this node id left behind, and starts the reaper task. Fails with
     /// [`BusError::Connect`] when Redis cannot be reached.
     pub async fn start(settings: RedisSettings) -> Result<Arc<RedisRoster>, BusError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|source| BusError::Url { url: settings.url.clone(), source })?;
+        let client = settings.client()?;
         let config = ConnectionManagerConfig::new()
             .set_min_delay(settings.backoff_initial)
             .set_max_delay(settings.backoff_max)
