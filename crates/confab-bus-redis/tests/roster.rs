@@ -227,3 +227,19 @@ async fn a_thousand_arrivals_and_departures_keep_the_count() {
     assert_eq!(lasts, 1000);
     assert_eq!(b.counts(&[1]).await.unwrap(), [0]);
 }
+
+/// Start-up with Redis unreachable fails with a typed error naming the URL, within seconds.
+#[tokio::test]
+async fn startup_without_redis_fails_with_a_clear_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut s = quick(&prefix(), "a");
+    s.url = format!("redis://{closed}/");
+    let start = std::time::Instant::now();
+    match RedisRoster::start(s).await {
+        Err(e @ confab_bus_redis::BusError::Connect { .. }) => assert!(e.to_string().contains(&closed.to_string()), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("started against a closed port"),
+    }
+    eprintln!("start-up gave up after {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(15));
+}
