@@ -107,12 +107,15 @@ pub struct Traffic {
     /// Longest wait for in-flight deliveries after a step
     #[arg(long, default_value_t = 10.0)]
     pub drain_secs: f64,
-    /// Keep stepping after a step that was not held
+    /// Keep stepping after steps that were not held (never stop early)
     #[arg(long)]
     pub no_stop_on_fail: bool,
-    /// Stop stepping after this many steps in a row that were not held
+    /// Stop stepping after this many rates in a row that were not held (after their retries)
     #[arg(long, default_value_t = 2)]
     pub stop_after_fails: usize,
+    /// Tries again at the same rate when a step is not held, before it counts as not held
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
     /// p99 bound (ms) for a step to count as held
     #[arg(long, default_value_t = 50.0)]
     pub p99_ms: f64,

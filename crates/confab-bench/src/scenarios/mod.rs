@@ -7,6 +7,7 @@ mod churn;
 mod durable;
 mod fanout;
 mod idle;
+mod ladder;
 mod latency;
 mod member;
 mod rooms;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::time::sleep;
 
+use super::ladder::{Ladder, Next};
 use super::member::member;
 use super::shared::Shared;
 use super::step::step;
@@ -179,16 +180,19 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
         sleep(Duration::from_secs_f64(t.settle_secs)).await;
         rss_base = pid.and_then(proc_rss_kib);
     }
-    let mut steps = Vec::new();
-    let mut held: Option<Value> = None;
-    let mut fails_in_row = 0usize;
+    let mut steps: Vec<Value> = Vec::new();
+    let mut ladder = Ladder::new(
+        t.retries,
+        (!t.no_stop_on_fail).then_some(t.stop_after_fails),
+    );
     let mut all_clean = true;
     let mut any_delivered = false;
     let sampling_done = Rc::new(Cell::new(false));
     sh.rss_max.set(rss_base.unwrap_or(0));
     rss_sampler(sh.clone(), pid, sampling_done.clone());
-    for &rate in &rates {
-        let s = step(
+    let mut i = 0;
+    while let Some(&rate) = rates.get(i) {
+        let mut s = step(
             &sh,
             g,
             &t,
@@ -203,18 +207,16 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
         all_clean &= s["clean"].as_bool().unwrap_or(false);
         any_delivered |= s["unique"].as_u64().unwrap_or(0) > 0;
         eprintln!("[{}] {}", g.label, human_step(&s));
-        if pass {
-            held = Some(s.clone());
-            fails_in_row = 0;
-        } else {
-            fails_in_row += 1;
-        }
+        let next = ladder.record(rate, pass);
+        s["retried"] = json!(next == Next::Retry);
         steps.push(s);
-        // one step that was not held may be a stall of the shared machine: stop after two in a row
-        if fails_in_row >= t.stop_after_fails.max(1) && !t.no_stop_on_fail {
-            break;
+        match next {
+            Next::Retry => {}
+            Next::Advance => i += 1,
+            Next::Stop => break,
         }
     }
+    let held = ladder.highest_held().map(|o| steps[o.step].clone());
     // after the measured steps
     let mut extra = json!({});
     if kind == Kind::Slow {
@@ -255,6 +257,20 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
         .as_ref()
         .map(|h| h["offered_dps"].clone())
         .unwrap_or(json!(0));
+    let first_unheld = ladder.first_unheld();
+    out["first_unheld_offered_dps"] = json!(first_unheld.map(|o| o.rate));
+    out["first_unheld"] = first_unheld
+        .map(|o| steps[o.step].clone())
+        .unwrap_or(Value::Null);
+    out["held_below_first_unheld_dps"] = ladder
+        .held_below_first_unheld()
+        .map(|o| steps[o.step]["achieved_dps"].clone())
+        .unwrap_or(json!(0));
+    out["rates_tried"] = json!(ladder
+        .outcomes()
+        .iter()
+        .map(|o| json!({"offered_dps": o.rate, "held": o.held}))
+        .collect::<Vec<_>>());
     out["close_codes"] = json!(*sh.close_codes.borrow());
     for (k, v) in extra.as_object().unwrap() {
         out[k] = v.clone();
@@ -269,7 +285,12 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
     }
     let summary = match kind {
         Kind::Fanout | Kind::Rooms => {
-            format!("held {:.0} deliveries/s", held_dps.as_f64().unwrap_or(0.0))
+            format!(
+                "held {:.0} deliveries/s; first rate not held {}; every rate held up to {:.0}/s",
+                held_dps.as_f64().unwrap_or(0.0),
+                out["first_unheld_offered_dps"],
+                out["held_below_first_unheld_dps"].as_f64().unwrap_or(0.0)
+            )
         }
         Kind::Latency => steps.first().map(human_step).unwrap_or_default(),
         Kind::Slow => format!("slow reader: {}", out["slow_reader"]),
