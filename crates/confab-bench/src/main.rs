@@ -40,6 +40,13 @@ pub struct Global {
     /// Server process id: CPU time from /proc/PID/stat, RSS from /proc/PID/status
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
+    /// Several servers of one cluster (comma-separated; replaces --addr for traffic scenarios):
+    /// member i connects to the i-th address round-robin, no load balancer in between
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub nodes: Vec<SocketAddr>,
+    /// Process ids of --nodes, in the same order: CPU time per node (--server-pid is then the first)
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub node_pids: Vec<u32>,
     /// Free-form label copied into the JSON (e.g. the target's name)
     #[arg(long, global = true, default_value = "")]
     pub label: String,

@@ -19,6 +19,7 @@ pub(super) async fn member(sh: Rc<Shared>, m: MemberSpec) {
     let setup = async {
         let _permit = sh.setup_sem.acquire().await.unwrap();
         let mut o = sh.opts.clone();
+        o.addr = sh.nodes.borrow()[m.node];
         if m.slow {
             // a small receive buffer, so the server's queue (not the kernel) holds what the slow reader misses
             o.recv_buf = Some(4096);
@@ -99,6 +100,7 @@ pub(super) async fn member(sh: Rc<Shared>, m: MemberSpec) {
                         match rx.see(tg.step, tg.sender, tg.n) {
                             Seen::New { reordered } => {
                                 Shared::inc(&sh.unique);
+                                sh.node_unique.borrow_mut()[m.node] += 1;
                                 if reordered {
                                     Shared::inc(&sh.reorders);
                                 }

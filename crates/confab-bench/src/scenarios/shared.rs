@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -16,6 +17,11 @@ use crate::stats::new_hist;
 
 pub(super) struct Shared {
     pub(super) opts: ConnOpts,
+    /// The servers of a multi-node run (`--nodes`); member `i` connects to `nodes[i % len]`.
+    /// One entry, `opts.addr`, on a single server.
+    pub(super) nodes: RefCell<Vec<SocketAddr>>,
+    /// Deliveries of the current step counted per node of the receiving member.
+    pub(super) node_unique: RefCell<Vec<u64>>,
     // current step (tag field), its schedule and the per-sender message rate
     pub(super) step: Cell<u32>,
     pub(super) step_start: Cell<Instant>,
@@ -76,6 +82,8 @@ impl Shared {
 
     pub(super) fn new(opts: ConnOpts, setup_concurrency: usize) -> Rc<Shared> {
         Rc::new(Shared {
+            nodes: RefCell::new(vec![opts.addr]),
+            node_unique: RefCell::new(vec![0]),
             opts,
             step: Cell::new(0),
             step_start: Cell::new(Instant::now()),

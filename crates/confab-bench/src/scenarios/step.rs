@@ -10,7 +10,7 @@ use tokio::time::sleep;
 
 use super::churn::churner;
 use super::shared::Shared;
-use crate::stats::{lat, span, CpuMark};
+use crate::stats::{lat, proc_cpu, span, CpuMark};
 use crate::Traffic;
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn step(
@@ -27,6 +27,7 @@ pub(super) async fn step(
     let msgs_per_s = rate_dps / dpm.max(1.0);
     let per_sender = msgs_per_s / sh.total_senders.get().max(1) as f64;
     sh.unique.set(0);
+    sh.node_unique.borrow_mut().iter_mut().for_each(|x| *x = 0);
     sh.dups.set(0);
     sh.reorders.set(0);
     sh.late.set(0);
@@ -35,6 +36,7 @@ pub(super) async fn step(
     sh.hist.borrow_mut().reset();
     let dropped0 = sh.dropped.get();
     let m0 = CpuMark::take(pid);
+    let node_cpu0: Vec<Option<f64>> = g.node_pids.iter().map(|p| proc_cpu(*p)).collect();
     sh.step.set(sh.step.get() + 1);
     sh.step_start.set(Instant::now());
     sh.step_secs.set(secs);
@@ -87,6 +89,7 @@ pub(super) async fn step(
     let drain_s = t_drain.elapsed().as_secs_f64();
     churn_done.set(true);
     let m2 = CpuMark::take(pid);
+    let node_cpu2: Vec<Option<f64>> = g.node_pids.iter().map(|p| proc_cpu(*p)).collect();
     let send_span = span(m0, m1);
     let all_span = span(m0, m2);
     let exp = expected();
@@ -103,7 +106,9 @@ pub(super) async fn step(
         && sh.server_errors.get() == 0;
     let gen_bound = send_span.gen_util >= g.gen_bound;
     let held = clean && l.p99_ms < t.p99_ms;
+    let nodes = per_node(sh, &node_cpu0, &node_cpu2, send_span.wall_s);
     json!({
+        "nodes": nodes,
         "offered_dps": rate_dps, "msgs_per_s": msgs_per_s, "secs": secs,
         "sent_msgs": sent, "expected": exp, "unique": unique, "lost": lost, "dups": sh.dups.get(),
         "reorders": sh.reorders.get(), "late": sh.late.get(), "dropped": dropped, "server_errors": sh.server_errors.get(),
@@ -116,5 +121,38 @@ pub(super) async fn step(
         "gen_cpu_s": all_span.gen_cpu_s, "gen_util": send_span.gen_util,
         "generator_bound": gen_bound,
         "clean": clean, "held": held,
+    })
+}
+
+/// Per-node figures of a multi-node step: deliveries received through each node (and per second
+/// of the sending window), that node's CPU over the step and its drain, and the whole cluster's
+/// deliveries per CPU-second (which, set beside one node's, is the cost of the hop between nodes).
+/// `null` on a single server.
+fn per_node(sh: &Shared, cpu0: &[Option<f64>], cpu2: &[Option<f64>], wall_s: f64) -> Value {
+    let nodes = sh.nodes.borrow();
+    if nodes.len() < 2 {
+        return Value::Null;
+    }
+    let unique = sh.node_unique.borrow();
+    let cpu: Vec<Option<f64>> = (0..nodes.len())
+        .map(|i| {
+            match (
+                cpu0.get(i).copied().flatten(),
+                cpu2.get(i).copied().flatten(),
+            ) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            }
+        })
+        .collect();
+    let total_cpu: Option<f64> = cpu.iter().copied().sum();
+    let total: u64 = unique.iter().sum();
+    json!({
+        "per_node": nodes.iter().enumerate().map(|(i, a)| json!({
+            "addr": a.to_string(), "unique": unique[i], "achieved_dps": unique[i] as f64 / wall_s,
+            "server_cpu_s": cpu[i],
+        })).collect::<Vec<_>>(),
+        "cluster_server_cpu_s": total_cpu,
+        "deliveries_per_cluster_cpu_s": total_cpu.filter(|c| *c > 0.0).map(|c| total as f64 / c),
     })
 }

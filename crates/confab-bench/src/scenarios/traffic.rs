@@ -39,6 +39,8 @@ pub(super) struct Defaults {
 /// sending schedule), whether its deliveries are counted, and whether it is the slow reader.
 pub(super) struct MemberSpec {
     pub(super) idx: usize,
+    /// Index of the server (in `--nodes`) this member connects to: round-robin by `idx`.
+    pub(super) node: usize,
     pub(super) room: String,
     pub(super) room_idx: usize,
     pub(super) sender: Option<u32>,
@@ -78,6 +80,14 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
     let rooms = conns.div_ceil(room_size);
     let tag = run_tag();
     let sh = Shared::new(opts.clone(), g.setup_concurrency);
+    let nodes = if g.nodes.is_empty() {
+        vec![g.addr]
+    } else {
+        g.nodes.clone()
+    };
+    let n_nodes = nodes.len();
+    *sh.node_unique.borrow_mut() = vec![0; n_nodes];
+    *sh.nodes.borrow_mut() = nodes;
     *sh.room_sent.borrow_mut() = vec![0; rooms];
     *sh.pad.borrow_mut() = "x".repeat(t.pad);
 
@@ -101,6 +111,7 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
         }
         specs.push(MemberSpec {
             idx: i,
+            node: i % n_nodes,
             room: format!("b{tag}r{r}"),
             room_idx: r,
             sender,
