@@ -120,6 +120,7 @@ def main():
     ap.add_argument("--mode", default="full")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--pinned", default="1")
+    ap.add_argument("--loadavg", default=None, help="the machine's load averages when the run started (/proc/loadavg)")
     a = ap.parse_args()
     with open(a.raw) as f:
         txt = f.read()
@@ -128,8 +129,11 @@ def main():
         rows = prev["runs"]
         a.repeats = prev.get("repeats", a.repeats)
         a.mode = prev.get("mode", a.mode)
+        machine = prev.get("machine") or {}
     except (ValueError, KeyError, TypeError):
         rows = [json.loads(l) for l in txt.splitlines() if l.strip()]
+        machine = {"cpus": os.cpu_count(), "kernel": platform.release(), "loadavg_at_start": a.loadavg,
+                   "loadavg_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
     by = {}
     for r in rows:
         by.setdefault((r.get("scenario"), r.get("label")), []).append(r)
@@ -211,6 +215,8 @@ def main():
     text = "\n".join(out_lines)
     print(text)
     print(legend)
+    print(f"machine load average (1, 5, 15 min) at the start: {machine.get('loadavg_at_start') or '-'}; "
+          f"at the end: {machine.get('loadavg_at_end') or '-'} ({machine.get('cpus')} cores)")
     for t in TARGETS:
         ss = [s for s in slow if s["target"] == t]
         if not ss:
@@ -249,7 +255,7 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": a.mode, "repeats": a.repeats, "pinned": a.pinned == "1",
-        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "machine": machine,
         "git": git_rev(),
         "table": table, "table_text": text, "legend": legend, "spread": spread, "slow_reader": slow, "runs": rows,
     }

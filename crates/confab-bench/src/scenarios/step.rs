@@ -10,7 +10,7 @@ use tokio::time::sleep;
 
 use super::churn::churner;
 use super::shared::Shared;
-use crate::stats::{lat, proc_cpu, span, CpuMark};
+use crate::stats::{self, lat, proc_cpu, span, CpuMark};
 use crate::Traffic;
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn step(
@@ -109,6 +109,7 @@ pub(super) async fn step(
     let nodes = per_node(sh, &node_cpu0, &node_cpu2, send_span.wall_s);
     json!({
         "nodes": nodes,
+        "loadavg_1m": stats::loadavg_1m(), "cpu_pressure_avg10": stats::cpu_pressure_avg10(),
         "offered_dps": rate_dps, "msgs_per_s": msgs_per_s, "secs": secs,
         "sent_msgs": sent, "expected": exp, "unique": unique, "lost": lost, "dups": sh.dups.get(),
         "reorders": sh.reorders.get(), "late": sh.late.get(), "dropped": dropped, "server_errors": sh.server_errors.get(),

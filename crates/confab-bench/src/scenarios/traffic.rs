@@ -332,5 +332,9 @@ pub(super) fn human_step(s: &Value) -> String {
         s["deliveries_per_server_cpu_s"].as_f64().unwrap_or(0.0),
         if s["generator_bound"].as_bool() == Some(true) { " GENERATOR-BOUND" } else { "" },
         if s["held"].as_bool() == Some(true) { " held" } else { " NOT held" },
-    )
+    ) + &match (s["loadavg_1m"].as_f64(), s["cpu_pressure_avg10"].as_f64()) {
+        (Some(l), Some(p)) => format!(" (load {l:.1}, cpu pressure {p:.0}%)"),
+        (Some(l), None) => format!(" (load {l:.1})"),
+        _ => String::new(),
+    }
 }
