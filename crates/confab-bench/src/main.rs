@@ -4,6 +4,11 @@
 //! One single-threaded tokio runtime per process (pin it with `taskset`); every delivery carries
 //! `~b<step>.<sender>.<n>.<nanos>~` in its text, so latency, loss, duplicates and reordering are
 //! computed on receipt against one monotonic clock.
+//!
+//! Layout: `conn.rs` (one connection, either protocol), `stats.rs` (delivery accounting, latency,
+//! CPU, memory and load readings), `scenarios/` (one file per scenario; `traffic.rs`, `step.rs`,
+//! `member.rs` and `ladder.rs` are the stepped runs they share). With `--nodes` the traffic
+//! scenarios spread their connections over several servers of one cluster (bench/nodes).
 
 mod conn;
 mod scenarios;

@@ -12,6 +12,7 @@ use super::shared::Shared;
 use super::traffic::{traffic, Defaults, Kind};
 use crate::conn::{Conn, ConnOpts};
 use crate::{Cli, Traffic};
+
 /// A client that keeps connecting, joining `room`, staying `stay_ms` and leaving, until the step ends.
 pub(super) async fn churner(
     sh: Rc<Shared>,
@@ -59,6 +60,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     rates: &[50e3],
 };
 
+/// Runs the churn scenario: a fan-out room with churning clients, memory before and after.
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, t: Traffic) -> (Value, bool) {
     traffic(cli, opts, t, Kind::Churn).await
 }

@@ -14,6 +14,8 @@ use super::{run_tag, wait_setup};
 use crate::conn::{json_str, Closed, ConnOpts, Proto};
 use crate::stats::{lat, now_ns, span, CpuMark};
 use crate::Cli;
+
+/// Runs the durable-writes scenario and reports acknowledged sends per second and ack latency.
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, a: crate::Durable) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;

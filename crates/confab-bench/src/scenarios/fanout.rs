@@ -16,6 +16,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     ],
 };
 
+/// Runs the fan-out scenario (see the module doc).
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, t: Traffic) -> (Value, bool) {
     traffic(cli, opts, t, Kind::Fanout).await
 }

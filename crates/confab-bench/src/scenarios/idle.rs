@@ -11,6 +11,8 @@ use super::{run_tag, wait_quiet, wait_setup};
 use crate::conn::{Closed, ConnOpts};
 use crate::stats::{proc_rss_kib, span, CpuMark};
 use crate::Cli;
+
+/// Opens and holds the idle connections, then reads the server's memory per connection.
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, a: crate::Idle) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;

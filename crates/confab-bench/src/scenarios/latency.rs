@@ -14,6 +14,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     rates: &[50e3],
 };
 
+/// Runs the latency scenario (see the module doc).
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, t: Traffic) -> (Value, bool) {
     traffic(cli, opts, t, Kind::Latency).await
 }

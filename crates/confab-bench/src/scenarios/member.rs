@@ -14,6 +14,9 @@ use super::trace;
 use super::traffic::MemberSpec;
 use crate::conn::{json_str, Closed, Conn, Proto};
 use crate::stats::{self, now_ns, parse_tag, Receiver, Seen};
+
+/// Connects and joins (to its node, round-robin), then receives and checks deliveries until the
+/// run stops; a sender also sends its quota of each step on the schedule.
 pub(super) async fn member(sh: Rc<Shared>, m: MemberSpec) {
     let name = format!("u{}", m.idx);
     let setup = async {

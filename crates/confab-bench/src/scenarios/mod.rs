@@ -30,6 +30,7 @@ use crate::{Cli, Cmd};
 
 use shared::Shared;
 
+/// A tag unique to this process and moment, put in every room name so runs never share a room.
 fn run_tag() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -64,6 +65,7 @@ pub async fn run(cli: Cli, opts: ConnOpts, nofile: u64) -> (Value, bool) {
     (out, ok)
 }
 
+/// Waits until `n` connections are joined or failed (at most `limit`); true when none failed.
 async fn wait_setup(sh: &Shared, n: usize, limit: Duration) -> bool {
     let t0 = Instant::now();
     while sh.joined.get() + sh.failed.get() < n {
@@ -93,6 +95,7 @@ async fn wait_quiet(sh: &Shared, quiet: Duration, limit: Duration) -> Duration {
     t0.elapsed()
 }
 
+/// Samples the server's RSS every 100 ms into `rss_max` until `until` is set.
 fn rss_sampler(sh: Rc<Shared>, pid: Option<u32>, until: Rc<Cell<bool>>) {
     let Some(pid) = pid else { return };
     tokio::task::spawn_local(async move {
@@ -107,6 +110,7 @@ fn rss_sampler(sh: Rc<Shared>, pid: Option<u32>, until: Rc<Cell<bool>>) {
     });
 }
 
+/// `CONFAB_BENCH_TRACE=1`: print every delivery slower than 100 ms.
 fn trace() -> bool {
     static T: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *T.get_or_init(|| std::env::var_os("CONFAB_BENCH_TRACE").is_some())

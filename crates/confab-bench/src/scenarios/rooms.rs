@@ -13,6 +13,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     rates: &[10e3, 20e3, 50e3, 100e3, 200e3, 400e3],
 };
 
+/// Runs the many-rooms scenario (see the module doc).
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, t: Traffic) -> (Value, bool) {
     traffic(cli, opts, t, Kind::Rooms).await
 }

@@ -13,6 +13,7 @@ use super::traffic::{traffic, Defaults, Kind, MemberSpec};
 use crate::conn::{find_seq, Closed, Conn, ConnOpts, Proto};
 use crate::stats::parse_tag;
 use crate::{Cli, Traffic};
+
 /// The slow reader: reads normally until the measured step starts, then stops reading until told
 /// to resume; then drains what is left, records how (and whether) the server closed it, and on the
 /// native protocol reconnects and resumes with `since` to check nothing was lost.
@@ -204,6 +205,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     rates: &[50e3],
 };
 
+/// Runs the slow-reader scenario: a fan-out room whose last member is the slow reader.
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, t: Traffic) -> (Value, bool) {
     traffic(cli, opts, t, Kind::Slow).await
 }

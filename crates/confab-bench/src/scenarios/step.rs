@@ -12,6 +12,8 @@ use super::churn::churner;
 use super::shared::Shared;
 use crate::stats::{self, lat, proc_cpu, span, CpuMark};
 use crate::Traffic;
+
+/// Runs one step at `rate_dps` for `secs`, drains, and returns its figures (held or not).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn step(
     sh: &Rc<Shared>,

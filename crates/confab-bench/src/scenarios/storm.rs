@@ -13,6 +13,8 @@ use super::{run_tag, wait_setup};
 use crate::conn::{Conn, ConnOpts};
 use crate::stats::{lat, now_ns, span, CpuMark};
 use crate::Cli;
+
+/// Opens the storm's connections, `concurrency` at a time, and holds them until all are done.
 pub(super) async fn run(cli: &Cli, opts: ConnOpts, a: crate::Storm) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;

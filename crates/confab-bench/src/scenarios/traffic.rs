@@ -17,6 +17,7 @@ use super::{rss_sampler, run_tag, wait_quiet, wait_setup};
 use crate::conn::ConnOpts;
 use crate::stats::proc_rss_kib;
 use crate::{Cli, Traffic};
+
 /// Which traffic scenario is running: it decides the defaults and what happens around the steps.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Kind {
@@ -49,6 +50,7 @@ pub(super) struct MemberSpec {
     pub(super) slow: bool,
 }
 
+/// Runs one stepped traffic scenario of `kind` and returns its JSON result and whether it passed.
 pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -> (Value, bool) {
     let g = &cli.g;
     let pid = g.server_pid;
@@ -311,10 +313,12 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
     (out, ok)
 }
 
+/// The name of room `r` of the run tagged `tag`.
 pub(super) fn room_of(tag: &str, r: usize) -> String {
     format!("b{tag}r{r}")
 }
 
+/// One step on one line, for stderr.
 pub(super) fn human_step(s: &Value) -> String {
     format!(
         "offered {:>9.0}/s achieved {:>9.0}/s p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms lost {} dup {} reord {} drop {} srv-cpu {:.2} gen-cpu {:.2} {:.0} deliv/srv-cpu-s{}{}",
