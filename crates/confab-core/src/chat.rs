@@ -256,7 +256,16 @@ impl Chat {
     }
 
     async fn live_message(&self, room: &Room, key: &MessageKey) -> Result<StoredMessage> {
-        match self.store.message(room.id, key).await? {
+        let mut found = self.store.message(room.id, key).await?;
+        // Socket.IO clients name messages by the id they chose when sending; a message sent without
+        // one is known to them by the id Confab gave it (the `message_id` Socket.IO sees), so a
+        // client id that matches nothing but is a number names Confab's id.
+        if let (None, MessageKey::Client { client_id, .. }) = (&found, key) {
+            if let Ok(id) = client_id.parse() {
+                found = self.store.message(room.id, &MessageKey::Id(id)).await?;
+            }
+        }
+        match found {
             Some(m) if !m.deleted => Ok(m),
             _ => Err(ChatError::message_not_found()),
         }

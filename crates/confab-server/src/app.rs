@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
+use confab_core::fanout::{LocalBus, Publisher};
 use confab_core::presence::{ConnId, Presence};
+use confab_core::store::{EventSink, Store};
 use confab_core::Chat;
 use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
@@ -18,6 +20,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
+use crate::http::guest_limit::GuestLimiter;
 use crate::http::{api, pages};
 use crate::{native, socketio};
 
@@ -29,6 +32,8 @@ pub struct App {
     conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Socket.IO sessions (Engine.IO state for polling and upgrades).
     pub engine: socketio::engine::Engine,
+    /// New guest sessions per client address, for every way of becoming a guest.
+    pub guests: GuestLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,14 +48,18 @@ pub enum StartError {
 
 pub async fn run(config: Config) -> Result<(), StartError> {
     let presence = Arc::new(Presence::default());
-    let hub = Hub::start(Arc::clone(&presence), Vec::new());
-    let store = SqliteStore::open(&config.data_dir, hub.clone())?;
-    let chat = Chat::new(Arc::new(store), presence, hub.clone(), config.limits());
+    let bus = LocalBus::new();
+    let sink: Arc<dyn EventSink> = Arc::new(Publisher(bus.clone()));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, Arc::clone(&sink))?);
+    let hub = Hub::start(Arc::clone(&store), bus.clone(), Arc::clone(&presence), config.gap_fill_wait());
+    bus.attach(hub.clone());
+    let chat = Chat::new(store, presence, sink, config.limits());
     for room in chat.list_rooms().await? {
-        hub.known_room(room.name);
+        hub.known_room(&room.name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),
+        guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
         chat,
         hub,
         config: config.clone(),
@@ -76,7 +85,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(Arc::clone(&app)))
+    // The peer address feeds the per-address limit on creating guests.
+    let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .await
         .map_err(StartError::Serve)?;
@@ -96,7 +107,16 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
         .route("/ws", get(native::upgrade))
-        .route("/socket.io/", get(socketio::get).post(socketio::post).options(socketio::preflight))
+        .route(
+            "/socket.io/",
+            get(socketio::get)
+                .post(socketio::post)
+                .options(socketio::preflight)
+                .fallback(socketio::bad_method)
+                // Polling bodies up to the advertised maxPayload reach the handler, which answers 413
+                // above it (axum's own default limit is 2 MiB).
+                .layer(axum::extract::DefaultBodyLimit::max(app.engine.max_payload.saturating_add(1))),
+        )
         .with_state(app)
 }
 
