@@ -243,7 +243,7 @@ def main():
             spread.append({"metric": l["metric"], "target": t, "runs": vals, "median": l["values"].get(t),
                            "best": best, "runs_within_5pct_of_best": near, "n": len(vals)})
             print(f"{l['metric']}, {t}: runs {' '.join(fmt(v) for v in vals)}; median {fmt(l['values'].get(t))}; "
-                  f"best {fmt(best)} reached (within 5 %) in {near}/{len(vals)}")
+                  + (f"best {fmt(best)} reached (within 5 %) in {near}/{len(vals)}" if best > 0 else "nothing held in any run"))
 
     def git_rev():
         try:
