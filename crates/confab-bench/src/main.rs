@@ -125,7 +125,7 @@ pub struct Traffic {
     /// Stop stepping after this many rates in a row that were not held (after their retries)
     #[arg(long, default_value_t = 2)]
     pub stop_after_fails: usize,
-    /// Tries again at the same rate when a step is not held, before it counts as not held
+    /// fanout, rooms: tries again at the same rate when a step is not held, before it counts as not held
     #[arg(long, default_value_t = 1)]
     pub retries: usize,
     /// p99 bound (ms) for a step to count as held

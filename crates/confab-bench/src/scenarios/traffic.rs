@@ -194,10 +194,14 @@ pub(super) async fn traffic(cli: &Cli, opts: ConnOpts, t: Traffic, kind: Kind) -
         rss_base = pid.and_then(proc_rss_kib);
     }
     let mut steps: Vec<Value> = Vec::new();
-    let mut ladder = Ladder::new(
-        t.retries,
-        (!t.no_stop_on_fail).then_some(t.stop_after_fails),
-    );
+    // only the stepped scenarios retry: the others measure one step whose first try is the figure
+    // (the slow reader's pause, the churn's memory), and a second try would change what they measure
+    let retries = if matches!(kind, Kind::Fanout | Kind::Rooms) {
+        t.retries
+    } else {
+        0
+    };
+    let mut ladder = Ladder::new(retries, (!t.no_stop_on_fail).then_some(t.stop_after_fails));
     let mut all_clean = true;
     let mut any_delivered = false;
     let sampling_done = Rc::new(Cell::new(false));
