@@ -10,11 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
-use confab_core::fanout::{LocalBus, Publisher};
-use confab_core::presence::{ConnId, Presence};
-use confab_core::store::{EventSink, Store};
+use confab_core::presence::ConnId;
 use confab_core::Chat;
-use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
 
 use crate::config::Config;
@@ -40,6 +37,10 @@ pub struct App {
 pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] confab_core::ChatError),
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[from] confab_store_postgres::OpenError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(confab_bus_redis::BusError),
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
@@ -47,13 +48,7 @@ pub enum StartError {
 }
 
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let presence = Arc::new(Presence::default());
-    let bus = LocalBus::new();
-    let sink: Arc<dyn EventSink> = Arc::new(Publisher(bus.clone()));
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir, Arc::clone(&sink))?);
-    let hub = Hub::start(Arc::clone(&store), bus.clone(), Arc::clone(&presence), config.gap_fill_wait());
-    bus.attach(hub.clone());
-    let chat = Chat::new(store, presence, sink, config.limits());
+    let crate::backends::Backends { chat, hub, description: storage } = crate::backends::open(&config).await?;
     for room in chat.list_rooms().await? {
         hub.known_room(&room.name);
     }
@@ -68,7 +63,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%local, data_dir = %config.data_dir.display(), "confab started");
+    tracing::info!(%local, %storage, "confab started");
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
     let closing = Arc::clone(&app);

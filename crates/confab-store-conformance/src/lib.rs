@@ -10,10 +10,12 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
+pub mod throughput;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -90,6 +92,7 @@ macro_rules! for_each_check {
             sequencing::concurrent_appends_are_gap_free_and_published_in_order,
             sequencing::events_are_published_before_the_append_resolves,
             sequencing::one_bad_request_does_not_fail_its_batch,
+            sequencing::a_request_the_database_refuses_fails_alone,
             sequencing::a_failure_in_a_batch_of_several_rooms_leaves_no_gap,
             messages::a_client_id_is_idempotent_per_author_and_room,
             messages::message_lookups_match_exact_keys,

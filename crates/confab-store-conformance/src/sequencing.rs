@@ -80,6 +80,25 @@ pub async fn one_bad_request_does_not_fail_its_batch<B: Backend>(backend: &B) {
     assert_eq!(f.sink.seqs().len(), 2);
 }
 
+/// A request the database itself refuses (a message by an actor it does not know breaks a foreign
+/// key, which aborts the transaction) fails with `unavailable`, and the requests queued with it
+/// still commit, gap-free.
+pub async fn a_request_the_database_refuses_fails_alone<B: Backend>(backend: &B) {
+    let f = fixture(backend).await;
+    let (ann, room) = guest_and_room(f.store.as_ref(), "ann", "fk").await;
+    let me = ActorRef::from(&ann);
+    let ghost = ActorRef { id: confab_core::model::ActorId::from("g_nobody".to_string()), name: "ghost".into() };
+    let a = f.store.append(&room, me.clone(), text("one"));
+    let b = f.store.append(&room, ghost, text("from nobody"));
+    let c = f.store.append(&room, me.clone(), text("two"));
+    let (a, b, c) = (a.await, b.await, c.await);
+    assert_eq!(b.expect_err("unknown author").code, ErrorCode::Unavailable);
+    assert_eq!((a.expect("one").seq, c.expect("two").seq), (1, 2));
+    assert_eq!(f.sink.seqs().len(), 2);
+    let stored = f.store.events(room.id, confab_core::store::EventRange::After(0), 10).await.expect("events");
+    assert!(stored.iter().all(|e| e.actor == me), "nothing of the refused request was stored");
+}
+
 /// A failure in a batch that spans rooms: every room's sequence stays gap-free, whichever room the
 /// failure was in and whether that room was touched before it in the batch.
 pub async fn a_failure_in_a_batch_of_several_rooms_leaves_no_gap<B: Backend>(backend: &B) {

@@ -70,7 +70,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| OpenError::Settings(e.to_string()))?;
-        let mut client = pool.get().await.map_err(|e| OpenError::Connect(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| OpenError::Connect(with_causes(&e)))?;
         if let Err(e) = schema::migrate(&mut client, settings.schema.as_deref()).await {
             // The session (and any advisory lock it holds) ends with the connection.
             drop(Object::take(client));
@@ -144,6 +144,18 @@ fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, t
             Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
         }
     }
+}
+
+/// An error and its causes on one line (the pool's error alone says only that connecting failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }
 
 fn new_guest_id() -> String {

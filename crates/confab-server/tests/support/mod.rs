@@ -1,8 +1,15 @@
 //! Shared by the integration tests: a real `confab` process on an ephemeral port with its own data
 //! directory, and a native-protocol WebSocket client that keeps events aside while it waits for an
 //! answer.
+//!
+//! The store is SQLite in the data directory unless `CONFAB_TEST_STORE=postgres`: then each server
+//! gets a PostgreSQL schema of its own (`confab_pg_srv_<random>`, dropped with the server) in
+//! `CONFAB_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), kept across
+//! restarts like the data directory. scripts/test runs the native protocol suite both ways.
 
 #![allow(dead_code)]
+
+pub mod cluster;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -25,6 +32,56 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     args: Vec<String>,
+    /// The PostgreSQL schema of this server (and its restarts), when the tests run on PostgreSQL.
+    _schema: Option<PgSchema>,
+}
+
+/// A PostgreSQL schema for one server, dropped when the server is.
+struct PgSchema {
+    url: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// A new schema name when `CONFAB_TEST_STORE=postgres`; the server creates the schema.
+    fn for_this_run() -> Option<PgSchema> {
+        match std::env::var("CONFAB_TEST_STORE").as_deref() {
+            Ok("postgres") => {}
+            Ok("sqlite") | Err(_) => return None,
+            Ok(other) => panic!("CONFAB_TEST_STORE={other:?}: use sqlite or postgres"),
+        }
+        let url = std::env::var("CONFAB_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let tail: String = (0..12).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+        Some(PgSchema { url, name: format!("confab_pg_srv_{tail}") })
+    }
+
+    fn args(&self) -> [String; 4] {
+        ["--database-url".into(), self.url.clone(), "--database-schema".into(), self.name.clone()]
+    }
+}
+
+impl Drop for PgSchema {
+    /// On a thread of its own: a destructor cannot await, and this one may run inside a runtime.
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+                let task = tokio::spawn(conn);
+                let sql = format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE");
+                let done = client.batch_execute(&sql).await.map_err(|e| e.to_string());
+                drop(client);
+                let _ = task.await;
+                done
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.name);
+        }
+    }
 }
 
 impl Server {
@@ -32,12 +89,19 @@ impl Server {
     pub fn start(extra: &[&str]) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
-        let mut s = Server::start_in(&dir, "127.0.0.1:0", extra);
+        let schema = PgSchema::for_this_run();
+        let mut s = Server::launch(&dir, "127.0.0.1:0", extra, schema.as_ref());
         s._tmp = Some(tmp);
+        s._schema = schema;
         s
     }
 
+    /// Starts a server on SQLite in `dir`, whatever `CONFAB_TEST_STORE` says.
     pub fn start_in(dir: &Path, bind: &str, extra: &[&str]) -> Server {
+        Server::launch(dir, bind, extra, None)
+    }
+
+    fn launch(dir: &Path, bind: &str, extra: &[&str], schema: Option<&PgSchema>) -> Server {
         let mut args: Vec<String> = Vec::new();
         if !extra.contains(&"--leave-grace-ms") {
             args.extend(["--leave-grace-ms".to_string(), "300".to_string()]);
@@ -48,6 +112,7 @@ impl Server {
             .arg(bind)
             .arg("--data-dir")
             .arg(dir)
+            .args(schema.map(PgSchema::args).into_iter().flatten())
             .args(&args)
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())
@@ -58,7 +123,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
         let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
-        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args }
+        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args, _schema: None }
     }
 
     /// Kills the process with SIGKILL and starts it again on the same port and data directory.
@@ -66,8 +131,9 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let extra: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut next = Server::start_in(&self.data_dir, &self.addr, &extra);
+        let mut next = Server::launch(&self.data_dir, &self.addr, &extra, self._schema.as_ref());
         next._tmp = self._tmp.take();
+        next._schema = self._schema.take();
         next
     }
 

@@ -50,7 +50,7 @@ impl Drop for TestSchema {
             rt.block_on(async {
                 let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
                 let task = tokio::spawn(conn);
-                let done = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await.map_err(|e| e.to_string());
+                let done = client.batch_execute(&format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE")).await.map_err(|e| e.to_string());
                 drop(client);
                 let _ = task.await;
                 done
