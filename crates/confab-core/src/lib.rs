@@ -1,6 +1,7 @@
 //! Confab's chat domain, apart from any transport or storage engine.
 //!
 //! - [`model`]: the nouns (actors, rooms, messages) and the validation of what users type.
+//! - [`names`]: the checks every typed name goes through (NFC, no invisible characters), reusable for usernames.
 //! - [`event`]: the per-room event log entry that history, resume and every transport read.
 //! - [`authz`]: the one place that decides whether an actor may do an action in a room.
 //! - [`error`]: the error every layer returns, with a stable code that clients see.
@@ -19,6 +20,7 @@ pub mod event;
 pub mod fanout;
 pub mod limits;
 pub mod model;
+pub mod names;
 pub mod presence;
 pub mod store;
 

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
+use confab_core::fanout::{LocalBus, Publisher};
 use confab_core::presence::{ConnId, Presence};
-use confab_core::store::Store;
+use confab_core::store::{EventSink, Store};
 use confab_core::Chat;
 use confab_store_postgres::PostgresStore;
 use confab_store_sqlite::SqliteStore;
@@ -20,6 +21,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
+use crate::http::guest_limit::GuestLimiter;
 use crate::http::{api, pages};
 use crate::{native, socketio};
 
@@ -31,6 +33,8 @@ pub struct App {
     conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Socket.IO sessions (Engine.IO state for polling and upgrades).
     pub engine: socketio::engine::Engine,
+    /// New guest sessions per client address, for every way of becoming a guest.
+    pub guests: GuestLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,24 +51,29 @@ pub enum StartError {
 
 pub async fn run(config: Config) -> Result<(), StartError> {
     let presence = Arc::new(Presence::default());
-    let hub = Hub::start(Arc::clone(&presence), Vec::new());
+    let bus = LocalBus::new();
+    let sink: Arc<dyn EventSink> = Arc::new(Publisher(bus.clone()));
     // SQLite in --data-dir unless --database-url names a PostgreSQL database.
     let (store, storage): (Arc<dyn Store>, String) = match config.postgres() {
         Some(settings) => {
             let schema = settings.schema.clone().unwrap_or_else(|| "(search_path)".into());
-            (Arc::new(PostgresStore::open(&settings, hub.clone()).await?), format!("postgresql, schema {schema}"))
+            let store = PostgresStore::open(&settings, Arc::clone(&sink)).await?;
+            (Arc::new(store), format!("postgresql, schema {schema}"))
         }
         None => {
-            let store = SqliteStore::open(&config.data_dir, hub.clone())?;
+            let store = SqliteStore::open(&config.data_dir, Arc::clone(&sink))?;
             (Arc::new(store), format!("sqlite in {}", config.data_dir.display()))
         }
     };
-    let chat = Chat::new(store, presence, hub.clone(), config.limits());
+    let hub = Hub::start(Arc::clone(&store), bus.clone(), Arc::clone(&presence), config.gap_fill_wait());
+    bus.attach(hub.clone());
+    let chat = Chat::new(store, presence, sink, config.limits());
     for room in chat.list_rooms().await? {
-        hub.known_room(room.name);
+        hub.known_room(&room.name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),
+        guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
         chat,
         hub,
         config: config.clone(),
@@ -90,7 +99,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(Arc::clone(&app)))
+    // The peer address feeds the per-address limit on creating guests.
+    let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .await
         .map_err(StartError::Serve)?;
@@ -110,7 +121,16 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
         .route("/ws", get(native::upgrade))
-        .route("/socket.io/", get(socketio::get).post(socketio::post).options(socketio::preflight))
+        .route(
+            "/socket.io/",
+            get(socketio::get)
+                .post(socketio::post)
+                .options(socketio::preflight)
+                .fallback(socketio::bad_method)
+                // Polling bodies up to the advertised maxPayload reach the handler, which answers 413
+                // above it (axum's own default limit is 2 MiB).
+                .layer(axum::extract::DefaultBodyLimit::max(app.engine.max_payload.saturating_add(1))),
+        )
         .with_state(app)
 }
 

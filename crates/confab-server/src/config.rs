@@ -115,6 +115,27 @@ pub struct Config {
     /// Simultaneous client connections (both protocols); more are refused with 503.
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
+
+    /// New guest sessions one client address (IPv6: one /64) may create per minute after its burst,
+    /// 0 for no limit. Counts POST /api/guest, `hello` with a name on /ws and the first Socket.IO
+    /// `user` name; refused with 429 and Retry-After (HTTP) or `rate_limited`.
+    #[arg(long, env = "CONFAB_GUESTS_PER_MINUTE_PER_ADDRESS", default_value_t = Limits::default().guests_per_minute_per_address)]
+    pub guests_per_minute_per_address: u32,
+
+    /// Guest sessions one client address may create at once before the per-minute rate applies.
+    #[arg(long, env = "CONFAB_GUEST_BURST_PER_ADDRESS", default_value_t = Limits::default().guest_burst_per_address)]
+    pub guest_burst_per_address: u32,
+
+    /// Largest Engine.IO payload on /socket.io/ (a polling POST body or one WebSocket message),
+    /// advertised to clients as `maxPayload`; larger closes the session (polling: 413, WebSocket: 1009).
+    /// Over-long message text inside it is answered `text_too_long`.
+    #[arg(long, env = "CONFAB_SOCKETIO_MAX_PAYLOAD", default_value_t = Limits::default().socketio_max_payload)]
+    pub socketio_max_payload: usize,
+
+    /// Milliseconds a gap in a room's live events may stay open before it is filled from the
+    /// database (events of one room committed on two nodes can cross the bus out of order).
+    #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
+    pub gap_fill_ms: u64,
 }
 
 impl Config {
@@ -144,7 +165,14 @@ impl Config {
             leave_grace: Duration::from_millis(self.leave_grace_ms),
             socketio_history: self.socketio_history,
             max_connections: self.max_connections,
+            guests_per_minute_per_address: self.guests_per_minute_per_address,
+            guest_burst_per_address: self.guest_burst_per_address,
+            socketio_max_payload: self.socketio_max_payload,
             ..Limits::default()
         }
+    }
+
+    pub fn gap_fill_wait(&self) -> Duration {
+        Duration::from_millis(self.gap_fill_ms)
     }
 }

@@ -15,9 +15,8 @@ use confab_core::presence::ConnId;
 use confab_core::{ChatError, ErrorCode, Event};
 
 use super::vecmap::VecMap;
-use super::{ConnShared, JoinAnswer, Outbound};
+use super::{ConnShared, Encoded, JoinAnswer, Outbound};
 use crate::app::App;
-use crate::fanout::delivery;
 
 #[derive(Default)]
 pub struct JoinedRooms {
@@ -61,8 +60,11 @@ impl JoinedRooms {
         }
         let role = app.chat.may_join(actor, room).await?;
         conn.send(Outbound::Subscribing(room.id)).await;
-        app.hub.subscribe(room.id, conn);
-        match app.chat.join(actor, conn.id, room, role, since).await {
+        let joined = match app.hub.subscribe(room.id, conn).await {
+            Ok(()) => app.chat.join(actor, conn.id, room, role, since).await,
+            Err(e) => Err(e),
+        };
+        match joined {
             Ok(joined) => {
                 self.rooms.insert(key(&room.name), room.clone());
                 Ok(joined)
@@ -83,7 +85,7 @@ impl JoinedRooms {
     /// Queues the join's answer: `ack` (if the protocol has one), then `replay`, then live events
     /// after `after`.
     pub async fn answer(conn: &ConnShared, room: &Room, ack: Option<Utf8Bytes>, replay: Vec<Event>, after: Seq) {
-        let replay = replay.into_iter().map(delivery).collect();
+        let replay = replay.into_iter().map(Encoded::new).collect();
         conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack, replay, after }))).await;
     }
 

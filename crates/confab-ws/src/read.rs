@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::{Message, WsError};
+use crate::{close, Message, WsError};
 
 /// Bytes taken from the socket per read.
 const CHUNK: usize = 4096;
@@ -27,11 +27,41 @@ pub struct WsReader<R> {
     io: R,
     /// Bytes read but not yet parsed: the start of a frame. Empty (unallocated) between frames.
     pending: Vec<u8>,
-    /// A fragmented message being assembled: whether it is text, and its payload so far.
-    partial: Option<(bool, Vec<u8>)>,
+    /// A fragmented message being assembled.
+    partial: Option<Partial>,
     max_message: usize,
     /// The peer's close frame was read, or the stream ended.
     done: bool,
+}
+
+/// A message whose first fragments were read.
+struct Partial {
+    text: bool,
+    data: Vec<u8>,
+    /// How much of `data` is known to be UTF-8 (text only): checked as fragments arrive, so a
+    /// message that cannot become valid fails at its first bad byte, not after its last fragment.
+    checked: usize,
+}
+
+impl Partial {
+    fn new(text: bool, data: &[u8]) -> Result<Self, WsError> {
+        let mut p = Partial { text, data: Vec::new(), checked: 0 };
+        p.extend(data)?;
+        Ok(p)
+    }
+
+    fn extend(&mut self, more: &[u8]) -> Result<(), WsError> {
+        self.data.extend_from_slice(more);
+        if self.text {
+            match std::str::from_utf8(&self.data[self.checked..]) {
+                Ok(_) => self.checked = self.data.len(),
+                // A sequence cut at the end of this fragment may still complete in the next.
+                Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+                Err(_) => return Err(WsError::BadUtf8),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A parsed frame header.
@@ -129,22 +159,21 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 OP_PONG => Some(Message::Pong),
                 OP_CLOSE => {
                     self.done = true;
-                    let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                    Some(Message::Close(code))
+                    Some(Message::Close(close_code(payload)?))
                 }
                 OP_TEXT | OP_BINARY if h.fin => Some(finish(h.opcode == OP_TEXT, payload.to_vec())?),
                 OP_TEXT | OP_BINARY => {
-                    self.partial = Some((h.opcode == OP_TEXT, payload.to_vec()));
+                    self.partial = Some(Partial::new(h.opcode == OP_TEXT, payload)?);
                     None
                 }
                 _ => {
                     // OP_CONTINUATION: `header` checked that a message is open.
-                    let (text, mut data) = self.partial.take().ok_or(WsError::Protocol("continuation without a message"))?;
-                    data.extend_from_slice(payload);
+                    let mut partial = self.partial.take().ok_or(WsError::Protocol("continuation without a message"))?;
+                    partial.extend(payload)?;
                     if h.fin {
-                        Some(finish(text, data)?)
+                        Some(finish(partial.text, partial.data)?)
                     } else {
-                        self.partial = Some((text, data));
+                        self.partial = Some(partial);
                         None
                     }
                 }
@@ -200,7 +229,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             _ => return Err(WsError::Protocol("unknown opcode")),
         }
         // Refuse an oversized message as soon as its header says so, before buffering it.
-        let so_far = self.partial.as_ref().map_or(0, |(_, d)| d.len()) as u64;
+        let so_far = self.partial.as_ref().map_or(0, |p| p.data.len()) as u64;
         if opcode < OP_CLOSE && so_far + payload > self.max_message as u64 {
             return Err(WsError::TooBig(self.max_message));
         }
@@ -209,6 +238,23 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
         }
         let mask = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         Ok(Some(Header { fin, opcode, mask, len: at + 4, payload: payload as usize }))
+    }
+}
+
+/// The status code of a close frame's payload: none, or two bytes of a code a peer may send and
+/// then a UTF-8 reason (RFC 6455 §5.5.1, §7.4).
+fn close_code(payload: &[u8]) -> Result<Option<u16>, WsError> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(WsError::Protocol("a close frame's payload is empty or a 2-byte code and a reason")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !close::valid_from_peer(code) {
+                return Err(WsError::Protocol("close code not allowed on the wire"));
+            }
+            std::str::from_utf8(reason).map_err(|_| WsError::BadUtf8)?;
+            Ok(Some(code))
+        }
     }
 }
 

@@ -1,5 +1,9 @@
-//! Parsing what a Socket.IO v4 client sends: Engine.IO packets, and inside message packets the
-//! Socket.IO packets (CONNECT, DISCONNECT, EVENT). Binary packets are not part of the vocabulary.
+//! Parsing what a Socket.IO v4 client sends: Engine.IO v4 packets, and inside message packets the
+//! Socket.IO v4 packets (CONNECT, DISCONNECT, EVENT). Binary packets are not part of Confab's
+//! vocabulary. Pure functions from text to values: no I/O, no chat rules; every malformed packet is
+//! a [`Malformed`] with its reason, never a panic (the fuzz targets `engineio_packet` and
+//! `socketio_packet` hold it to that). What the server sends is encoded in confab-server's
+//! `socketio/encode.rs`, beside the events it translates.
 
 use serde_json::Value;
 

@@ -1,34 +1,29 @@
-//! The HTTP/1.1 upgrade to WebSocket: an extractor that checks the request, and the `101` answer
-//! after which the connection is handed to the protocol's session as a reader and a writer.
+//! The upgrade as an axum extractor (feature `axum`): [`WsUpgrade`] checks the request with
+//! [`crate::handshake::check`], answers `101 Switching Protocols`, and hands the connection to the
+//! protocol's session as a [`Reader`] and a [`Writer`].
 
 use std::future::Future;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use hyper_util::rt::TokioIo;
-use sha1::{Digest, Sha1};
 use tokio::io::{ReadHalf, WriteHalf};
 
-use super::{WsReader, WsWriter};
+use crate::handshake::{self, NotUpgrade};
+use crate::{WsReader, WsWriter};
 
 /// The upgraded connection's byte stream.
 pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 pub type Reader = WsReader<ReadHalf<Upgraded>>;
 pub type Writer = WsWriter<WriteHalf<Upgraded>>;
 
-/// A valid WebSocket upgrade request. Rejected with `400` (not a WebSocket handshake) or `426`
-/// (another WebSocket version) otherwise.
+/// A valid WebSocket upgrade request, rejected with [`NotUpgrade`]'s status otherwise.
 pub struct WsUpgrade {
     key: HeaderValue,
     on_upgrade: hyper::upgrade::OnUpgrade,
 }
-
-/// Why a request is not a WebSocket upgrade.
-#[derive(Debug)]
-pub struct NotUpgrade(StatusCode, &'static str);
 
 impl IntoResponse for NotUpgrade {
     fn into_response(self) -> Response {
@@ -40,48 +35,17 @@ impl IntoResponse for NotUpgrade {
     }
 }
 
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for WsUpgrade {
     type Rejection = NotUpgrade;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let h = &parts.headers;
-        if parts.method != Method::GET
-            || !has_token(h, header::CONNECTION, "upgrade")
-            || !has_token(h, header::UPGRADE, "websocket")
-        {
-            return Err(NotUpgrade(StatusCode::BAD_REQUEST, "not a WebSocket upgrade request"));
-        }
-        if h.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
-            return Err(NotUpgrade(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 required"));
-        }
-        let key = h
-            .get(header::SEC_WEBSOCKET_KEY)
-            .filter(|k| k.len() == 24)
-            .cloned()
-            .ok_or(NotUpgrade(StatusCode::BAD_REQUEST, "missing or malformed Sec-WebSocket-Key"))?;
+        let key = handshake::check(&parts.method, &parts.headers)?;
         let on_upgrade = parts
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or(NotUpgrade(StatusCode::BAD_REQUEST, "this connection cannot be upgraded"))?;
         Ok(WsUpgrade { key, on_upgrade })
     }
-}
-
-/// `Sec-WebSocket-Accept` for a client's key (RFC 6455 §4.2.2).
-pub fn accept_key(key: &[u8]) -> String {
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
 impl WsUpgrade {
@@ -92,7 +56,7 @@ impl WsUpgrade {
         F: FnOnce(Reader, Writer) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let accept = accept_key(self.key.as_bytes());
+        let accept = handshake::accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             match on_upgrade.await {
@@ -114,11 +78,8 @@ impl WsUpgrade {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn accept_key_matches_the_rfc_example() {
-        // RFC 6455 §1.3
-        assert_eq!(super::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+impl crate::write::Text for axum::extract::ws::Utf8Bytes {
+    fn text(&self) -> &str {
+        self.as_str()
     }
 }

@@ -20,12 +20,6 @@ pub trait Text {
     fn text(&self) -> &str;
 }
 
-impl Text for axum::extract::ws::Utf8Bytes {
-    fn text(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl Text for &str {
     fn text(&self) -> &str {
         self
