@@ -30,7 +30,7 @@ pub struct Config {
 
     /// PostgreSQL schema for Confab's tables, created if missing (lower-case letters, digits, '_');
     /// default: the URL's search_path, normally public.
-    #[arg(long, env = "CONFAB_DATABASE_SCHEMA")]
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA", requires = "database_url")]
     pub database_schema: Option<String>,
 
     /// PostgreSQL connections this node opens at most (one writes, the others read).
