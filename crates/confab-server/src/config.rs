@@ -31,7 +31,7 @@ pub struct Config {
 
     /// PostgreSQL schema for Confab's tables, created if missing (lower-case letters, digits, '_');
     /// default: the URL's search_path, normally public.
-    #[arg(long, env = "CONFAB_DATABASE_SCHEMA")]
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA", requires = "database_url")]
     pub database_schema: Option<String>,
 
     /// Redis that carries room events and presence between nodes, e.g. redis://127.0.0.1:6379/0.

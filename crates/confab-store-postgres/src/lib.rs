@@ -43,7 +43,7 @@ pub enum OpenError {
     #[error("cannot connect to PostgreSQL: {0}")]
     Connect(String),
     #[error("cannot apply the PostgreSQL migrations: {0}")]
-    Migrate(tokio_postgres::Error),
+    Migrate(String),
 }
 
 pub struct PostgresStore {
@@ -143,6 +143,12 @@ fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, t
             drop(Object::take(client));
             Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
         }
+    }
+}
+
+impl OpenError {
+    pub(crate) fn migrate(e: tokio_postgres::Error) -> Self {
+        OpenError::Migrate(with_causes(&e))
     }
 }
 

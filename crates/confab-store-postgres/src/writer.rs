@@ -10,7 +10,8 @@
 //!    of a batch's rooms first, in one order, is what keeps two nodes whose batches touch the same
 //!    rooms from deadlocking.
 //! 2. Each append in call order: it takes `top_seq + 1`, stores the event (and the message), and
-//!    moves `top_seq`, in one statement where it can (see [`Txn::message`]).
+//!    moves `top_seq`, in one statement where it can ([`INSERT_MESSAGE`]). Consecutive messages are
+//!    sent as one pipeline ([`Txn::messages`]).
 //! 3. `COMMIT`; then the committed events go to the sink, in commit order; then the callers are
 //!    answered. Acknowledged means committed.
 //!
@@ -31,6 +32,7 @@ use confab_core::store::{Appended, EventSink, NewEvent};
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout_at, Instant};
+use tokio_postgres::Row;
 
 use crate::PgSettings;
 
@@ -165,36 +167,46 @@ async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> 
     }
     let mut txn = Txn { client, events: Vec::new() };
     let mut outcomes = Vec::with_capacity(batch.len());
-    for request in batch {
+    let mut next = 0;
+    while next < batch.len() {
+        let request = &batch[next];
         if !locked.contains(&request.room_id) {
             outcomes.push(Err(ChatError::room_not_found(&request.room_name)));
+            next += 1;
             continue;
         }
-        let outcome = match isolation {
-            Isolation::None => match txn.append(request).await {
-                Ok(appended) => Ok(appended),
-                Err(Failure::Rule(e)) => Err(e),
-                Err(Failure::Aborted(e)) => {
-                    tracing::warn!(error = %e, "a request aborted its batch; running the batch again with savepoints");
-                    client.batch_execute("ROLLBACK").await.map_err(failed)?;
-                    return Ok(None);
-                }
-            },
-            Isolation::PerRequest => {
-                client.batch_execute("SAVEPOINT req").await.map_err(failed)?;
-                match txn.append(request).await {
-                    Ok(appended) => {
-                        client.batch_execute("RELEASE req").await.map_err(failed)?;
-                        Ok(appended)
-                    }
-                    Err(failure) => {
-                        client.batch_execute("ROLLBACK TO req; RELEASE req").await.map_err(failed)?;
-                        Err(match failure {
-                            Failure::Rule(e) => e,
-                            Failure::Aborted(e) => ChatError::unavailable(e),
-                        })
+        if isolation == Isolation::None {
+            // A run of messages (the usual batch) goes out as one pipeline; anything else alone.
+            let is_message = |r: &Request| matches!(r.new, NewEvent::Message { .. }) && locked.contains(&r.room_id);
+            let run = batch[next..].iter().take_while(|r| is_message(r)).count();
+            let results = if run > 0 { txn.messages(&batch[next..next + run]).await } else { vec![txn.append(request).await] };
+            next += run.max(1);
+            for result in results {
+                match result {
+                    Ok(appended) => outcomes.push(Ok(appended)),
+                    Err(Failure::Rule(e)) => outcomes.push(Err(e)),
+                    Err(Failure::Aborted(e)) => {
+                        tracing::warn!(error = %e, "a request aborted its batch; running the batch again with savepoints");
+                        client.batch_execute("ROLLBACK").await.map_err(failed)?;
+                        return Ok(None);
                     }
                 }
+            }
+            continue;
+        }
+        next += 1;
+        client.batch_execute("SAVEPOINT req").await.map_err(failed)?;
+        let outcome = match txn.append(request).await {
+            Ok(appended) => {
+                client.batch_execute("RELEASE req").await.map_err(failed)?;
+                Ok(appended)
+            }
+            Err(failure) => {
+                client.batch_execute("ROLLBACK TO req; RELEASE req").await.map_err(failed)?;
+                Err(match failure {
+                    Failure::Rule(e) => e,
+                    Failure::Aborted(e) => ChatError::unavailable(e),
+                })
             }
         };
         outcomes.push(outcome);
@@ -246,7 +258,10 @@ impl Txn<'_> {
     async fn append(&mut self, r: &Request) -> Result<Appended, Failure> {
         let at = now_ms();
         let (body, message_id) = match &r.new {
-            NewEvent::Message { content, client_id } => return self.message(r, content, client_id.as_deref(), at).await,
+            NewEvent::Message { .. } => {
+                let mut one = self.messages(std::slice::from_ref(r)).await;
+                return one.pop().unwrap_or_else(|| Err(Failure::Aborted("a message without an outcome".into())));
+            }
             NewEvent::Edit { message_id, content } => {
                 let client_id = self
                     .change_message(
@@ -299,14 +314,56 @@ impl Txn<'_> {
         Ok(Appended { seq, message_id, duplicate: false })
     }
 
-    async fn message(&mut self, r: &Request, content: &Content, client_id: Option<&str>, at: i64) -> Result<Appended, Failure> {
-        let content_json = serde_json::to_string(content).map_err(|e| Failure::Aborted(e.to_string()))?;
-        let insert = self.client.prepare_cached(INSERT_MESSAGE).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&r.room_id, &r.actor.id.as_str(), &client_id, &content_json, &at, &r.actor.name];
-        let Some(row) = self.client.query_opt(&insert, &params).await? else {
-            return self.duplicate(r, client_id).await;
+    /// New messages, in order, sent as one pipeline: each statement goes out without waiting for
+    /// the answer to the one before (PostgreSQL still runs them one after the other, in order), so a
+    /// batch of messages costs about one round trip instead of one per message. An outcome per
+    /// message, except when one aborted the transaction: then the list may stop at that failure
+    /// (the caller rolls the batch back on the first `Aborted`).
+    async fn messages(&mut self, run: &[Request]) -> Vec<Result<Appended, Failure>> {
+        struct Item<'r> {
+            request: &'r Request,
+            author: &'r str,
+            client_id: Option<&'r str>,
+            content: &'r Content,
+            json: String,
+        }
+        let insert = match self.client.prepare_cached(INSERT_MESSAGE).await {
+            Ok(statement) => statement,
+            Err(e) => return vec![Err(e.into())],
         };
+        let at = now_ms();
+        let mut items = Vec::with_capacity(run.len());
+        for request in run {
+            let NewEvent::Message { content, client_id } = &request.new else {
+                return vec![Err(Failure::Aborted("a pipeline of messages got something else".into()))];
+            };
+            match serde_json::to_string(content) {
+                Ok(json) => items.push(Item { request, author: request.actor.id.as_str(), client_id: client_id.as_deref(), content, json }),
+                Err(e) => return vec![Err(Failure::Aborted(e.to_string()))],
+            }
+        }
+        let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 6]> = items
+            .iter()
+            .map(|i| -> [&(dyn tokio_postgres::types::ToSql + Sync); 6] {
+                [&i.request.room_id, &i.author, &i.client_id, &i.json, &at, &i.request.actor.name]
+            })
+            .collect();
+        let client = self.client;
+        let rows = futures_util::future::join_all(params.iter().map(|p| client.query_opt(&insert, p))).await;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (item, row) in items.iter().zip(rows) {
+            let outcome = match row {
+                Err(e) => Err(e.into()),
+                // A resend: the lookup is rare, so it is not pipelined.
+                Ok(None) => self.duplicate(item.request, item.client_id).await,
+                Ok(Some(row)) => self.stored_message(item.request, item.content, item.client_id, at, &row),
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    fn stored_message(&mut self, r: &Request, content: &Content, client_id: Option<&str>, at: i64, row: &Row) -> Result<Appended, Failure> {
         let (id, seq): (MessageId, Seq) = (row.try_get(0)?, row.try_get(1)?);
         let message = MessageView { id, client_id: client_id.map(str::to_string), content: content.clone(), edited_at: None, deleted: false };
         self.events.push(Event {
