@@ -4,7 +4,7 @@
 //! with `unavailable`. The task takes every waiting append (up to [`PgSettings::batch`]) and runs
 //! them in one transaction on one pooled connection:
 //!
-//! 1. `BEGIN`, then lock the batch's rooms with `SELECT … FOR UPDATE`, **in id order**. The row lock
+//! 1. `BEGIN`, and lock the batch's rooms with `SELECT … FOR UPDATE`, **in id order** (one round trip). The row lock
 //!    is what keeps several nodes gap-free: a room's next sequence number is read and written only
 //!    by the transaction holding it, until it commits or rolls back (consuming nothing). Taking all
 //!    of a batch's rooms first, in one order, is what keeps two nodes whose batches touch the same
@@ -96,7 +96,7 @@ type Applied = (Vec<Result<Appended>>, Vec<Event>);
 
 /// How a failed attempt ended.
 enum AttemptError {
-    /// `BEGIN` failed: nothing was sent, another connection may do better (a pooled connection
+    /// `BEGIN` (or the lock sent with it) failed: nothing is held, another connection may do better (a pooled connection
     /// whose server went away is only found out when used).
     Begin(tokio_postgres::Error),
     /// The transaction failed or its connection is in an unknown state.
@@ -158,12 +158,17 @@ enum Isolation {
 
 async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> Result<Option<Applied>, AttemptError> {
     let failed = |e: tokio_postgres::Error| AttemptError::Failed(ChatError::unavailable(e));
-    client.batch_execute("BEGIN").await.map_err(AttemptError::Begin)?;
-    let rooms: Vec<RoomId> = batch.iter().map(|r| r.room_id).collect::<BTreeSet<_>>().into_iter().collect();
-    let lock = client.prepare_cached("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE").await.map_err(failed)?;
+    // BEGIN and the lock in one round trip: one simple query, so PostgreSQL runs them in this order.
+    // The ids are numbers this code formats, not text from a client.
+    let rooms: BTreeSet<RoomId> = batch.iter().map(|r| r.room_id).collect();
+    let ids: Vec<String> = rooms.iter().map(RoomId::to_string).collect();
+    let sql = format!("BEGIN; SELECT id FROM rooms WHERE id IN ({}) ORDER BY id FOR UPDATE", ids.join(","));
     let mut locked = BTreeSet::new();
-    for row in client.query(&lock, &[&rooms]).await.map_err(failed)? {
-        locked.insert(row.try_get::<_, RoomId>(0).map_err(failed)?);
+    for message in client.simple_query(&sql).await.map_err(AttemptError::Begin)? {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+            let id = row.try_get(0).map_err(failed)?.and_then(|id| id.parse::<RoomId>().ok());
+            locked.insert(id.ok_or_else(|| AttemptError::Failed(ChatError::internal("a room id that is not a number")))?);
+        }
     }
     let mut txn = Txn { client, events: Vec::new() };
     let mut outcomes = Vec::with_capacity(batch.len());
