@@ -10,7 +10,10 @@
 //!   committed events in commit order (in-process fan-out today, Redis later).
 //! - [`fanout`]: the contract for carrying committed events between nodes ([`fanout::Bus`]), and its
 //!   in-process implementation for a single node.
-//! - [`presence`]: who is live in which room, with the grace period that keeps a reconnect quiet.
+//! - [`presence`]: who is live in which room on this node, with the grace period that keeps a
+//!   reconnect quiet.
+//! - [`roster`]: the contract for presence across a cluster (one member per actor, announced once,
+//!   a dead node's members departed), and its implementation for a single node.
 //! - [`chat`]: the service that transports call; it holds the chat rules.
 
 pub mod authz;
@@ -22,6 +25,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod presence;
+pub mod roster;
 pub mod store;
 
 pub use chat::Chat;

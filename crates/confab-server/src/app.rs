@@ -10,12 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
-use confab_core::fanout::{LocalBus, Publisher};
-use confab_core::presence::{ConnId, Presence};
-use confab_core::store::{EventSink, Store};
+use confab_core::presence::ConnId;
 use confab_core::Chat;
-use confab_store_postgres::PostgresStore;
-use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
 
 use crate::config::Config;
@@ -43,6 +39,8 @@ pub enum StartError {
     Store(#[from] confab_core::ChatError),
     #[error("cannot open the PostgreSQL store: {0}")]
     Postgres(#[from] confab_store_postgres::OpenError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(confab_bus_redis::BusError),
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
@@ -50,24 +48,7 @@ pub enum StartError {
 }
 
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let presence = Arc::new(Presence::default());
-    let bus = LocalBus::new();
-    let sink: Arc<dyn EventSink> = Arc::new(Publisher(bus.clone()));
-    // SQLite in --data-dir unless --database-url names a PostgreSQL database.
-    let (store, storage): (Arc<dyn Store>, String) = match config.postgres() {
-        Some(settings) => {
-            let schema = settings.schema.clone().unwrap_or_else(|| "(search_path)".into());
-            let store = PostgresStore::open(&settings, Arc::clone(&sink)).await?;
-            (Arc::new(store), format!("postgresql, schema {schema}"))
-        }
-        None => {
-            let store = SqliteStore::open(&config.data_dir, Arc::clone(&sink))?;
-            (Arc::new(store), format!("sqlite in {}", config.data_dir.display()))
-        }
-    };
-    let hub = Hub::start(Arc::clone(&store), bus.clone(), Arc::clone(&presence), config.gap_fill_wait());
-    bus.attach(hub.clone());
-    let chat = Chat::new(store, presence, sink, config.limits());
+    let crate::backends::Backends { chat, hub, description: storage } = crate::backends::open(&config).await?;
     for room in chat.list_rooms().await? {
         hub.known_room(&room.name);
     }

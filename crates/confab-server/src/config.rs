@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use confab_core::Limits;
+use confab_bus_redis::RedisSettings;
 use confab_store_postgres::PgSettings;
 
 #[derive(Debug, Clone, Parser)]
@@ -32,6 +33,41 @@ pub struct Config {
     /// default: the URL's search_path, normally public.
     #[arg(long, env = "CONFAB_DATABASE_SCHEMA", requires = "database_url")]
     pub database_schema: Option<String>,
+
+    /// Redis that carries room events and presence between nodes, e.g. redis://127.0.0.1:6379/0.
+    /// Without it the node is alone. Several nodes need it and a shared --database-url.
+    #[arg(long, env = "CONFAB_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Put before every Redis channel and key, so that several clusters can share one Redis.
+    #[arg(long, env = "CONFAB_REDIS_PREFIX", default_value = "confab:")]
+    pub redis_prefix: String,
+
+    /// This node's name in the cluster (different on every node); random when not given.
+    #[arg(long, env = "CONFAB_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Publications waiting to be sent to Redis; beyond it they are dropped and counted (the other
+    /// nodes fill them from the database).
+    #[arg(long, env = "CONFAB_REDIS_PUBLISH_QUEUE", default_value_t = 10_000)]
+    pub redis_publish_queue: usize,
+
+    /// First wait before reconnecting to Redis, in milliseconds; doubles per failed try, with jitter.
+    #[arg(long, env = "CONFAB_REDIS_BACKOFF_INITIAL_MS", default_value_t = 100)]
+    pub redis_backoff_initial_ms: u64,
+
+    /// Longest wait between reconnection tries to Redis, in milliseconds.
+    #[arg(long, env = "CONFAB_REDIS_BACKOFF_MAX_MS", default_value_t = 5_000)]
+    pub redis_backoff_max_ms: u64,
+
+    /// Redis pub/sub keep-alive in milliseconds; a ping slower than this counts as a lost connection.
+    #[arg(long, env = "CONFAB_REDIS_PING_MS", default_value_t = 2_000)]
+    pub redis_ping_ms: u64,
+
+    /// Milliseconds a node may stay silent in Redis before the others count it dead and announce
+    /// the leaves of its people.
+    #[arg(long, env = "CONFAB_PRESENCE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub presence_timeout_ms: u64,
 
     /// PostgreSQL connections this node opens at most (one writes, the others read).
     #[arg(long, env = "CONFAB_DATABASE_POOL", default_value_t = PgSettings::DEFAULT_POOL_SIZE)]
@@ -68,7 +104,8 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_TEXT_BYTES", default_value_t = Limits::default().max_text_bytes)]
     pub max_text_bytes: usize,
 
-    /// Largest WebSocket message a client may send; larger closes the connection with 1009.
+    /// Largest WebSocket message a client may send on /ws; larger closes the connection with 1009.
+    /// (/socket.io/ has its own limit, --socketio-max-payload.)
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
 
@@ -139,6 +176,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The Redis bus's and roster's settings, when --redis-url selects them.
+    pub fn redis(&self) -> Option<RedisSettings> {
+        let url = self.redis_url.as_ref()?;
+        let node = self.node_id.clone().unwrap_or_else(random_node_id);
+        Some(RedisSettings {
+            prefix: self.redis_prefix.clone(),
+            publish_queue: self.redis_publish_queue,
+            backoff_initial: Duration::from_millis(self.redis_backoff_initial_ms),
+            backoff_max: Duration::from_millis(self.redis_backoff_max_ms),
+            ping_interval: Duration::from_millis(self.redis_ping_ms),
+            presence_timeout: Duration::from_millis(self.presence_timeout_ms),
+            ..RedisSettings::new(url.clone(), node)
+        })
+    }
+
     /// The PostgreSQL store's settings, when --database-url selects it.
     pub fn postgres(&self) -> Option<PgSettings> {
         let url = self.database_url.as_ref()?;
@@ -175,4 +227,10 @@ impl Config {
     pub fn gap_fill_wait(&self) -> Duration {
         Duration::from_millis(self.gap_fill_ms)
     }
+}
+
+fn random_node_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("node-{n:08x}")
 }

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use confab_core::fanout::{Bus, Inbox};
 use confab_core::model::{RoomId, RoomSummary};
-use confab_core::presence::{ConnId, Presence};
+use confab_core::presence::ConnId;
+use confab_core::roster::Roster;
 use confab_core::store::{EventRange, Store};
 use confab_core::{Event, Result};
 use parking_lot::{Mutex, RwLock};
@@ -43,7 +44,8 @@ pub struct Hub {
     lobby: Arc<Lobby>,
     /// Rooms whose member list is due to be sent (see [`LIST_DELAY`]).
     members_due: Mutex<HashSet<RoomId>>,
-    presence: Arc<Presence>,
+    /// Who is in each room across the cluster, for member lists.
+    roster: Arc<dyn Roster>,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     /// How long a gap may stay open before it is filled from the store: events of one room
@@ -58,14 +60,14 @@ pub struct Hub {
 impl Hub {
     /// Creates the hub and starts its dispatcher task (call inside the tokio runtime). Attach it
     /// to the bus as its inbox afterwards.
-    pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>, presence: Arc<Presence>, gap_wait: Duration) -> Arc<Self> {
+    pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>, roster: Arc<dyn Roster>, gap_wait: Duration) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(RoomId, Vec<Event>)>();
         let hub = Arc::new_cyclic(|me| Hub {
             me: me.clone(),
             feeds: RwLock::new(HashMap::new()),
             lobby: Arc::new(Lobby::default()),
             members_due: Mutex::new(HashSet::new()),
-            presence,
+            roster,
             store,
             bus,
             gap_wait,
@@ -227,9 +229,15 @@ impl Hub {
             tokio::time::sleep(LIST_DELAY).await;
             let Some(hub) = hub.upgrade() else { return };
             hub.members_due.lock().remove(&room);
-            let list = Encoded::new(MemberList { room, members: hub.presence.members(room) });
+            let members = match hub.roster.members(room).await {
+                Ok(members) => members,
+                Err(e) => {
+                    tracing::warn!(room, error = %e, "member list unavailable; not sent");
+                    return;
+                }
+            };
             if let Some(feed) = hub.feed(room) {
-                feed.offer_members(list);
+                feed.offer_members(Encoded::new(MemberList { room, members }));
             }
         });
     }
