@@ -3,7 +3,8 @@
 //! Same contract as the embedded SQLite store (`confab_core::store`, checked by
 //! `confab-store-conformance`), with what sharing a database adds:
 //! - [`writer`]: one task per store commits appends in groups, with each room's sequence number
-//!   taken under that room's row lock, so nodes appending to one room stay gap-free.
+//!   taken under that room's row lock, so nodes appending to one room stay gap-free; [`txn`]: the
+//!   statements of one append.
 //! - [`read`]: reads and the writes that publish nothing, on the pool.
 //! - [`schema`]: numbered migrations (`migrations/`), applied at open under an advisory lock.
 //! - [`settings`]: the URL, schema, pool, queue, batch and timeout.
@@ -15,6 +16,7 @@
 mod read;
 mod schema;
 mod settings;
+mod txn;
 mod writer;
 
 use std::sync::Arc;
