@@ -1,5 +1,6 @@
 //! `/metrics` end to end: chat over /ws and Socket.IO moves the counters by exactly what happened,
-//! and the page is refused per `--metrics` (off, local, token).
+//! the Redis bus's reconnects and drops are counted through an outage, and the page is refused per
+//! `--metrics` (off, local, token).
 
 mod support;
 
@@ -99,10 +100,12 @@ async fn chat_on_both_protocols_moves_the_counters_by_what_happened() {
     );
     assert!(after.get(r#"confab_request_duration_seconds_sum{protocol="native",type="send"}"#) > 0.0);
     assert_eq!(after.delta(&before, r#"confab_errors_total{code="unknown_type"}"#), 1.0);
-    let commits = after.delta(&before, r#"confab_store_commit_batch_size_count{store="sqlite"}"#);
+    // Server::start runs on PostgreSQL when CONFAB_TEST_STORE=postgres.
+    let store = if std::env::var("CONFAB_TEST_STORE").as_deref() == Ok("postgres") { "postgres" } else { "sqlite" };
+    let commits = after.delta(&before, &format!(r#"confab_store_commit_batch_size_count{{store="{store}"}}"#));
     assert!((1.0..=5.0).contains(&commits), "5 messages in 1 to 5 commits, saw {commits}");
-    assert!(after.delta(&before, r#"confab_store_commit_batch_size_sum{store="sqlite"}"#) >= 5.0);
-    assert_eq!(after.delta(&before, r#"confab_store_commit_seconds_count{store="sqlite"}"#), commits);
+    assert!(after.delta(&before, &format!(r#"confab_store_commit_batch_size_sum{{store="{store}"}}"#)) >= 5.0);
+    assert_eq!(after.delta(&before, &format!(r#"confab_store_commit_seconds_count{{store="{store}"}}"#)), commits);
     assert!(after.delta(&before, "confab_outbound_queue_length_count") >= 15.0, "sampled at every delivery");
     assert_eq!(after.get("confab_redis_publications_dropped_total"), 0.0);
 
@@ -177,4 +180,77 @@ fn token_mode_without_a_token_refuses_to_start() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--metrics-token"), "{stderr}");
+}
+
+/// A TCP proxy in front of the shared Redis that the test can cut (every connection closed, new
+/// ones refused) and restore: an outage of Redis as this node sees it.
+struct RedisProxy {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<parking_lot::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl RedisProxy {
+    async fn start() -> RedisProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let proxy = RedisProxy { addr, cut: Default::default(), conns: Default::default() };
+        let (cut, conns) = (proxy.cut.clone(), proxy.conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if cut.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut up) = tokio::net::TcpStream::connect("127.0.0.1:6379").await {
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+                conns.lock().push(task.abort_handle());
+            }
+        });
+        proxy
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for task in self.conns.lock().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// On the Redis bus (through a proxy the test cuts): a lost pub/sub connection counts one
+/// reconnect once Redis is back, and messages committed while Redis was away are counted as
+/// dropped publications; both start at 0. (Multi-threaded: the proxy must run while
+/// `Server::start` blocks this thread waiting for the server, which connects through it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_counts_reconnects_and_dropped_publications() {
+    let proxy = RedisProxy::start().await;
+    let url = format!("redis://{}/", proxy.addr);
+    let prefix = format!("confab:ops-metrics-{}:", std::process::id());
+    let server = Server::start(&["--redis-url", &url, "--redis-prefix", &prefix, "--redis-ping-ms", "200",
+        "--redis-backoff-initial-ms", "50", "--redis-backoff-max-ms", "200"]);
+    let r = room("redis-metrics");
+    let mut ann = Client::guest(&server, "ann").await;
+    ann.ok("join", json!({"room": r, "create": true})).await;
+    let before = Scrape::take(&server).await;
+    assert_eq!(before.get("confab_redis_reconnects_total"), 0.0);
+    assert_eq!(before.get("confab_redis_publications_dropped_total"), 0.0);
+
+    proxy.cut();
+    for i in 0..3 {
+        ann.say(&r, &format!("while redis is away {i}")).await;
+    }
+    proxy.restore();
+    let after = scrape_until(&server, |s| s.get("confab_redis_reconnects_total") >= 1.0).await;
+    assert!(after.get("confab_redis_reconnects_total") >= 1.0, "no reconnect counted");
+    let dropped = after.get("confab_redis_publications_dropped_total");
+    assert!((1.0..=3.0).contains(&dropped), "3 publications while cut, {dropped} counted dropped");
+    assert_eq!(after.delta(&before, "confab_messages_stored_total"), 3.0, "the store took them all the same");
 }
