@@ -166,7 +166,7 @@ fn deliver(shared: &Shared, msg: &Msg) {
         Ok(wire) if wire.node == *shared.node() => {}
         Ok(wire) if wire.room_id != room => tracing::warn!(channel, room = wire.room_id, "publication for another room"),
         // A loss notice: the publisher dropped some of this room's publications.
-        Ok(wire) if wire.events.is_empty() => inbox.resync(),
+        Ok(wire) if wire.events.is_empty() => inbox.resync_room(wire.room_id),
         Ok(wire) => inbox.events(room, wire.events),
         Err(e) => tracing::warn!(error = %e, channel, "undecodable room publication"),
     }

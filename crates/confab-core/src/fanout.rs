@@ -14,7 +14,9 @@
 //!   nothing is promised: two nodes writing to one room interleave on the bus in any order, and the
 //!   receiver orders by sequence number.
 //! - **Loss is announced when it can be known.** When the bus loses its connection and gets it back,
-//!   it calls [`Inbox::resync`], so the receiver re-reads every subscribed room from the store.
+//!   it calls [`Inbox::resync`], so the receiver re-reads every subscribed room from the store. A
+//!   publisher that had to drop publications for a room says so with an empty publication for it
+//!   (a [`Wire`] with no events), on which receivers call [`Inbox::resync_room`].
 //! - **Subscriptions take effect in call order.** `subscribe` and `unsubscribe` for one room act in
 //!   the order they are called (the request is queued before `subscribe` returns its future), so an
 //!   unsubscribe followed at once by a subscribe leaves the node subscribed.
@@ -49,6 +51,10 @@ pub trait Inbox: Send + Sync + 'static {
     fn room_changed(&self, room: RoomSummary);
     /// Publications may have been lost (the bus reconnected): re-read every subscribed room.
     fn resync(&self);
+    /// Publications to one room may have been lost (its publisher had to drop some): re-read it.
+    fn resync_room(&self, _room: RoomId) {
+        self.resync();
+    }
 }
 
 /// Carries committed events and lobby changes between nodes. See the module doc for its promises.

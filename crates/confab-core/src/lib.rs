@@ -14,6 +14,7 @@
 //!   reconnect quiet.
 //! - [`roster`]: the contract for presence across a cluster (one member per actor, announced once,
 //!   a dead node's members departed), and its implementation for a single node.
+//! - [`observe`]: the hook through which stores report their commits (for the server's metrics).
 //! - [`chat`]: the service that transports call; it holds the chat rules.
 
 pub mod authz;
@@ -24,6 +25,7 @@ pub mod fanout;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod observe;
 pub mod presence;
 pub mod roster;
 pub mod store;

@@ -31,6 +31,8 @@ pub struct App {
     pub engine: socketio::engine::Engine,
     /// New guest sessions per client address, for every way of becoming a guest.
     pub guests: GuestLimiter,
+    /// The Redis bus, when the node has one: /metrics reads its counters.
+    pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +45,18 @@ pub enum StartError {
     Redis(confab_bus_redis::BusError),
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
+    #[error("invalid settings: {0}")]
+    Config(&'static str),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
 
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let crate::backends::Backends { chat, hub, description: storage } = crate::backends::open(&config).await?;
+    if config.metrics == crate::config::MetricsAccess::Token && config.metrics_token.as_deref().unwrap_or("").is_empty() {
+        return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
+    }
+    crate::metrics::install();
+    let crate::backends::Backends { chat, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
     for room in chat.list_rooms().await? {
         hub.known_room(&room.name);
     }
@@ -59,6 +67,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         hub,
         config: config.clone(),
         conns: Mutex::new(HashMap::new()),
+        redis_bus,
     });
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
@@ -97,6 +106,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/static/app.js", get(pages::script))
         .route("/static/style.css", get(pages::style))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::route::metrics))
         .route("/api/guest", post(api::create_guest))
         .route("/api/me", get(api::me))
         .route("/api/rooms", get(api::rooms))
@@ -142,13 +152,16 @@ pub struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.app.conns.lock().remove(&self.id);
+        if let Some(conn) = self.app.conns.lock().remove(&self.id) {
+            crate::metrics::connection_closed(conn.encoder.slot(), conn.kill_reason());
+        }
     }
 }
 
 impl App {
     pub fn register(self: &Arc<Self>, conn: &Arc<ConnShared>) -> Registered {
         self.conns.lock().insert(conn.id, Arc::clone(conn));
+        crate::metrics::connection_opened(conn.encoder.slot());
         Registered { app: Arc::clone(self), id: conn.id }
     }
 

@@ -27,6 +27,8 @@ pub struct Backends {
     pub hub: Arc<Hub>,
     /// For the start-up log line: which store and which bus this node runs on.
     pub description: String,
+    /// The Redis bus, when there is one, for its counters on /metrics.
+    pub redis_bus: Option<Arc<RedisBus>>,
 }
 
 /// The two buses, which differ only in how they are attached to the hub.
@@ -77,7 +79,11 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         Some(r) => format!("{storage}; redis bus, node {}", r.node),
         None => storage,
     };
-    Ok(Backends { chat, hub, description })
+    let redis_bus = match &bus {
+        NodeBus::Redis(b) => Some(Arc::clone(b)),
+        NodeBus::Local(_) => None,
+    };
+    Ok(Backends { chat, hub, description, redis_bus })
 }
 
 impl From<BusError> for StartError {

@@ -5,16 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
 use confab_core::Limits;
 use confab_bus_redis::RedisSettings;
 use confab_store_postgres::PgSettings;
 
-#[derive(Debug, Clone, Parser)]
-#[command(name = "confab", version, about = "Confab: a real-time chat server with an embedded web UI.\n\n\
-Serves the web UI at /, Confab's WebSocket protocol at /ws and Socket.IO v4 at /socket.io/, \
-and keeps everything in an embedded SQLite database under --data-dir, or, with --database-url, \
-in PostgreSQL (several Confab nodes can share one database).")]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address and port to listen on (port 0 picks a free one; the chosen address is printed).
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
@@ -96,6 +91,16 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Who may read GET /metrics (Prometheus text): `off` (404), `local` (only connections from
+    /// 127.0.0.1 or ::1, others 403; X-Forwarded-For is not trusted), or `token` (requests carrying
+    /// `Authorization: Bearer <--metrics-token>`, others 401).
+    #[arg(long, env = "CONFAB_METRICS", value_enum, default_value_t = MetricsAccess::Local)]
+    pub metrics: MetricsAccess,
+
+    /// The bearer token /metrics asks for with `--metrics token` (required then).
+    #[arg(long, env = "CONFAB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CONFAB_LOG_JSON")]
     pub log_json: bool,
@@ -173,6 +178,14 @@ pub struct Config {
     /// database (events of one room committed on two nodes can cross the bus out of order).
     #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
     pub gap_fill_ms: u64,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAccess {
+    Off,
+    Local,
+    Token,
 }
 
 impl Config {

@@ -195,3 +195,55 @@ async fn a_redis_outage_loses_nothing() {
     assert_eq!(after["message"]["content"]["text"], "after");
     ann.quiet(300).await;
 }
+
+/// PostgreSQL unreachable: sends are answered with a clear `unavailable` error (nothing is
+/// acknowledged that is not stored), and once the database is back the same node takes sends again
+/// without a restart; the log holds exactly what was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_answered_and_survived() {
+    let pg = TcpProxy::start("127.0.0.1:5432").await;
+    let cluster = Cluster::start_via(
+        2,
+        &redis_addr(),
+        Some(&pg.addr.to_string()),
+        &["--requests-per-second", "0", "--database-timeout-ms", "1000"],
+    );
+    let mut ann = Client::guest(cluster.node(0), "ann").await;
+    ann.ok("create_room", json!({"room": "dark"})).await;
+    ann.join("dark").await;
+    let mut bob = Client::guest(cluster.node(1), "bob").await;
+    bob.join("dark").await;
+    let before = bob.say("dark", "before").await["seq"].as_i64().unwrap();
+
+    pg.cut();
+    let mut refused = 0;
+    for i in 0..5 {
+        let answer = bob.request("send", json!({"room": "dark", "text": format!("during {i}")})).await;
+        if answer["type"] == "error" {
+            assert_eq!(answer["code"], "unavailable", "{answer}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 5, "nothing is acknowledged while the database is away");
+    pg.restore();
+    let mut after = None;
+    for _ in 0..50 {
+        let answer = bob.request("send", json!({"room": "dark", "text": "after"})).await;
+        if answer["type"] == "ack" {
+            after = answer["seq"].as_i64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = after.expect("sends are taken again once the database is back");
+    assert_eq!(after, before + 1, "refused sends consumed no sequence number");
+    let history = ann.ok("history", json!({"room": "dark", "after": 0, "limit": 50})).await;
+    let texts: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message")
+        .map(|e| e["message"]["content"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+}

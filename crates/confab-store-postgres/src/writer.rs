@@ -71,8 +71,10 @@ impl Writer {
 async fn run(pool: Pool, mut rx: mpsc::Receiver<Request>, sink: Arc<dyn EventSink>, max: usize, timeout: std::time::Duration) {
     let mut batch = Vec::with_capacity(max);
     while rx.recv_many(&mut batch, max).await > 0 {
-        match commit(&pool, &batch, Instant::now() + timeout).await {
+        let started = Instant::now();
+        match commit(&pool, &batch, started + timeout).await {
             Ok((outcomes, events)) => {
+                confab_core::observe::committed("postgres", batch.len(), &events, started.elapsed());
                 if !events.is_empty() {
                     sink.committed(events);
                 }

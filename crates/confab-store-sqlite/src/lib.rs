@@ -9,7 +9,9 @@
 //!   from tokio's blocking threads.
 //! - [`checkpoint`]: a thread that checkpoints the WAL, so commits never do.
 //! - [`schema`]: numbered migrations, applied at open.
+//! - [`backup`]: a consistent copy of the live database (`confab admin backup`).
 
+pub mod backup;
 mod checkpoint;
 mod read;
 mod schema;

@@ -112,6 +112,7 @@ enum Isolation {
 /// again with a savepoint per request. Failures are rare (an edit of a message just deleted, a room
 /// name just taken), so the retry costs little on average.
 fn commit_batch(conn: &Connection, batch: &mut Vec<Cmd>, sink: &dyn EventSink) {
+    let started = std::time::Instant::now();
     let outcome = match run_batch(conn, batch, Isolation::None) {
         Ok(Some(done)) => Ok(done),
         Ok(None) => run_batch(conn, batch, Isolation::PerRequest).map(|d| d.unwrap_or_default()),
@@ -119,6 +120,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Cmd>, sink: &dyn EventSink) {
     };
     match outcome {
         Ok((outcomes, events)) => {
+            confab_core::observe::committed("sqlite", batch.len(), &events, started.elapsed());
             if !events.is_empty() {
                 sink.committed(events);
             }

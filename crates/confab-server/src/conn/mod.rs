@@ -274,7 +274,10 @@ impl ConnShared {
     /// fast enough, and it is disconnected (to resume later from the log) rather than losing the item.
     pub fn offer(&self, item: Outbound) -> bool {
         match self.tx.try_send(item) {
-            Ok(()) => true,
+            Ok(len) => {
+                crate::metrics::queued(len);
+                true
+            }
             Err(queue::TrySendError::Full(_)) => {
                 self.kill(CloseReason::SlowConsumer);
                 false

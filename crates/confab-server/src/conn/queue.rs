@@ -49,7 +49,8 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+    /// Queues `item` if there is room; on success, how many items the queue then holds.
+    pub fn try_send(&self, item: T) -> Result<usize, TrySendError<T>> {
         let mut state = self.0.state.lock();
         if state.closed {
             return Err(TrySendError::Closed(item));
@@ -58,9 +59,10 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(item));
         }
         state.items.push_back(item);
+        let len = state.items.len();
         drop(state);
         self.0.readable.notify_one();
-        Ok(())
+        Ok(len)
     }
 
     /// Queues `item`, waiting for room; gives it back if the receiver is gone.
@@ -70,7 +72,7 @@ impl<T> Sender<T> {
             tokio::pin!(room);
             room.as_mut().enable();
             match self.try_send(item) {
-                Ok(()) => return Ok(()),
+                Ok(_) => return Ok(()),
                 Err(TrySendError::Closed(back)) => return Err(back),
                 Err(TrySendError::Full(back)) => item = back,
             }

@@ -152,6 +152,7 @@ impl State {
             for sub in &self.subs {
                 sub.offer(Outbound::Event(Arc::clone(&delivery)));
             }
+            crate::metrics::delivered(self.subs.len());
         }
         self.last = Some(last);
         accepted.start_fill = !self.pending.is_empty() && !self.filling;

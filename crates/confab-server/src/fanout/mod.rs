@@ -168,7 +168,10 @@ impl Hub {
     pub async fn subscribe(self: &Arc<Self>, room: RoomId, conn: &Arc<ConnShared>) -> Result<()> {
         let feed = {
             let mut feeds = self.feeds.write();
-            let feed = feeds.entry(room).or_insert_with(|| Feed::new(room));
+            let feed = feeds.entry(room).or_insert_with(|| {
+                crate::metrics::room_feed_opened();
+                Feed::new(room)
+            });
             feed.add(conn);
             Arc::clone(feed)
         };
@@ -194,6 +197,7 @@ impl Hub {
         if let Some(feed) = feeds.get(&room) {
             if feed.remove(conn) {
                 feeds.remove(&room);
+                crate::metrics::room_feed_closed();
                 // Under the lock, so that a later first subscriber's `subscribe` is called after it.
                 self.bus.unsubscribe(room);
             }
@@ -251,6 +255,13 @@ impl Inbox for Hub {
 
     fn room_changed(&self, room: RoomSummary) {
         self.lobby.room_changed(room);
+    }
+
+    /// The bus may have lost publications to one room: its feed catches up from the store at once.
+    fn resync_room(&self, room: RoomId) {
+        if let (Some(hub), Some(feed)) = (self.me.upgrade(), self.feed(room)) {
+            hub.fill(&feed, Duration::ZERO);
+        }
     }
 
     /// The bus may have lost publications: every feed catches up from the store at once.

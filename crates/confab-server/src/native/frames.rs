@@ -65,6 +65,7 @@ pub fn ack(id: &Value, fields: Value) -> Utf8Bytes {
 }
 
 pub fn error(id: &Value, err: &ChatError) -> Utf8Bytes {
+    crate::metrics::error(err.code);
     to_frame(&json!({"type": "error", "id": id, "code": err.code.as_str(), "message": err.message}))
 }
 

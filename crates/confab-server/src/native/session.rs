@@ -141,13 +141,20 @@ impl Session {
                 return None;
             }
         };
-        match self.dispatch(&env).await {
+        let started = std::time::Instant::now();
+        let reply = self.dispatch(&env).await;
+        if !matches!(reply, Ok(Reply::Later(_))) {
+            crate::metrics::request("native", &env.kind, started);
+        }
+        match reply {
             Ok(Reply::Now(fields)) => self.shared.send_frame(frames::ack(&env.id, fields)).await,
             Ok(Reply::Joined) => {}
             Ok(Reply::Later(pending)) => {
-                let id = env.id;
+                let (id, kind) = (env.id, env.kind);
                 return Some(Box::pin(async move {
-                    match pending.await {
+                    let committed = pending.await;
+                    crate::metrics::request("native", &kind, started);
+                    match committed {
                         Ok(a) => frames::ack(&id, json!({"seq": a.seq, "message_id": a.message_id, "duplicate": a.duplicate})),
                         Err(e) => frames::error(&id, &e),
                     }
@@ -246,6 +253,8 @@ impl Session {
         let joined = self.rooms.join(&self.app, &self.shared, &actor, &room, req.since).await?;
         let mut summary = chat.summary(&room);
         summary.top_seq = joined.top_seq;
+        // The join's member list is the cluster's; this node's count alone would be short.
+        summary.members = joined.members.len();
         let ack = frames::ack(
             &id,
             json!({

@@ -64,11 +64,13 @@ pub fn ok(fields: Value) -> Value {
 }
 
 pub fn failure(err: &ChatError) -> Value {
+    crate::metrics::error(err.code);
     json!({"ok": false, "error": {"code": err.code.as_str(), "message": err.message}})
 }
 
 /// The `error` event a client gets for a failed event it sent without an acknowledgement callback.
 pub fn error_event(err: &ChatError) -> Utf8Bytes {
+    crate::metrics::error(err.code);
     event("error", &json!({"code": err.code.as_str(), "message": err.message}))
 }
 

@@ -176,6 +176,7 @@ impl Socket {
             }
             SocketPacket::Event { ack, name, args, .. } => {
                 let limits = &self.app.chat.limits;
+                let started = std::time::Instant::now();
                 let result = if self.bucket.take() {
                     self.event(&name, &args).await
                 } else {
@@ -187,6 +188,9 @@ impl Socket {
                         format!("at most {} events a second", limits.requests_per_second),
                     ))
                 };
+                if !matches!(result, Ok(Reply::Later(..))) {
+                    crate::metrics::request("socketio", &name, started);
+                }
                 match result {
                     Ok(Reply::Now(fields)) => {
                         if let Some(id) = ack {
@@ -194,7 +198,9 @@ impl Socket {
                         }
                     }
                     Ok(Reply::Later(pending, client_id)) => answers.push_back(Box::pin(async move {
-                        match (pending.await, ack) {
+                        let committed = pending.await;
+                        crate::metrics::request("socketio", &name, started);
+                        match (committed, ack) {
                             (Ok(a), Some(id)) => {
                                 let mid = encode::message_id(a.message_id.unwrap_or_default(), &client_id);
                                 Some(encode::ack(id, &encode::ok(json!({"message_id": mid, "seq": a.seq}))))

@@ -18,6 +18,8 @@ pub fn redis_addr() -> String {
 
 pub struct Cluster {
     schema: PgSchema,
+    /// What the nodes are given as `--database-url` (the schema's own URL, or a proxy in front of it).
+    database_url: String,
     prefix: String,
     redis_url: String,
     extra: Vec<String>,
@@ -29,12 +31,26 @@ impl Cluster {
     /// Starts `n` nodes (`n0`, `n1`, ...) on a fresh schema and prefix, talking to Redis at
     /// `redis_addr` (the real one, or a proxy in front of it), each with `extra` arguments.
     pub fn start(n: usize, redis_addr: &str, extra: &[&str]) -> Cluster {
-        let url = std::env::var("CONFAB_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        Cluster::start_via(n, redis_addr, None, extra)
+    }
+
+    /// PostgreSQL as the tests find it (`CONFAB_TEST_DATABASE_URL` overrides).
+    pub fn database_url() -> String {
+        std::env::var("CONFAB_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// Like [`Cluster::start`], with the nodes reaching PostgreSQL at `database_addr` (a proxy).
+    pub fn start_via(n: usize, redis_addr: &str, database_addr: Option<&str>, extra: &[&str]) -> Cluster {
+        let url = Cluster::database_url();
+        let database_url = match database_addr {
+            Some(addr) => format!("postgres://postgres@{addr}/test"),
+            None => url.clone(),
+        };
         let tail: String = (0..12).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
         let schema = PgSchema { url, name: format!("confab_cluster_{tail}") };
         let mut cluster = Cluster {
             schema,
+            database_url,
             prefix: format!("confab-test-{tail}:"),
             redis_url: format!("redis://{redis_addr}"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -66,7 +82,10 @@ impl Cluster {
     pub fn start_node(&mut self, i: usize) {
         let args = self.args(i);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let server = Server::launch(self.dirs[i].path(), "127.0.0.1:0", &args, Some(&self.schema));
+        let schema = PgSchema { url: self.database_url.clone(), name: self.schema.name.clone() };
+        let server = Server::launch(self.dirs[i].path(), "127.0.0.1:0", &args, Some(&schema));
+        // Only the cluster's own schema value drops the schema (through the direct URL).
+        std::mem::forget(schema);
         self.nodes[i] = Some(server);
     }
 

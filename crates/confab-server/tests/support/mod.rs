@@ -102,24 +102,35 @@ impl Server {
         Server::launch(dir, bind, extra, None)
     }
 
+    /// Starts a server on SQLite at the default log level (no `CONFAB_LOG`), its stderr piped to
+    /// the caller instead of inherited (for tests that read the logs).
+    pub fn start_logged(extra: &[&str]) -> (Server, std::process::ChildStderr) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Server::spawn(tmp.path(), "127.0.0.1:0", extra, None, true);
+        s._tmp = Some(tmp);
+        let stderr = s.child.stderr.take().expect("piped stderr");
+        (s, stderr)
+    }
+
     fn launch(dir: &Path, bind: &str, extra: &[&str], schema: Option<&PgSchema>) -> Server {
+        Server::spawn(dir, bind, extra, schema, false)
+    }
+
+    fn spawn(dir: &Path, bind: &str, extra: &[&str], schema: Option<&PgSchema>, logged: bool) -> Server {
         let mut args: Vec<String> = Vec::new();
         if !extra.contains(&"--leave-grace-ms") {
             args.extend(["--leave-grace-ms".to_string(), "300".to_string()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .arg("--bind")
-            .arg(bind)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(schema.map(PgSchema::args).into_iter().flatten())
-            .args(&args)
-            .env("CONFAB_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start confab");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_confab"));
+        command.arg("--bind").arg(bind).arg("--data-dir").arg(dir);
+        command.args(schema.map(PgSchema::args).into_iter().flatten()).args(&args).stdout(Stdio::piped());
+        if logged {
+            command.env_remove("CONFAB_LOG").stderr(Stdio::piped());
+        } else {
+            command.env("CONFAB_LOG", "warn").stderr(Stdio::inherit());
+        }
+        let mut child = command.spawn().expect("start confab");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
@@ -144,6 +155,13 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGTERM (a graceful stop) and waits for the process to exit.
+    pub fn terminate(&mut self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "could not signal the server");
+        let _ = self.child.wait();
     }
 }
 
