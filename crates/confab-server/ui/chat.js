@@ -18,6 +18,8 @@ export class Chat {
     this.outbox = new Outbox(storage, () => store.changed());
     this.pumping = false;
     this.gapTimers = new Map();
+    /** Rooms left in this tab, so that merging with other tabs' lists does not bring them back. */
+    this.left = new Set();
     for (const saved of readJson(storage, 'rooms', []) || []) {
       if (saved && typeof saved.name === 'string') store.addRoom(saved.name, Number(saved.lastRead) || 0);
     }
@@ -44,6 +46,9 @@ export class Chat {
     addEventListener('offline', () => this.conn.wentOffline());
     // Leaving the page keeps the read marker of the open room.
     addEventListener('pagehide', () => this.save());
+    addEventListener('storage', (e) => {
+      if (e.key === 'confab.rooms') this.#otherTab();
+    });
   }
 
   start() {
@@ -54,11 +59,28 @@ export class Chat {
     return this.conn.limits;
   }
 
+  /**
+   * Writes the room list and read markers, merged with what other tabs wrote: a room another tab joined
+   * stays, one this tab left goes, and each read marker keeps the furthest any tab reached.
+   */
   save() {
-    const rooms = [...this.store.rooms.values()]
-      .filter((r) => r.status !== 'missing')
-      .map((r) => ({ name: r.name, lastRead: r.lastRead }));
-    writeJson(this.storage, 'rooms', rooms);
+    const merged = new Map();
+    for (const saved of readJson(this.storage, 'rooms', []) || []) {
+      if (saved && typeof saved.name === 'string' && !this.left.has(saved.name)) merged.set(saved.name, Number(saved.lastRead) || 0);
+    }
+    for (const r of this.store.rooms.values()) {
+      if (r.status !== 'missing') merged.set(r.name, Math.max(r.lastRead, merged.get(r.name) || 0));
+    }
+    writeJson(this.storage, 'rooms', [...merged].map(([name, lastRead]) => ({ name, lastRead })));
+  }
+
+  /** Another tab changed the room list: take up the rooms it joined. */
+  #otherTab() {
+    for (const saved of readJson(this.storage, 'rooms', []) || []) {
+      if (!saved || typeof saved.name !== 'string' || this.store.findRoom(saved.name) || this.left.has(saved.name)) continue;
+      const room = this.store.addRoom(saved.name, Number(saved.lastRead) || 0);
+      if (this.conn.live) this.join(room).catch(() => {});
+    }
   }
 
   #welcomed(welcome) {
@@ -78,6 +100,7 @@ export class Chat {
 
   /** Opens `name` (deep link, sidebar, room browser): joins it if needed and shows it. */
   open(name) {
+    this.left.delete(name);
     const known = this.store.findRoom(name);
     const room = known || this.store.addRoom(name);
     this.store.active = room.name;
@@ -171,6 +194,7 @@ export class Chat {
     try {
       if (this.conn.live && room.status === 'joined') await this.conn.request('leave', { room: name }, { timeoutMs: 3000 });
     } catch { /* leaving anyway: the grace period announces it */ }
+    this.left.add(name);
     this.store.removeRoom(name);
     if (this.store.active === name) this.store.active = null;
     this.save();
