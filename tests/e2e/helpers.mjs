@@ -343,3 +343,21 @@ export function myUserId(page) {
     return (body.user && body.user.id) || body.id;
   });
 }
+
+/* ---------------------------------------------------------- accessibility */
+
+const axeSource = readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core (WCAG 2 A and AA rules) on the page as it is now and returns the serious and critical
+ * violations, each as "rule: target". Evaluated through the DevTools protocol, so the page's strict CSP
+ * (no inline scripts) stays in force.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary?.split('\n')[1]?.trim() || v.help})`));
+}
