@@ -33,6 +33,7 @@ function showView(name) {
   const inRoom = name === 'room';
   $('leave-button').hidden = !inRoom;
   $('members-toggle').hidden = !inRoom;
+  if (inRoom) $('members-toggle').setAttribute('aria-expanded', String(membersShown()));
   document.body.dataset.view = name;
 }
 
@@ -62,6 +63,9 @@ const chat = new Chat({
       if (store.active !== room.name) return;
       setTitle(room.name);
       showView('room');
+      // Opening a room puts the focus in its message box, unless the person is typing elsewhere.
+      const typing = document.activeElement?.matches?.('input, textarea, [contenteditable]');
+      if (!typing || document.activeElement === $('composer')) composer.focus();
       if (route.room && route.room !== room.name) {
         route = { room: room.name };
         history.replaceState(null, '', roomPath(room.name));
@@ -247,11 +251,15 @@ $('leave-button').addEventListener('click', async () => {
 
 $('retry-now').addEventListener('click', () => chat.conn.retryNow());
 
+// Wide screens show the member list by default and narrow ones hide it, so the class flips whatever the
+// width shows now, and aria-expanded says what is visible.
+const membersShown = () => getComputedStyle($('members-panel')).display !== 'none';
 $('members-toggle').addEventListener('click', () => {
-  const open = !document.body.classList.contains('members-open');
-  document.body.classList.toggle('members-open', open);
-  $('members-toggle').setAttribute('aria-expanded', String(open));
+  document.body.classList.toggle('members-open');
+  $('members-toggle').setAttribute('aria-expanded', String(membersShown()));
 });
+matchMedia('(min-width: 1280px)').addEventListener('change', () =>
+  $('members-toggle').setAttribute('aria-expanded', String(membersShown())));
 
 /* ---- session */
 
