@@ -4,7 +4,7 @@
 
 import { h, reconcile, showText } from './dom.js';
 import { TimelineWindow } from './window.js';
-import { linkify, clockTime, absoluteTime, relativeTime, dayLabel, initials, hue } from './format.js';
+import { linkify, clockTime, absoluteTime, relativeTime, dayLabel, initials, hue, mentions } from './format.js';
 
 const PAGE = 50;
 /** Load the next page when the reader is this close (px) to an end of what is loaded. */
@@ -279,8 +279,9 @@ export class Timeline {
     const m = ev.message;
     const author = ev.actor || {};
     const mine = !!this.store.me && author.id === this.store.me.id;
+    const mentioned = !mine && !m.deleted && mentions(m.content?.text ?? '', this.store.me?.name);
     const node = h('li', {
-      class: `msg${continued ? ' continued' : ''}${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}`,
+      class: `msg${continued ? ' continued' : ''}${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${mentioned ? ' mention' : ''}`,
       'data-testid': 'message', 'data-seq': ev.seq, 'data-message-id': m.id,
       'data-author-id': author.id || '', 'data-deleted': String(!!m.deleted),
     });

@@ -4,8 +4,10 @@
 //! path). The client is plain ES modules, each embedded here with `include_str!` and served from
 //! `/static/<file>`; an unknown file is a 404, never a fall-through to the shell.
 
+use std::sync::OnceLock;
+
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 /// The pages load only their own scripts and styles and talk only to this server: a script that slipped
@@ -51,19 +53,42 @@ pub async fn room() -> impl IntoResponse {
     (PAGE_HEADERS, Html(SHELL))
 }
 
-/// One embedded script or style sheet. The modules change only with the binary, so the browser may keep
-/// them for a short while; `no-cache` would cost a round trip per module on every load.
-pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, mime, body)) => (
-            [
-                (header::CONTENT_TYPE, *mime),
-                (header::CACHE_CONTROL, "max-age=60"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            *body,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+/// One embedded script or style sheet. The modules must change together (a new `app.js` with an old
+/// cached `chat.js` would break), so the browser revalidates every time (`no-cache`) and gets a 304 for
+/// an unchanged file: its ETag is a hash of the content, computed once.
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(index) = ASSETS.iter().position(|(name, _, _)| *name == file) else {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    };
+    let (_, mime, body) = ASSETS[index];
+    let etag = &etags()[index];
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let common = [
+        (header::CACHE_CONTROL, "no-cache".to_owned()),
+        (header::ETAG, etag.clone()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+    ];
+    if cached {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
     }
+    (common, [(header::CONTENT_TYPE, mime)], body).into_response()
+}
+
+/// `"<FNV-1a 64 of the file>"` for each entry of ASSETS, in order.
+fn etags() -> &'static [String] {
+    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
+    ETAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(_, _, body)| {
+                let hash = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                format!("\"{hash:016x}\"")
+            })
+            .collect()
+    })
 }
