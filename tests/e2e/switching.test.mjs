@@ -44,12 +44,17 @@ test('switching rooms keeps one connection and the page; unread and mention badg
   await eventually(async () => assert.ok(await badge(a, 'beta', 'unread-count').isHidden()));
   assert.equal(await roomLink(a, 'beta').getAttribute('aria-current'), 'page');
 
+  // A message seen live in the open room is read: it does not count once the person moves on.
+  await sendMessage(b, 'seen live in beta');
+  await messageWithText(a, 'seen live in beta').waitFor();
+
   // Messages in the room left behind now count there.
   const b2 = await openRoom(bob, 'alpha');
   await sendMessage(b2, 'alpha news');
   await eventually(async () => assert.equal(await badge(a, 'alpha', 'unread-count').textContent(), '1'));
   await roomLink(a, 'alpha').click();
   await messageWithText(a, 'alpha news').waitFor();
+  assert.ok(await badge(a, 'beta', 'unread-count').isHidden(), 'what was seen live is not unread');
   // Back and forward go through the history stack, still in the same page.
   await a.goBack();
   await a.waitForURL('**/chat-room/beta');

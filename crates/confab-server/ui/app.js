@@ -1,7 +1,8 @@
 // Confab's web client: boots the single-page app, routes by path (`/` is the room browser,
 // `/chat-room/<name>` a room) with history.pushState on one connection, and wires the views together.
 // Module map: protocol.js (the wire), state.js + window.js + outbox.js (state, no DOM), chat.js (the
-// controller), timeline.js, composer.js, sidebar.js, settings.js (views), format.js, dom.js, storage.js.
+// controller), timeline.js + message.js, composer.js, sidebar.js, settings.js (views), format.js, dom.js,
+// storage.js. ui/README.md says where the next issues plug in.
 
 import * as api from './api.js';
 import { Chat } from './chat.js';

@@ -208,14 +208,27 @@ export class Chat {
     const timeline = this.views.timeline;
     for (const e of ready) {
       const open = this.store.active === room.name && timeline.room === room;
+      // The timeline first: whether the person saw the event depends on where it landed.
+      if (open) timeline.live(e);
       room.note(e, me, open && timeline.reading());
       if (e.kind === 'message' && me && e.actor?.id === me.id && e.message?.client_id) {
         this.outbox.remove(e.message.client_id);
       }
-      if (open) timeline.live(e);
     }
     if (room.seq.hasGap) this.#fillGap(room);
-    if (ready.length) this.store.changed();
+    if (ready.length) {
+      this.store.changed();
+      this.saveSoon();
+    }
+  }
+
+  /** Read markers change with every event seen; writing them once a second is plenty. */
+  saveSoon() {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, 1000);
   }
 
   /** An event past a gap waits; if the gap is still open after a moment, fetch it from history. */

@@ -4,7 +4,8 @@
 
 import { h, reconcile, showText } from './dom.js';
 import { TimelineWindow } from './window.js';
-import { linkify, clockTime, absoluteTime, relativeTime, dayLabel, initials, hue, mentions } from './format.js';
+import { relativeTime, mentions } from './format.js';
+import { dayNode, systemNode, messageNode } from './message.js';
 
 const PAGE = 50;
 /** Load the next page when the reader is this close (px) to an end of what is loaded. */
@@ -214,9 +215,11 @@ export class Timeline {
       else if (s.scrollHeight - s.scrollTop - s.clientHeight < EDGE_PX) this.#loadNewer();
       if (this.reading()) {
         this.unseen = 0;
-        if (this.room.unread) {
-          this.room.markRead();
+        const before = [this.room.unread, this.room.lastRead];
+        this.room.markRead();
+        if (before[0] !== this.room.unread || before[1] !== this.room.lastRead) {
           this.store.changed();
+          this.chat.saveSoon();
         }
       }
       this.#controls();
@@ -269,34 +272,13 @@ export class Timeline {
   }
 
   #itemNode({ ev, continued }) {
-    if (ev.kind !== 'message') {
-      const name = ev.actor?.name || 'someone';
-      const text = ev.kind === 'join' ? `${name} joined` : `${name} left`;
-      return h('li', {
-        class: 'system', 'data-testid': 'system-line', 'data-kind': ev.kind, 'data-seq': ev.seq, title: absoluteTime(ev.at),
-      }, h('span', { text }), h('time', { datetime: iso(ev.at), text: clockTime(ev.at) }));
-    }
+    if (ev.kind !== 'message') return systemNode(ev);
+    const me = this.store.me;
+    const mine = !!me && ev.actor?.id === me.id;
     const m = ev.message;
-    const author = ev.actor || {};
-    const mine = !!this.store.me && author.id === this.store.me.id;
-    const mentioned = !mine && !m.deleted && mentions(m.content?.text ?? '', this.store.me?.name);
-    const node = h('li', {
-      class: `msg${continued ? ' continued' : ''}${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${mentioned ? ' mention' : ''}`,
-      'data-testid': 'message', 'data-seq': ev.seq, 'data-message-id': m.id,
-      'data-author-id': author.id || '', 'data-deleted': String(!!m.deleted),
-    });
-    const gutter = continued
-      ? h('time', { class: 'gutter-time', datetime: iso(ev.at), title: absoluteTime(ev.at), text: clockTime(ev.at) })
-      : h('span', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${hue(author.id)}`, text: initials(author.name) });
-    const head = h('div', { class: continued ? 'msg-head visually-hidden' : 'msg-head' },
-      h('span', { class: 'author', 'data-testid': 'message-author', text: author.name || 'unknown' }),
-      h('time', { class: 'time', 'data-testid': 'message-time', datetime: iso(ev.at), title: absoluteTime(ev.at), text: clockTime(ev.at) }),
-      h('span', { class: 'rel', 'data-at': ev.at, text: relativeTime(ev.at) }));
-    const body = h('div', { class: 'msg-body', 'data-testid': 'message-text' },
-      m.deleted ? 'message deleted' : renderText(m.content?.text ?? ''));
-    const main = h('div', { class: 'msg-main' }, head, quote(m.content), body, attachments(m.content),
-      m.edited_at != null && !m.deleted ? h('span', { class: 'edited', 'data-testid': 'edited-mark', text: '(edited)' }) : null);
-    node.append(gutter, main, this.#menu(ev, mine));
+    const mentioned = !mine && !m.deleted && mentions(m.content?.text ?? '', me?.name);
+    const node = messageNode(ev, { continued, mine, mentioned });
+    node.append(this.#menu(ev, mine));
     return node;
   }
 
@@ -402,35 +384,4 @@ export class Timeline {
   #refreshTimes() {
     for (const node of this.els.list.querySelectorAll('.rel[data-at]')) node.textContent = relativeTime(Number(node.dataset.at));
   }
-}
-
-const iso = (ms) => new Date(ms || 0).toISOString();
-
-function dayNode(row) {
-  return h('li', { class: 'day', 'data-testid': 'day-divider' },
-    h('span', { text: dayLabel(row.at) }));
-}
-
-/** Message text with links as anchors that open in a new tab without giving it a handle on this page. */
-function renderText(text) {
-  return linkify(text).map((seg) =>
-    seg.href
-      ? h('a', { href: seg.href, target: '_blank', rel: 'noopener noreferrer nofollow', 'data-testid': 'message-link', text: seg.text })
-      : seg.text);
-}
-
-/** A quoted reply, when the content carries one (replies arrive with the next batch). */
-function quote(content) {
-  const r = content?.reply_to;
-  if (!r || typeof r !== 'object') return null;
-  return h('blockquote', { class: 'reply-quote', 'data-testid': 'reply-quote' },
-    h('span', { class: 'author', text: r.author?.name || '' }), h('span', { text: r.text || '' }));
-}
-
-/** Attachments, when the content carries them (files arrive with the next batch). */
-function attachments(content) {
-  const list = Array.isArray(content?.attachments) ? content.attachments : [];
-  if (!list.length) return null;
-  return h('ul', { class: 'attachments', 'data-testid': 'attachments' },
-    list.map((a) => h('li', { class: 'attachment', text: `${a?.name || 'file'}${a?.size ? ` · ${Math.ceil(a.size / 1024)} KiB` : ''}` })));
 }

@@ -35,6 +35,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("storage.js", JS, include_str!("../../ui/storage.js")),
     ("window.js", JS, include_str!("../../ui/window.js")),
     ("timeline.js", JS, include_str!("../../ui/timeline.js")),
+    ("message.js", JS, include_str!("../../ui/message.js")),
     ("composer.js", JS, include_str!("../../ui/composer.js")),
     ("sidebar.js", JS, include_str!("../../ui/sidebar.js")),
     ("settings.js", JS, include_str!("../../ui/settings.js")),
