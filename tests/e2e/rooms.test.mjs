@@ -107,5 +107,24 @@ test('history: the latest page on open, older pages as you scroll up, each event
   const seqs = shown.map((m) => m.seq);
   assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
   assert.equal(new Set(seqs).size, seqs.length);
-  assert.deepEqual(frank.pageErrors, []);
+
+  // Scrolled up, a new message does not move the reader: the jump button counts it and goes there.
+  const jump = page.getByTestId('jump-latest');
+  await jump.waitFor();
+  const scrollBefore = await scroller.evaluate((s) => s.scrollTop);
+  const gina = await newPerson(ctx.browser, ctx.server, { name: 'gina' });
+  const g = await openRoom(gina, 'long');
+  await sendMessage(g, 'news while frank reads old history');
+  await eventually(async () => assert.equal(await page.getByTestId('jump-count').textContent(), '1'));
+  assert.equal(await scroller.evaluate((s) => s.scrollTop), scrollBefore, 'the reader stays where they were');
+  await jump.click();
+  await eventually(async () => assert.ok(await jump.isHidden()));
+  const last = messageWithText(page, 'news while frank reads old history');
+  assert.ok(await last.isVisible());
+  const lastBox = await last.boundingBox();
+  const view = await scroller.boundingBox();
+  assert.ok(lastBox.y + lastBox.height <= view.y + view.height + 1, 'the newest message is in view');
+  // The live region read the message out.
+  assert.equal(await page.getByTestId('announcer').textContent(), 'gina: news while frank reads old history');
+  assert.deepEqual([...frank.pageErrors, ...gina.pageErrors], []);
 });
