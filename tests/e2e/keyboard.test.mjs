@@ -84,6 +84,7 @@ test('create, send, edit with Up, cancel with Esc, delete and switch rooms by ke
   await kb.type('key');
   const link = a.locator('[data-testid="room-item"][data-room="keys"] a');
   assert.equal(await a.locator('[data-testid="room-item"]').count(), 1, 'the filter narrows the list');
+  assert.equal(await a.getByTestId('my-rooms').textContent(), '#keys');
   for (let i = 0; i < 10 && !(await link.evaluate((l) => l === document.activeElement)); i++) await kb.press('Tab');
   assert.ok((await focused(a)).ring, 'the focused room link shows a focus ring');
   await kb.press('Enter');

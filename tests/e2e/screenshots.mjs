@@ -53,6 +53,7 @@ try {
   const browse = await maya.newPage('/');
   await browse.setViewportSize({ width: 1360, height: 820 });
   await browse.getByTestId('directory-item').first().waitFor();
+  await browse.locator('[data-room="general"] [data-testid="unread-count"]').waitFor();
   await sleep(300);
   await browse.screenshot({ path: path.join(dir, 'rooms-light.png') });
   console.log(`screenshots written to ${dir}`);

@@ -11,9 +11,11 @@ export class Sidebar {
     this.navigate = navigate;
     this.filter = '';
     this.items = new Map();
+    // One filter for the sidebar and the room browser: "find a room" means either.
     els.filter.addEventListener('input', () => {
       this.filter = els.filter.value.trim().toLowerCase();
-      this.render();
+      store.filter = this.filter;
+      store.changed();
     });
     els.open.addEventListener('click', () => this.setOpen(true));
     els.close.addEventListener('click', () => this.setOpen(false));
@@ -47,6 +49,10 @@ export class Sidebar {
     const nodes = shown.map((room) => this.#item(room));
     reconcile(this.els.list, nodes);
     this.els.empty.hidden = rooms.length > 0;
+    // On a phone the list is behind the menu button: a dot on it says another room has news.
+    const news = rooms.some((r) => r.name !== store.active && (r.unread || r.mentions));
+    this.els.open.classList.toggle('has-news', news);
+    this.els.open.setAttribute('aria-label', news ? 'Open the room list (unread messages)' : 'Open the room list');
     this.els.browse.toggleAttribute('aria-current', store.active === null && location.pathname === '/');
   }
 
@@ -124,7 +130,8 @@ export class RoomBrowser {
   }
 
   render() {
-    const list = this.store.directoryList();
+    const filter = this.store.filter || '';
+    const list = this.store.directoryList().filter((r) => !filter || r.name.toLowerCase().includes(filter));
     const status = this.els.status;
     status.textContent = list.length ? `${list.length} ${list.length === 1 ? 'room' : 'rooms'}` : this.store.directoryLoaded ? 'No rooms yet. Create the first one above.' : 'Loading…';
     this.els.list.replaceChildren(...list.map((room) => {

@@ -102,6 +102,8 @@ export class Store {
     this.rooms = new Map();
     this.directory = new Map();
     this.active = null;
+    /** What the person typed in "Find a room": narrows the sidebar and the room browser. */
+    this.filter = '';
     this.listeners = new Set();
     this.scheduled = false;
   }

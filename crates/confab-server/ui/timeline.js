@@ -27,6 +27,11 @@ export class Timeline {
     this.confirming = null;
     this.unseen = 0;
     els.scroller.addEventListener('scroll', () => this.#onScroll(), { passive: true });
+    // A reader at the bottom stays there when the view changes size (phone rotated, composer grown).
+    this.stuck = true;
+    new ResizeObserver(() => {
+      if (this.stuck) els.scroller.scrollTop = els.scroller.scrollHeight;
+    }).observe(els.scroller);
     els.jump.addEventListener('click', () => this.jumpToLatest());
     setInterval(() => this.#refreshTimes(), 30_000);
   }
@@ -73,6 +78,7 @@ export class Timeline {
     const s = this.els.scroller;
     s.scrollTop = s.scrollHeight;
     this.unseen = 0;
+    this.stuck = true;
   }
 
   async jumpToLatest() {
@@ -211,6 +217,7 @@ export class Timeline {
     requestAnimationFrame(() => {
       this.scrollQueued = false;
       const s = this.els.scroller;
+      this.stuck = this.#nearBottom(40);
       if (s.scrollTop < EDGE_PX) this.#loadOlder();
       else if (s.scrollHeight - s.scrollTop - s.clientHeight < EDGE_PX) this.#loadNewer();
       if (this.reading()) {
