@@ -365,10 +365,10 @@ export class Timeline {
       if (text === (m.content?.text ?? '')) return stop(false);
       save.disabled = true;
       try {
-        const ack = await this.chat.edit(this.room.name, m.id, text);
+        await this.chat.edit(this.room.name, m.id, text);
+        // Shown at once; the edit event that follows carries the same text and the server's time.
         const current = this.win.byMessage.get(String(m.id));
         if (current) current.message = { ...current.message, content: { ...current.message.content, text }, edited_at: current.message.edited_at ?? Date.now() };
-        void ack;
         stop(true);
       } catch (err) {
         save.disabled = false;
