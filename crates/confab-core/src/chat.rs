@@ -1,5 +1,10 @@
 //! The chat service: the rules every transport shares. A transport parses a request, calls one method
 //! here with the connection's actor, and translates the result; it holds no chat rules of its own.
+//!
+//! Presence has two layers: [`Presence`] follows this node's connections (and the leave grace
+//! period), and the [`Roster`] decides, across the cluster, which changes are announced as join and
+//! leave events. Each (room, actor) pair goes through a [`Gate`], so one node's join and leave events
+//! for an actor are appended in the order of the changes.
 
 use std::sync::Arc;
 
@@ -7,13 +12,20 @@ use crate::authz::{authorize, Action, Standing};
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::event::{Event, LeaveReason};
 use crate::limits::Limits;
-use crate::model::{self, Actor, ActorRef, Content, Role, Room, RoomKind, RoomSummary, Seq, StoredMessage};
-use crate::presence::{ConnId, Exit, Presence};
+use crate::model::{self, Actor, ActorRef, Content, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
+use crate::presence::{ConnId, Exit, Gate, Presence};
+use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
+
+mod found;
 
 pub struct Chat {
     store: Arc<dyn Store>,
     presence: Arc<Presence>,
+    /// Who is in which room on any node; decides what is announced.
+    roster: Arc<dyn Roster>,
+    /// Orders each (room, actor) pair's presence changes and announcements.
+    gate: Gate,
     /// Told when a room's summary changes (created, member count), for lobby lists.
     sink: Arc<dyn EventSink>,
     pub limits: Limits,
@@ -34,8 +46,32 @@ pub struct Joined {
 }
 
 impl Chat {
+    /// A chat service for a single node (its roster is this node's presence).
     pub fn new(store: Arc<dyn Store>, presence: Arc<Presence>, sink: Arc<dyn EventSink>, limits: Limits) -> Arc<Self> {
-        Arc::new(Chat { store, presence, sink, limits })
+        Self::with_roster(store, presence, Arc::new(LocalRoster::default()), sink, limits)
+    }
+
+    /// A chat service whose presence is counted across a cluster by `roster`. When the roster finds
+    /// things by itself (dead nodes' members, this node forgotten), a task acts on them; that needs a
+    /// Tokio runtime.
+    pub fn with_roster(
+        store: Arc<dyn Store>,
+        presence: Arc<Presence>,
+        roster: Arc<dyn Roster>,
+        sink: Arc<dyn EventSink>,
+        limits: Limits,
+    ) -> Arc<Self> {
+        let found = roster.found();
+        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits });
+        if let Some(found) = found {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(found::act_on(Arc::downgrade(&chat), found));
+                }
+                Err(_) => tracing::error!("no Tokio runtime: a dead node's leaves will not be announced"),
+            }
+        }
+        chat
     }
 
     pub fn presence(&self) -> &Presence {
@@ -86,11 +122,25 @@ impl Chat {
         }
     }
 
+    /// Every room, with its member count across the cluster.
     pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>> {
         let rooms = self.store.rooms().await?;
-        Ok(rooms.iter().map(|r| self.summary(r)).collect())
+        let ids: Vec<_> = rooms.iter().map(|r| r.id).collect();
+        let counts = self.roster.counts(&ids).await?;
+        Ok(rooms
+            .iter()
+            .zip(counts)
+            .map(|(r, members)| RoomSummary { members, ..self.summary(r) })
+            .collect())
     }
 
+    /// The room's members on every node, in the order they arrived.
+    pub async fn members(&self, room: RoomId) -> Result<Vec<ActorRef>> {
+        self.roster.members(room).await
+    }
+
+    /// The room as lists show it, with **this node's** member count (no round trip); see
+    /// [`Chat::room_summary`] for the cluster's.
     pub fn summary(&self, room: &Room) -> RoomSummary {
         RoomSummary {
             name: room.name.clone(),
@@ -141,31 +191,60 @@ impl Chat {
             _ => (Vec::new(), true),
         };
         let me = ActorRef::from(actor);
-        let announce = self
-            .presence
-            .enter(room.id, &me, conn, || self.store.append(room, me.clone(), NewEvent::Join));
-        let members = self.presence.members(room.id);
+        let announce = {
+            let _gate = self.gate.enter(room.id, &me.id).await;
+            // Ask the roster first: if it cannot answer, the join fails and nothing changed.
+            let first = !self.presence.has(room.id, &me.id) && self.roster.arrive(room, &me).await?;
+            self.presence.enter(room, &me, conn, || ());
+            first.then(|| self.store.append(room, me.clone(), NewEvent::Join))
+        };
+        let members = match self.roster.members(room.id).await {
+            Ok(members) => members,
+            Err(e) => {
+                tracing::warn!(room = %room.name, error = %e, "member list from this node only");
+                self.presence.members(room.id)
+            }
+        };
         if let Some(pending) = announce {
             pending.await?;
-            self.sink.room_changed(&self.summary_now(room).await);
+            self.sink.room_changed(&self.room_summary(room).await);
         }
         Ok(Joined { room: room.clone(), role, top_seq, members, replay, complete })
     }
 
     /// An explicit leave: announced at once if this was the actor's last connection in the room.
     pub async fn leave(&self, actor: &Actor, conn: ConnId, room: &Room) -> Result<()> {
-        let leave = NewEvent::Leave { reason: LeaveReason::Left };
-        let (exit, pending) =
-            self.presence
-                .exit(room.id, &actor.id, conn, || self.store.append(room, ActorRef::from(actor), leave));
-        if exit == Exit::NotThere {
-            return Err(ChatError::new(ErrorCode::NotJoined, "this connection has not joined the room"));
-        }
+        let pending = {
+            let _gate = self.gate.enter(room.id, &actor.id).await;
+            let (exit, last_here) = self.presence.exit(room.id, &actor.id, conn, || ());
+            if exit == Exit::NotThere {
+                return Err(ChatError::new(ErrorCode::NotJoined, "this connection has not joined the room"));
+            }
+            match last_here {
+                Some(()) => self.depart(room, ActorRef::from(actor), LeaveReason::Left).await,
+                None => None,
+            }
+        };
         if let Some(pending) = pending {
             pending.await?;
-            self.sink.room_changed(&self.summary_now(room).await);
+            self.sink.room_changed(&self.room_summary(room).await);
         }
         Ok(())
+    }
+
+    /// Tells the roster the actor is gone from this node, and queues the leave if it was the last
+    /// node to hold it. Call with the pair's gate held.
+    async fn depart(&self, room: &Room, actor: ActorRef, reason: LeaveReason) -> Option<BoxFuture<Result<Appended>>> {
+        match self.roster.depart(room, &actor.id).await {
+            Ok(true) => Some(self.store.append(room, actor, NewEvent::Leave { reason })),
+            Ok(false) => None,
+            Err(e) => {
+                // The local leave stands; the cluster keeps listing the actor until this node
+                // departs it again or stops (docs/scaling.md, "Presence across nodes").
+                tracing::error!(room = %room.name, actor = %actor.id.as_str(), error = %e, "roster unavailable: leave not announced");
+                None
+            }
+        }
     }
 
     /// A connection dropped: after the grace period, its actor leaves every room it was in unless it
@@ -177,24 +256,32 @@ impl Chat {
             let actor = ActorRef::from(actor);
             tokio::spawn(async move {
                 tokio::time::sleep(chat.limits.leave_grace).await;
-                let leave = NewEvent::Leave { reason: LeaveReason::Disconnected };
-                let pending = chat
-                    .presence
-                    .expire(room.id, &actor.id, epoch, || chat.store.append(&room, actor.clone(), leave));
+                let pending = {
+                    let _gate = chat.gate.enter(room.id, &actor.id).await;
+                    match chat.presence.expire(room.id, &actor.id, epoch, || ()) {
+                        Some(()) => chat.depart(&room, actor, LeaveReason::Disconnected).await,
+                        None => None,
+                    }
+                };
                 if let Some(pending) = pending {
                     if let Err(e) = pending.await {
                         tracing::warn!(room = %room.name, error = %e, "could not store a leave");
                     }
-                    chat.sink.room_changed(&chat.summary_now(&room).await);
+                    chat.sink.room_changed(&chat.room_summary(&room).await);
                 }
             });
         }
     }
 
-    async fn summary_now(&self, room: &Room) -> RoomSummary {
+    /// The room as lists show it now: the cluster's member count and the current top sequence.
+    pub async fn room_summary(&self, room: &Room) -> RoomSummary {
         let mut summary = self.summary(room);
         if let Ok(top) = self.store.top_seq(room.id).await {
             summary.top_seq = top;
+        }
+        match self.roster.counts(&[room.id]).await {
+            Ok(counts) => summary.members = counts.first().copied().unwrap_or(0),
+            Err(e) => tracing::warn!(room = %room.name, error = %e, "member count from this node only"),
         }
         summary
     }
@@ -256,7 +343,16 @@ impl Chat {
     }
 
     async fn live_message(&self, room: &Room, key: &MessageKey) -> Result<StoredMessage> {
-        match self.store.message(room.id, key).await? {
+        let mut found = self.store.message(room.id, key).await?;
+        // Socket.IO clients name messages by the id they chose when sending; a message sent without
+        // one is known to them by the id Confab gave it (the `message_id` Socket.IO sees), so a
+        // client id that matches nothing but is a number names Confab's id.
+        if let (None, MessageKey::Client { client_id, .. }) = (&found, key) {
+            if let Ok(id) = client_id.parse() {
+                found = self.store.message(room.id, &MessageKey::Id(id)).await?;
+            }
+        }
+        match found {
             Some(m) if !m.deleted => Ok(m),
             _ => Err(ChatError::message_not_found()),
         }

@@ -15,6 +15,9 @@
 //!   receiver orders by sequence number.
 //! - **Loss is announced when it can be known.** When the bus loses its connection and gets it back,
 //!   it calls [`Inbox::resync`], so the receiver re-reads every subscribed room from the store.
+//! - **Subscriptions take effect in call order.** `subscribe` and `unsubscribe` for one room act in
+//!   the order they are called (the request is queued before `subscribe` returns its future), so an
+//!   unsubscribe followed at once by a subscribe leaves the node subscribed.
 //! - **A subscription is active when its future resolves.** Events published after
 //!   [`Bus::subscribe`] resolved reach this node; what was committed before, the receiver reads
 //!   from the store. (This is what lets a receiver read a room's top sequence after subscribing
@@ -61,12 +64,17 @@ pub trait Bus: Send + Sync + 'static {
     fn unsubscribe(&self, room: RoomId);
 }
 
-/// A store's [`EventSink`] that publishes what the store committed on the bus.
+/// The [`EventSink`] of a node: what its store committed, and the room changes its chat service
+/// reports, go on the bus.
 pub struct Publisher(pub Arc<dyn Bus>);
 
 impl EventSink for Publisher {
     fn committed(&self, events: Vec<Event>) {
         self.0.publish(events);
+    }
+
+    fn room_changed(&self, room: &RoomSummary) {
+        self.0.publish_room_changed(room.clone());
     }
 }
 

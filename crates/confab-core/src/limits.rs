@@ -8,7 +8,8 @@ use std::time::Duration;
 pub struct Limits {
     /// Longest message text, in UTF-8 bytes (`text_too_long`).
     pub max_text_bytes: usize,
-    /// Largest WebSocket frame or message a client may send; larger closes the connection (1009).
+    /// Largest WebSocket frame or message a client may send on `/ws`; larger closes the connection
+    /// (1009). Socket.IO has `socketio_max_payload`.
     pub max_frame_bytes: usize,
     /// Rooms one connection may have joined at once (`too_many_rooms`).
     pub max_rooms_per_connection: usize,
@@ -30,6 +31,14 @@ pub struct Limits {
     pub socketio_history: usize,
     /// Simultaneous client connections on both protocols; above it upgrades answer 503.
     pub max_connections: usize,
+    /// New guest sessions one client address (IPv6: one /64) may create per minute once its burst is
+    /// spent; 0 disables the limit (HTTP 429 with `Retry-After`, `rate_limited` on the sockets).
+    pub guests_per_minute_per_address: u32,
+    /// Guest sessions one address may create at once before the per-minute rate applies.
+    pub guest_burst_per_address: u32,
+    /// Largest Engine.IO packet payload (a polling POST body, or one WebSocket message on
+    /// `/socket.io/`), advertised as `maxPayload` in the handshake; larger closes the session.
+    pub socketio_max_payload: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +56,9 @@ impl Default for Limits {
             leave_grace: Duration::from_secs(3),
             socketio_history: 100,
             max_connections: 18_000,
+            guests_per_minute_per_address: 60,
+            guest_burst_per_address: 200,
+            socketio_max_payload: 1_000_000,
         }
     }
 }

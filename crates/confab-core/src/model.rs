@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::limits::Limits;
+use crate::names;
 
 /// Database id of a room. Clients name rooms; ids stay inside the server.
 pub type RoomId = i64;
@@ -34,6 +35,12 @@ impl ActorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ActorKind::Guest => "guest",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "guest" => Some(ActorKind::Guest),
+            _ => None,
         }
     }
 }
@@ -164,33 +171,43 @@ pub struct StoredMessage {
     pub deleted: bool,
 }
 
-/// Validates a room name: 1-64 characters of letters, digits, space, `-`, `_`, `.`, at least one of
-/// them a letter or digit (a name of dots would be a path step in the room's URL); trimmed.
+/// Longest room name, in characters after normalisation.
+pub const ROOM_NAME_MAX_CHARS: usize = 64;
+/// Longest display name, in characters after normalisation.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 32;
+
+/// Validates a room name: [`names::normalize`]d (NFC, trimmed, nothing invisible, no white space but
+/// ASCII spaces, which are kept as typed), then 1-64
+/// characters of letters, digits, space, `-`, `_`, `.`, at least one of them a letter or digit (a name
+/// of dots would be a path step in the room's URL).
 pub fn room_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    let ok_len = !name.is_empty() && name.chars().count() <= 64;
-    let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
-    if ok_len && ok_chars && name.chars().any(char::is_alphanumeric) {
-        Ok(name.to_string())
-    } else {
-        Err(ChatError::new(
+    let refuse = |why: String| {
+        ChatError::new(
             ErrorCode::InvalidRoomName,
-            "a room name has 1 to 64 characters: letters, digits, space, '-', '_' or '.', with at least one letter or digit",
-        ))
+            format!("{why}: a room name has 1 to {ROOM_NAME_MAX_CHARS} characters: letters, digits, space, '-', '_' or '.', with at least one letter or digit"),
+        )
+    };
+    let rules = names::Rules { max_chars: ROOM_NAME_MAX_CHARS, fold_white_space: false };
+    let name = names::normalize(raw, rules).map_err(|e| refuse(e.to_string()))?;
+    if let Some(c) = name.chars().find(|&c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))) {
+        return Err(refuse(names::NameError::NotAllowed(c).to_string()));
     }
+    if !name.chars().any(char::is_alphanumeric) {
+        return Err(refuse("the name has no letter or digit".into()));
+    }
+    Ok(name)
 }
 
-/// Validates a display name: 1-32 characters after trimming, no control or bidi-override characters.
+/// Validates a display name: [`names::normalize`]d (NFC, white space folded, no control, format,
+/// bidi or other invisible character), 1-32 characters.
 pub fn display_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    let bad_char = |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if name.is_empty() || name.chars().count() > 32 || name.chars().any(bad_char) {
-        return Err(ChatError::new(
+    let rules = names::Rules { max_chars: DISPLAY_NAME_MAX_CHARS, fold_white_space: true };
+    names::normalize(raw, rules).map_err(|e| {
+        ChatError::new(
             ErrorCode::InvalidName,
-            "a display name has 1 to 32 characters and no control characters",
-        ));
-    }
-    Ok(name.to_string())
+            format!("{e}: a display name has 1 to {DISPLAY_NAME_MAX_CHARS} visible characters"),
+        )
+    })
 }
 
 /// Validates message text against the size limit; white space around it is kept, but text of only
@@ -224,7 +241,9 @@ mod tests {
     fn room_names_are_validated() {
         assert_eq!(room_name("  general ").unwrap(), "general");
         assert_eq!(room_name("café-2.0_x").unwrap(), "café-2.0_x");
-        for bad in ["", "   ", ".", "..", "-_", "a/b", "<script>", &"x".repeat(65), "tab\there"] {
+        assert_eq!(room_name(" two  spaces\u{A0}").unwrap(), "two  spaces", "trimmed; inner spaces kept as typed");
+        assert_eq!(room_name("cafe\u{0301}").unwrap(), "caf\u{E9}", "NFC: one room, however it was typed");
+        for bad in ["", "   ", ".", "..", "-_", "a/b", "<script>", &"x".repeat(65), "tab\there", "nb\u{A0}sp", "a\u{200B}b", "\u{2060}", "../../etc", "'; DROP TABLE rooms; --"] {
             assert_eq!(room_name(bad).unwrap_err().code, ErrorCode::InvalidRoomName, "{bad:?}");
         }
     }
@@ -232,7 +251,8 @@ mod tests {
     #[test]
     fn display_names_refuse_control_and_bidi() {
         assert_eq!(display_name(" sam ").unwrap(), "sam");
-        for bad in ["", "a\u{0000}b", "evil\u{202E}", &"n".repeat(33)] {
+        assert_eq!(display_name("Cafe\u{0301}  Bar").unwrap(), "Caf\u{E9} Bar");
+        for bad in ["", "a\u{0000}b", "evil\u{202E}", &"n".repeat(33), "\u{200D}", "sa\u{200B}m", "\u{FEFF}"] {
             assert_eq!(display_name(bad).unwrap_err().code, ErrorCode::InvalidName, "{bad:?}");
         }
     }

@@ -1,7 +1,50 @@
-//! The storage contract. SQLite implements it today (`confab-store-sqlite`); PostgreSQL implements the
-//! same trait later, with the same tests. The store is the source of truth: it assigns each event its
-//! room sequence number in the transaction that stores it, and hands committed events to the
-//! [`EventSink`] in commit order, after the commit. Fan-out (in-process now, Redis later) starts there.
+//! The storage contract: what every store backend (SQLite in `confab-store-sqlite`, PostgreSQL in
+//! `confab-store-postgres`) promises, in words a new backend can be written against. The suite in
+//! `confab-store-conformance` checks each promise; every backend runs it.
+//!
+//! The store is the source of truth. It keeps actors, rooms, memberships, messages and one event log
+//! per room, and it hands what it committed to an [`EventSink`], where fan-out starts.
+//!
+//! # Ordering
+//! - **Per room, sequence numbers are 1, 2, 3… with no gap and no repeat**, even when several store
+//!   instances (several Confab nodes) share one database. A room's sequence number is assigned in the
+//!   transaction that stores the event; a transaction that rolls back consumes none.
+//! - **One instance sequences its appends in the order [`Store::append`] is called**, not the order
+//!   its futures are awaited: `append` queues the work before it returns. Presence relies on it (a
+//!   join appended under the presence lock can never overtake the leave appended before it).
+//!   Across instances, appends to one room interleave in commit order.
+//!
+//! # Publication
+//! - After a transaction commits, and **before any append in it resolves**, the instance calls
+//!   [`EventSink::committed`] once with that transaction's new events, in sequence order per room.
+//!   Successive calls follow commit order, so one instance's sink sees each room's events in
+//!   increasing sequence order. It sees only the events *this instance* committed: events of other
+//!   nodes reach this node through the fan-out bus, not through the store.
+//! - Nothing that did not commit is published; a duplicate (see below) publishes nothing.
+//!
+//! # Acknowledgement and failure
+//! - An append resolves `Ok` only once its transaction has committed durably.
+//! - `unavailable` ([`ErrorCode::Unavailable`](crate::ErrorCode)) means the database could not do the
+//!   request and **nothing was stored** (the store's queue was full, the database was unreachable, the
+//!   transaction failed or timed out). One case is ambiguous by nature: a connection lost *while the
+//!   `COMMIT` was in flight*. The store still answers `unavailable` and publishes nothing, but the
+//!   events may have been stored; a client that resends with the same `client_id` then gets the stored
+//!   message back as a duplicate, and live subscribers see a gap (and resume from the log).
+//! - A request that fails on its own merits (`message_not_found`, `room_exists`) fails alone: the
+//!   other requests committed with it are unaffected and no sequence number is consumed.
+//! - A value read from the database that the code does not know (a room kind, an actor kind, a role,
+//!   an event body) is an error (`internal`), never a default.
+//!
+//! # Idempotency
+//! A message with a `client_id` that **the same author** already used **in the same room** stores
+//! nothing new: the append resolves with the stored message's id and sequence number and
+//! `duplicate: true`. Other authors, or other rooms, may reuse the same client id freely.
+//!
+//! # Lookups
+//! Room names are unique regardless of case, and looked up case-insensitively; a room keeps the
+//! spelling it was created with. [`Store::message`] looks up exactly the key it is given; what a
+//! client's key means (the Socket.IO fallback from a client id to Confab's id) is a chat rule, in
+//! [`Chat`](crate::Chat).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +62,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub enum NewEvent {
     /// A new message. A `client_id` the same author already used in this room stores nothing new.
     Message { content: Content, client_id: Option<String> },
+    /// Replaces a live message's content; `message_not_found` if it is not in this room or deleted.
     Edit { message_id: MessageId, content: Content },
+    /// Empties a live message's content and marks it deleted; `message_not_found` as for an edit.
     Delete { message_id: MessageId },
     /// Also records the actor's membership (as `Member`) if it has none yet.
     Join,
@@ -32,29 +77,32 @@ pub struct Appended {
     pub seq: Seq,
     /// For messages: the message id; for edits and deletes: the message they changed.
     pub message_id: Option<MessageId>,
-    /// True when a message with this `client_id` was already stored: nothing new was written.
+    /// True when a message with this `client_id` was already stored: nothing new was written, and
+    /// `seq` and `message_id` are the stored message's.
     pub duplicate: bool,
 }
 
-/// How a client names a message: Confab's id, or the id a Socket.IO client chose when sending.
+/// How a request names a message. The store matches it exactly; it does not guess.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageKey {
+    /// Confab's id, within the given room.
     Id(MessageId),
-    /// A client-chosen id; when several authors used it, the `prefer` author's message wins. A client
-    /// id that matches nothing but is a number names Confab's id (a message sent without a client id).
+    /// The id a client chose when sending. Several authors may have used it: a live message is
+    /// preferred over a deleted one, then the `prefer` author's over others, then the newest.
     Client { client_id: String, prefer: ActorId },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventRange {
-    /// Events with `seq > s`, oldest first.
+    /// Events with `seq > s`, oldest first (the oldest `limit` of them).
     After(Seq),
     /// Events with `seq < s`, returned oldest first (the newest `limit` of them).
     Before(Seq),
 }
 
-/// Receives committed events, in commit order, once per commit batch. The events are handed over
-/// (not lent), so fan-out needs no copy of them.
+/// Receives committed events (see the module doc: after the commit, in commit order, before the
+/// appends resolve, only this instance's). The events are handed over, not lent, so fan-out needs no
+/// copy of them. Implementations must not block: the store's writer waits for them.
 pub trait EventSink: Send + Sync + 'static {
     fn committed(&self, events: Vec<Event>);
     /// A room was created or its live member count changed (for lobby lists).
@@ -63,30 +111,37 @@ pub trait EventSink: Send + Sync + 'static {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a guest actor whose session token hashes to `token_hash`.
+    /// Creates a guest actor whose session token hashes to `token_hash` (unique).
     async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor>;
+    /// The actor whose session token hashes to `token_hash`, if any.
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>>;
     /// Changes an actor's display name (events already stored keep the name they were stored with).
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()>;
 
-    /// Creates a room owned by `owner`; `room_exists` if the name (case-insensitively) is taken.
+    /// Creates a room owned by `owner` (its membership with role `Owner`), top sequence 0;
+    /// `room_exists` if the name is taken in any letter case.
     async fn create_room(&self, name: &str, kind: RoomKind, owner: &ActorRef) -> Result<Room>;
     /// Looks a room up by name, case-insensitively.
     async fn room(&self, name: &str) -> Result<Option<Room>>;
+    /// Every room, ordered by lower-cased name.
     async fn rooms(&self) -> Result<Vec<Room>>;
+    /// The actor's role in the room: `None` if it never joined it.
     async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>>;
 
+    /// The message `key` names in `room`, deleted or not; `None` if the key matches nothing there.
     async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>>;
 
-    /// Appends to the room's log and resolves once committed. Appends are sequenced in the order this
-    /// function is *called* (the work is queued before it returns), so a caller that holds a lock while
-    /// calling it, and awaits after releasing it, gets the order of its lock.
+    /// Appends to the room's log and resolves once committed and published. Appends are sequenced
+    /// in the order this function is *called* (the work is queued before it returns), so a caller
+    /// that holds a lock while calling it, and awaits after releasing it, gets the order of its lock.
     fn append(&self, room: &Room, actor: ActorRef, new: NewEvent) -> BoxFuture<Result<Appended>>;
 
-    /// Events of one room in a range, message events showing the message's current state.
+    /// Events of one room in a range, at most `limit`, message events showing the message's current
+    /// state (latest content and edit time; deleted: empty content and `deleted`). Edit and delete
+    /// events keep their own place and content in the log.
     async fn events(&self, room: RoomId, range: EventRange, limit: usize) -> Result<Vec<Event>>;
     /// The newest `limit` messages not deleted, oldest first, with edits applied.
     async fn recent_messages(&self, room: RoomId, limit: usize) -> Result<Vec<Event>>;
-    /// The room's current top sequence number.
+    /// The room's current top sequence number (0 before its first event).
     async fn top_seq(&self, room: RoomId) -> Result<Seq>;
 }

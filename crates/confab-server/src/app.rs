@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
-use confab_core::presence::{ConnId, Presence};
+use confab_core::presence::ConnId;
 use confab_core::Chat;
-use confab_store_sqlite::SqliteStore;
 use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
+use crate::http::guest_limit::GuestLimiter;
 use crate::http::{api, pages};
 use crate::{native, socketio};
 
@@ -29,12 +29,18 @@ pub struct App {
     conns: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
     /// Socket.IO sessions (Engine.IO state for polling and upgrades).
     pub engine: socketio::engine::Engine,
+    /// New guest sessions per client address, for every way of becoming a guest.
+    pub guests: GuestLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] confab_core::ChatError),
+    #[error("cannot open the PostgreSQL store: {0}")]
+    Postgres(#[from] confab_store_postgres::OpenError),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(confab_bus_redis::BusError),
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("server error: {0}")]
@@ -42,15 +48,13 @@ pub enum StartError {
 }
 
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let presence = Arc::new(Presence::default());
-    let hub = Hub::start(Arc::clone(&presence), Vec::new());
-    let store = SqliteStore::open(&config.data_dir, hub.clone())?;
-    let chat = Chat::new(Arc::new(store), presence, hub.clone(), config.limits());
+    let crate::backends::Backends { chat, hub, description: storage } = crate::backends::open(&config).await?;
     for room in chat.list_rooms().await? {
-        hub.known_room(room.name);
+        hub.known_room(&room.name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),
+        guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
         chat,
         hub,
         config: config.clone(),
@@ -59,7 +63,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%local, data_dir = %config.data_dir.display(), "confab started");
+    tracing::info!(%local, %storage, "confab started");
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
     let closing = Arc::clone(&app);
@@ -76,7 +80,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(Arc::clone(&app)))
+    // The peer address feeds the per-address limit on creating guests.
+    let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .await
         .map_err(StartError::Serve)?;
@@ -95,7 +101,16 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
         .route("/ws", get(native::upgrade))
-        .route("/socket.io/", get(socketio::get).post(socketio::post).options(socketio::preflight))
+        .route(
+            "/socket.io/",
+            get(socketio::get)
+                .post(socketio::post)
+                .options(socketio::preflight)
+                .fallback(socketio::bad_method)
+                // Polling bodies up to the advertised maxPayload reach the handler, which answers 413
+                // above it (axum's own default limit is 2 MiB).
+                .layer(axum::extract::DefaultBodyLimit::max(app.engine.max_payload.saturating_add(1))),
+        )
         .with_state(app)
 }
 

@@ -7,19 +7,85 @@ use std::time::Duration;
 
 use clap::Parser;
 use confab_core::Limits;
+use confab_bus_redis::RedisSettings;
+use confab_store_postgres::PgSettings;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "confab", version, about = "Confab: a real-time chat server with an embedded web UI.\n\n\
 Serves the web UI at /, Confab's WebSocket protocol at /ws and Socket.IO v4 at /socket.io/, \
-and keeps everything in an embedded SQLite database under --data-dir.")]
+and keeps everything in an embedded SQLite database under --data-dir, or, with --database-url, \
+in PostgreSQL (several Confab nodes can share one database).")]
 pub struct Config {
     /// Address and port to listen on (port 0 picks a free one; the chosen address is printed).
     #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Directory for the database (created if missing).
+    /// Directory for the SQLite database (created if missing); unused with --database-url.
     #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data")]
     pub data_dir: PathBuf,
+
+    /// PostgreSQL to keep everything in instead of SQLite, e.g. postgres://confab@db.internal/confab
+    /// (libpq URL or key=value form). Several nodes may share one database.
+    #[arg(long, env = "CONFAB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL schema for Confab's tables, created if missing (lower-case letters, digits, '_');
+    /// default: the URL's search_path, normally public.
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA", requires = "database_url")]
+    pub database_schema: Option<String>,
+
+    /// Redis that carries room events and presence between nodes, e.g. redis://127.0.0.1:6379/0.
+    /// Without it the node is alone. Several nodes need it and a shared --database-url.
+    #[arg(long, env = "CONFAB_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Put before every Redis channel and key, so that several clusters can share one Redis.
+    #[arg(long, env = "CONFAB_REDIS_PREFIX", default_value = "confab:")]
+    pub redis_prefix: String,
+
+    /// This node's name in the cluster (different on every node); random when not given.
+    #[arg(long, env = "CONFAB_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Publications waiting to be sent to Redis; beyond it they are dropped and counted (the other
+    /// nodes fill them from the database).
+    #[arg(long, env = "CONFAB_REDIS_PUBLISH_QUEUE", default_value_t = 10_000)]
+    pub redis_publish_queue: usize,
+
+    /// First wait before reconnecting to Redis, in milliseconds; doubles per failed try, with jitter.
+    #[arg(long, env = "CONFAB_REDIS_BACKOFF_INITIAL_MS", default_value_t = 100)]
+    pub redis_backoff_initial_ms: u64,
+
+    /// Longest wait between reconnection tries to Redis, in milliseconds.
+    #[arg(long, env = "CONFAB_REDIS_BACKOFF_MAX_MS", default_value_t = 5_000)]
+    pub redis_backoff_max_ms: u64,
+
+    /// Redis pub/sub keep-alive in milliseconds; a ping slower than this counts as a lost connection.
+    #[arg(long, env = "CONFAB_REDIS_PING_MS", default_value_t = 2_000)]
+    pub redis_ping_ms: u64,
+
+    /// Milliseconds a node may stay silent in Redis before the others count it dead and announce
+    /// the leaves of its people.
+    #[arg(long, env = "CONFAB_PRESENCE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub presence_timeout_ms: u64,
+
+    /// PostgreSQL connections this node opens at most (one writes, the others read).
+    #[arg(long, env = "CONFAB_DATABASE_POOL", default_value_t = PgSettings::DEFAULT_POOL_SIZE)]
+    pub database_pool: usize,
+
+    /// Messages and other changes waiting for the PostgreSQL writer at most; beyond it they fail at
+    /// once with `unavailable` (memory stays bounded while the database is slow or away).
+    #[arg(long, env = "CONFAB_DATABASE_QUEUE", default_value_t = PgSettings::DEFAULT_QUEUE)]
+    pub database_queue: usize,
+
+    /// Changes committed in one PostgreSQL transaction at most (group commit).
+    #[arg(long, env = "CONFAB_DATABASE_BATCH", default_value_t = PgSettings::DEFAULT_BATCH)]
+    pub database_batch: usize,
+
+    /// Milliseconds to wait for PostgreSQL (a connection, a read, one group commit) before failing
+    /// the request with `unavailable`.
+    #[arg(long, env = "CONFAB_DATABASE_TIMEOUT_MS", default_value_t = PgSettings::DEFAULT_TIMEOUT.as_millis() as u64)]
+    pub database_timeout_ms: u64,
 
     /// Extra origins (scheme://host[:port]) allowed to open WebSockets and make Socket.IO requests,
     /// comma-separated. The server's own origin is always allowed.
@@ -38,7 +104,8 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_TEXT_BYTES", default_value_t = Limits::default().max_text_bytes)]
     pub max_text_bytes: usize,
 
-    /// Largest WebSocket message a client may send; larger closes the connection with 1009.
+    /// Largest WebSocket message a client may send on /ws; larger closes the connection with 1009.
+    /// (/socket.io/ has its own limit, --socketio-max-payload.)
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
 
@@ -85,9 +152,58 @@ pub struct Config {
     /// Simultaneous client connections (both protocols); more are refused with 503.
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
+
+    /// New guest sessions one client address (IPv6: one /64) may create per minute after its burst,
+    /// 0 for no limit. Counts POST /api/guest, `hello` with a name on /ws and the first Socket.IO
+    /// `user` name; refused with 429 and Retry-After (HTTP) or `rate_limited`.
+    #[arg(long, env = "CONFAB_GUESTS_PER_MINUTE_PER_ADDRESS", default_value_t = Limits::default().guests_per_minute_per_address)]
+    pub guests_per_minute_per_address: u32,
+
+    /// Guest sessions one client address may create at once before the per-minute rate applies.
+    #[arg(long, env = "CONFAB_GUEST_BURST_PER_ADDRESS", default_value_t = Limits::default().guest_burst_per_address)]
+    pub guest_burst_per_address: u32,
+
+    /// Largest Engine.IO payload on /socket.io/ (a polling POST body or one WebSocket message),
+    /// advertised to clients as `maxPayload`; larger closes the session (polling: 413, WebSocket: 1009).
+    /// Over-long message text inside it is answered `text_too_long`.
+    #[arg(long, env = "CONFAB_SOCKETIO_MAX_PAYLOAD", default_value_t = Limits::default().socketio_max_payload)]
+    pub socketio_max_payload: usize,
+
+    /// Milliseconds a gap in a room's live events may stay open before it is filled from the
+    /// database (events of one room committed on two nodes can cross the bus out of order).
+    #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
+    pub gap_fill_ms: u64,
 }
 
 impl Config {
+    /// The Redis bus's and roster's settings, when --redis-url selects them.
+    pub fn redis(&self) -> Option<RedisSettings> {
+        let url = self.redis_url.as_ref()?;
+        let node = self.node_id.clone().unwrap_or_else(random_node_id);
+        Some(RedisSettings {
+            prefix: self.redis_prefix.clone(),
+            publish_queue: self.redis_publish_queue,
+            backoff_initial: Duration::from_millis(self.redis_backoff_initial_ms),
+            backoff_max: Duration::from_millis(self.redis_backoff_max_ms),
+            ping_interval: Duration::from_millis(self.redis_ping_ms),
+            presence_timeout: Duration::from_millis(self.presence_timeout_ms),
+            ..RedisSettings::new(url.clone(), node)
+        })
+    }
+
+    /// The PostgreSQL store's settings, when --database-url selects it.
+    pub fn postgres(&self) -> Option<PgSettings> {
+        let url = self.database_url.as_ref()?;
+        Some(PgSettings {
+            schema: self.database_schema.clone(),
+            pool_size: self.database_pool,
+            queue: self.database_queue,
+            batch: self.database_batch,
+            timeout: Duration::from_millis(self.database_timeout_ms),
+            ..PgSettings::new(url.clone())
+        })
+    }
+
     pub fn limits(&self) -> Limits {
         Limits {
             max_text_bytes: self.max_text_bytes,
@@ -101,7 +217,20 @@ impl Config {
             leave_grace: Duration::from_millis(self.leave_grace_ms),
             socketio_history: self.socketio_history,
             max_connections: self.max_connections,
+            guests_per_minute_per_address: self.guests_per_minute_per_address,
+            guest_burst_per_address: self.guest_burst_per_address,
+            socketio_max_payload: self.socketio_max_payload,
             ..Limits::default()
         }
     }
+
+    pub fn gap_fill_wait(&self) -> Duration {
+        Duration::from_millis(self.gap_fill_ms)
+    }
+}
+
+fn random_node_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("node-{n:08x}")
 }

@@ -12,6 +12,7 @@
 //! The chat rules live in `confab-core`; storage in `confab-store-sqlite`.
 
 mod app;
+mod backends;
 mod config;
 mod conn;
 mod fanout;

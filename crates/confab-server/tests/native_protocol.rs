@@ -127,15 +127,18 @@ async fn resume_after_a_cut_has_no_gap_and_no_duplicate() {
     for _ in 0..replayed {
         got.push(ann.event().await);
     }
-    // The leave of ann's own dropped connection may be among them (grace period); everything is there once.
-    assert_eq!(seqs(&got), ((last_seen + 1)..=top).collect::<Vec<_>>());
+    // The leave of ann's own dropped connection may be among them, even after `top` when the grace
+    // period ran out first on a loaded machine; everything up to the join's top is there once.
+    let join_top = ack["top_seq"].as_i64().unwrap();
+    assert!(join_top >= top, "the join's top {join_top} is at least the last message {top}");
+    assert_eq!(seqs(&got), ((last_seen + 1)..=join_top).collect::<Vec<_>>());
     let kinds: Vec<&str> = got.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["message", "edit", "delete", "join", "leave"] {
         assert!(kinds.contains(&kind), "missing {kind} in {kinds:?}");
     }
     // Live events follow the replay without a gap (ann's own leave and rejoin may come first).
     bob.say("live", "after resume").await;
-    let mut expected = top + 1;
+    let mut expected = join_top + 1;
     loop {
         let live = ann.event().await;
         assert_eq!(live["seq"], expected);

@@ -1,9 +1,9 @@
 //! Confab's embedded store: one SQLite file under the data directory.
 //!
 //! - [`writer`]: one thread owns the write connection and commits in groups: it takes every request
-//!   waiting in its queue, applies them in one transaction (each under its own savepoint, so one bad
-//!   request does not fail its neighbours), commits once, then publishes the committed events and
-//!   answers the callers. An acknowledgement therefore always follows the commit, and a commit
+//!   waiting in its queue, applies them in one transaction (if one request fails, the batch runs
+//!   again with a savepoint per request, so it does not fail its neighbours), commits once, then
+//!   publishes the committed events and answers the callers. An acknowledgement therefore always follows the commit, and a commit
 //!   carries as many messages as arrived during the previous one.
 //! - [`read`]: a small pool of read connections (WAL lets them read while the writer writes), used
 //!   from tokio's blocking threads.

@@ -52,15 +52,35 @@ pub fn db(e: rusqlite::Error) -> ChatError {
     ChatError::unavailable(e)
 }
 
+/// Reads fail as `internal` when a row holds what the code cannot read (an unknown kind), and as
+/// `unavailable` when the database itself failed.
+fn internal(e: rusqlite::Error) -> ChatError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..) => ChatError::internal(e),
+        other => db(other),
+    }
+}
+
+/// A value in the database that this version of the code does not know: refused, never defaulted
+/// (reading an unknown room kind as public would open a room to everyone).
+fn unknown(what: &'static str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what} {value:?}").into())
+}
+
 pub fn actor_by_token(c: &Connection, hash: &[u8]) -> Result<Option<Actor>> {
-    c.prepare_cached("SELECT id, name FROM actors WHERE token_hash = ?1")
+    c.prepare_cached("SELECT id, name, kind FROM actors WHERE token_hash = ?1")
         .and_then(|mut s| {
             s.query_row([hash], |r| {
-                Ok(Actor { id: ActorId::from(r.get::<_, String>(0)?), name: r.get(1)?, kind: ActorKind::Guest })
+                let kind: String = r.get(2)?;
+                Ok(Actor {
+                    id: ActorId::from(r.get::<_, String>(0)?),
+                    name: r.get(1)?,
+                    kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
+                })
             })
             .optional()
         })
-        .map_err(db)
+        .map_err(internal)
 }
 
 const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
@@ -70,7 +90,7 @@ fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
     Ok(Room {
         id: r.get(0)?,
         name: r.get(1)?,
-        kind: RoomKind::parse(&kind).unwrap_or_default(),
+        kind: RoomKind::parse(&kind).ok_or_else(|| unknown("room kind", &kind))?,
         created_at: r.get(3)?,
         top_seq: r.get(4)?,
     })
@@ -79,13 +99,13 @@ fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
 pub fn room_by_key(c: &Connection, key: &str) -> Result<Option<Room>> {
     c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE name_key = ?1"))
         .and_then(|mut s| s.query_row([key], room_row).optional())
-        .map_err(db)
+        .map_err(internal)
 }
 
 pub fn rooms(c: &Connection) -> Result<Vec<Room>> {
     let mut s = c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY name_key")).map_err(db)?;
     let rows = s.query_map([], room_row).map_err(db)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db)
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
 }
 
 pub fn top_seq(c: &Connection, room: RoomId) -> Result<Seq> {
@@ -99,7 +119,8 @@ pub fn role(c: &Connection, room: RoomId, actor: &ActorId) -> Result<Option<Role
         .prepare_cached("SELECT role FROM memberships WHERE room_id = ?1 AND actor_id = ?2")
         .and_then(|mut s| s.query_row((room, actor.as_str()), |r| r.get(0)).optional())
         .map_err(db)?;
-    Ok(role.and_then(|r| Role::parse(&r)))
+    role.map(|r| Role::parse(&r).ok_or_else(|| ChatError::internal(format!("unknown role {r:?} in the database"))))
+        .transpose()
 }
 
 pub fn message(c: &Connection, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {
@@ -124,13 +145,7 @@ pub fn message(c: &Connection, room: RoomId, key: &MessageKey) -> Result<Option<
             ))
             .and_then(|mut s| s.query_row((room, client_id, prefer.as_str()), row).optional()),
     };
-    match (found.map_err(db)?, key) {
-        (None, MessageKey::Client { client_id, .. }) => match client_id.parse::<i64>() {
-            Ok(id) => message(c, room, &MessageKey::Id(id)),
-            Err(_) => Ok(None),
-        },
-        (found, _) => Ok(found),
-    }
+    found.map_err(db)
 }
 
 const EVENT_COLUMNS: &str = "e.seq, e.kind, e.actor_id, e.actor_name, e.at, e.data,
@@ -145,7 +160,9 @@ fn event_row(room_name: &str, room_id: RoomId, r: &Row<'_>) -> rusqlite::Result<
             message: MessageView {
                 id: r.get(6)?,
                 client_id: r.get(7)?,
-                content: serde_json::from_str(&content).unwrap_or_default(),
+                content: serde_json::from_str(&content).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+                })?,
                 edited_at: r.get(9)?,
                 deleted: r.get::<_, Option<i64>>(10)?.is_some(),
             },
@@ -183,7 +200,7 @@ pub fn events(c: &Connection, room: RoomId, range: EventRange, limit: usize) -> 
     );
     let mut s = c.prepare_cached(&sql).map_err(db)?;
     let rows = s.query_map((room, seq, limit as i64), |r| event_row(&name, room, r)).map_err(db)?;
-    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
     if order == "DESC" {
         events.reverse();
     }
@@ -198,7 +215,7 @@ pub fn recent_messages(c: &Connection, room: RoomId, limit: usize) -> Result<Vec
     );
     let mut s = c.prepare_cached(&sql).map_err(db)?;
     let rows = s.query_map((room, limit as i64), |r| event_row(&name, room, r)).map_err(db)?;
-    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(db)?;
+    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>().map_err(internal)?;
     events.reverse();
     Ok(events)
 }

@@ -96,3 +96,20 @@ def test_history_is_one_store_for_both_protocols(clients, natives):
     assert first[1]["content"]["text"] == "two (ws)"
     assert first[2]["deleted"] is True, first[2]
     assert a["seq"] == next(e["seq"] for e in page["events"] if e["kind"] == "message")
+
+
+def test_room_created_over_native_reaches_socketio_lobby(clients, natives):
+    """One room-changed notice feeds both protocols' lobbies: a room made over /ws is announced to
+    Socket.IO clients as `update_rooms`, and one made over Socket.IO to native lobby subscribers."""
+    alice = clients("alice")
+    nina = natives("nina")
+    nina.ok("rooms", subscribe=True)
+    room = unique_room("lobby-ws")
+    nina.ok("create_room", room=room)
+    names = alice.next("update_rooms", lambda l: isinstance(l, list) and room in l)
+    assert room in names
+
+    other = unique_room("lobby-sio")
+    alice.ok("create_room", other)
+    update = nina.event(lambda f: f.get("type") == "room_update" and f["room"]["name"] == other)
+    assert update["room"]["kind"] == "public", update

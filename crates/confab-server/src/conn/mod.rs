@@ -1,6 +1,7 @@
 //! What every client connection has, whichever protocol it speaks: an id, a bounded outbound queue
 //! fed by the fan-out hub and by its own request handling, a kill switch the hub pulls when the queue
 //! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
+//! Nothing here knows a wire format: each transport hands down its [`Encoder`].
 
 pub mod queue;
 pub mod ratelimit;
@@ -8,15 +9,15 @@ pub mod rooms;
 pub mod sequencer;
 pub mod vecmap;
 pub mod writer;
-pub mod ws;
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{RoomId, Seq};
+use confab_core::model::{ActorRef, RoomId, RoomSummary, Seq};
 use confab_core::presence::ConnId;
 use confab_core::Event;
+use confab_ws::WsError;
 use tokio::sync::Notify;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -25,27 +26,69 @@ pub fn next_conn_id() -> ConnId {
     NEXT_CONN.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Which wire format a connection reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Native,
-    SocketIo,
+/// How a transport turns what the hub shares into its own frames. Each transport (the native
+/// protocol, Socket.IO) supplies one, so that the hub and the sequencer never know a wire format.
+pub trait Encoder: Send + Sync + 'static {
+    /// Which of an [`Encoded`] item's slots caches this transport's frames (below [`SLOTS`]).
+    fn slot(&self) -> usize;
+    /// The frames of one committed room event (none, if this protocol does not show it).
+    fn event(&self, event: &Event) -> Box<[Utf8Bytes]>;
+    /// The frames of a lobby change.
+    fn lobby(&self, change: &LobbyChange) -> Box<[Utf8Bytes]>;
+    /// The frames of a room's new member list.
+    fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]>;
 }
 
-/// A committed room event, encoded once per protocol and shared by every connection that delivers it.
-pub struct Delivery {
-    pub event: Event,
-    /// The native `{"type":"event", ...}` frame.
-    pub native: Utf8Bytes,
-    /// Socket.IO frames, encoded by the first Socket.IO connection that needs them.
-    pub socketio: OnceLock<Box<[Utf8Bytes]>>,
+/// How many transports share encoded items (one slot each).
+pub const SLOTS: usize = 2;
+
+/// Something the hub hands to many connections, encoded at most once per transport, by the first
+/// connection of that transport that writes it, and shared by all of them.
+pub struct Encoded<T> {
+    pub item: T,
+    frames: [OnceLock<Box<[Utf8Bytes]>>; SLOTS],
+}
+
+impl<T> Encoded<T> {
+    pub fn new(item: T) -> Arc<Self> {
+        Arc::new(Encoded { item, frames: Default::default() })
+    }
+
+    /// This transport's frames of the item, encoding them on first use.
+    pub fn frames(&self, encoder: &dyn Encoder, encode: impl FnOnce(&T) -> Box<[Utf8Bytes]>) -> &[Utf8Bytes] {
+        self.frames[encoder.slot()].get_or_init(|| encode(&self.item))
+    }
+}
+
+/// A committed room event, as connections deliver it.
+pub type Delivery = Encoded<Event>;
+
+/// A change to the list of rooms, for every connection that shows the lobby.
+#[derive(Debug, Clone, Default)]
+pub struct LobbyChange {
+    /// Rooms whose summary changed (created, or a new live member count).
+    pub rooms: Vec<RoomSummary>,
+    /// Every room's name, when rooms were created or a client asked for the whole list to be
+    /// announced (the seed vocabulary's `update_rooms` sends the whole list).
+    pub names: Option<Vec<String>>,
+}
+
+/// A room's live members, after joins or leaves (coalesced over a burst).
+#[derive(Debug, Clone)]
+pub struct MemberList {
+    pub room: RoomId,
+    pub members: Vec<ActorRef>,
 }
 
 /// One item in a connection's outbound queue. The queue is FIFO; the sequencer relies on it.
 pub enum Outbound {
     /// A live room event from the hub.
     Event(Arc<Delivery>),
-    /// A frame for this connection only (an answer, an error, a lobby update).
+    /// A lobby change from the hub.
+    Lobby(Arc<Encoded<LobbyChange>>),
+    /// A room's member list from the hub.
+    Members(Arc<Encoded<MemberList>>),
+    /// A frame for this connection only (an answer, an error).
     Frame(Utf8Bytes),
     /// Sent *before* the connection subscribes to a room: events that arrive from now on are held
     /// until the matching `Joined`.
@@ -54,8 +97,10 @@ pub enum Outbound {
     Joined(Box<JoinAnswer>),
     /// The connection left the room; its events are no longer delivered.
     Left(RoomId),
-    /// The answer to a WebSocket ping, with the ping's payload.
-    Pong(bytes::Bytes),
+    /// A WebSocket pong is owed: the writer answers the latest ping, whose payload waits in
+    /// [`ConnShared::ping`]'s slot. At most one is queued at a time, so a flood of pings never fills
+    /// the queue (RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping).
+    Pong,
 }
 
 /// The answer to a join: send `ack`, then `replay`, then held and live events after `after`.
@@ -112,7 +157,7 @@ impl CloseReason {
     }
     /// Whether the server ended the connection (rather than the client, or the network): the
     /// server then started the closing handshake, and waits for the client's close frame before
-    /// dropping the socket (see `ws::WsReader::drain_until_closed`).
+    /// dropping the socket (see `confab_ws::WsReader::drain_until_closed`).
     pub fn server_initiated(self) -> bool {
         !matches!(self, CloseReason::None | CloseReason::Normal)
     }
@@ -132,14 +177,14 @@ impl CloseReason {
     }
 }
 
-impl From<&ws::WsError> for CloseReason {
+impl From<&WsError> for CloseReason {
     /// The reason to close with after reading failed.
-    fn from(e: &ws::WsError) -> Self {
+    fn from(e: &WsError) -> Self {
         match e {
-            ws::WsError::TooBig(_) => CloseReason::TooBig,
-            ws::WsError::Protocol(_) => CloseReason::ProtocolError,
-            ws::WsError::BadUtf8 => CloseReason::BadUtf8,
-            ws::WsError::Io(_) => CloseReason::Normal,
+            WsError::TooBig(_) => CloseReason::TooBig,
+            WsError::Protocol(_) => CloseReason::ProtocolError,
+            WsError::BadUtf8 => CloseReason::BadUtf8,
+            WsError::Io(_) => CloseReason::Normal,
         }
     }
 }
@@ -147,21 +192,26 @@ impl From<&ws::WsError> for CloseReason {
 /// The part of a connection other tasks may touch: its queue and its kill switch.
 pub struct ConnShared {
     pub id: ConnId,
-    pub proto: Proto,
+    /// The connection's transport, which turns shared items into its frames.
+    pub encoder: &'static dyn Encoder,
     pub tx: queue::Sender<Outbound>,
     kill_reason: AtomicU8,
     killed: Notify,
+    /// The payload of the latest ping not yet answered; `Some` exactly while an [`Outbound::Pong`]
+    /// is queued.
+    pong: parking_lot::Mutex<Option<bytes::Bytes>>,
 }
 
 impl ConnShared {
-    pub fn new(proto: Proto, capacity: usize) -> (Arc<Self>, queue::Receiver<Outbound>) {
+    pub fn new(encoder: &'static dyn Encoder, capacity: usize) -> (Arc<Self>, queue::Receiver<Outbound>) {
         let (tx, rx) = queue::channel(capacity);
         let shared = ConnShared {
             id: next_conn_id(),
-            proto,
+            encoder,
             tx,
             kill_reason: AtomicU8::new(0),
             killed: Notify::new(),
+            pong: parking_lot::Mutex::new(None),
         };
         (Arc::new(shared), rx)
     }
@@ -194,6 +244,21 @@ impl ConnShared {
             }
             notified.await;
         }
+    }
+
+    /// The client sent a ping: a pong with this payload is owed. A pong already queued answers this
+    /// ping instead of the earlier one, so pings take one queue slot however fast they come; a full
+    /// queue (the client reads nothing) is a slow consumer, as for events.
+    pub fn ping(&self, payload: bytes::Bytes) {
+        let queued = self.pong.lock().replace(payload).is_some();
+        if !queued && !self.offer(Outbound::Pong) {
+            self.pong.lock().take();
+        }
+    }
+
+    /// The payload to answer an [`Outbound::Pong`] with (the writer's side of [`ConnShared::ping`]).
+    pub fn take_pong(&self) -> Option<bytes::Bytes> {
+        self.pong.lock().take()
     }
 
     /// Queues a frame for this connection alone, waiting for room in the queue.

@@ -15,9 +15,8 @@ use confab_core::presence::ConnId;
 use confab_core::{ChatError, ErrorCode, Event};
 
 use super::vecmap::VecMap;
-use super::{ConnShared, JoinAnswer, Outbound};
+use super::{ConnShared, Encoded, JoinAnswer, Outbound};
 use crate::app::App;
-use crate::fanout::delivery;
 
 #[derive(Default)]
 pub struct JoinedRooms {
@@ -36,6 +35,9 @@ impl JoinedRooms {
 
     /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
     pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
+        // The name as the store keys it (NFC, trimmed), so that `café` typed either way is one room.
+        let name = confab_core::model::room_name(name)?;
+        let name = name.as_str();
         if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }
@@ -61,8 +63,11 @@ impl JoinedRooms {
         }
         let role = app.chat.may_join(actor, room).await?;
         conn.send(Outbound::Subscribing(room.id)).await;
-        app.hub.subscribe(room.id, conn);
-        match app.chat.join(actor, conn.id, room, role, since).await {
+        let joined = match app.hub.subscribe(room.id, conn).await {
+            Ok(()) => app.chat.join(actor, conn.id, room, role, since).await,
+            Err(e) => Err(e),
+        };
+        match joined {
             Ok(joined) => {
                 self.rooms.insert(key(&room.name), room.clone());
                 Ok(joined)
@@ -83,7 +88,7 @@ impl JoinedRooms {
     /// Queues the join's answer: `ack` (if the protocol has one), then `replay`, then live events
     /// after `after`.
     pub async fn answer(conn: &ConnShared, room: &Room, ack: Option<Utf8Bytes>, replay: Vec<Event>, after: Seq) {
-        let replay = replay.into_iter().map(delivery).collect();
+        let replay = replay.into_iter().map(Encoded::new).collect();
         conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack, replay, after }))).await;
     }
 

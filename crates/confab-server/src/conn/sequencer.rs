@@ -5,7 +5,8 @@
 //! connection subscribes and the moment the join is answered (and its replay read from the log).
 //! The sequencer holds a room's live events from `Subscribing` until `Joined`, then writes the
 //! answer, the replay, and the held events after the join's top sequence, dropping what the replay
-//! already covered. A live event past a gap would mean an event was lost upstream; the connection is
+//! already covered. The hub hands each room's events over in sequence order, gaps filled from the store
+//! (see `fanout::feed`); a live event past a gap here would mean a bug upstream, and the connection is
 //! then closed with `resync` so the client resumes from the log, rather than skipping silently.
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{RoomId, Seq};
 
 use super::vecmap::VecMap;
-use super::{CloseReason, Delivery, JoinAnswer, Outbound, Proto};
+use super::{CloseReason, Delivery, Encoder, JoinAnswer, Outbound};
 
 enum Cursor {
     /// Subscribed, join not answered yet: live events wait here.
@@ -24,13 +25,13 @@ enum Cursor {
 }
 
 pub struct Sequencer {
-    proto: Proto,
+    encoder: &'static dyn Encoder,
     rooms: VecMap<RoomId, Cursor>,
 }
 
 impl Sequencer {
-    pub fn new(proto: Proto) -> Self {
-        Sequencer { proto, rooms: VecMap::default() }
+    pub fn new(encoder: &'static dyn Encoder) -> Self {
+        Sequencer { encoder, rooms: VecMap::default() }
     }
 
     /// Appends the frames for `item` to `out`.
@@ -38,12 +39,22 @@ impl Sequencer {
         match item {
             Outbound::Frame(f) => out.push(f),
             // WebSocket pongs are the writer's (see `writer::run`); other transports have none.
-            Outbound::Pong(_) => {}
-            Outbound::Event(d) => match self.rooms.get_mut(&d.event.room_id) {
+            Outbound::Pong => {}
+            Outbound::Lobby(change) => {
+                let encoder = self.encoder;
+                out.extend(change.frames(encoder, |c| encoder.lobby(c)).iter().cloned());
+            }
+            Outbound::Members(list) => {
+                let encoder = self.encoder;
+                if self.rooms.contains_key(&list.item.room) {
+                    out.extend(list.frames(encoder, |l| encoder.members(l)).iter().cloned());
+                }
+            }
+            Outbound::Event(d) => match self.rooms.get_mut(&d.item.room_id) {
                 // Not (or no longer) in the room: a race with leave; nothing to deliver.
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
-                Some(Cursor::Live(last)) => deliver(self.proto, last, &d, out)?,
+                Some(Cursor::Live(last)) => deliver(self.encoder, last, &d, out)?,
             },
             Outbound::Subscribing(room) => {
                 self.rooms.insert(room, Cursor::Joining(Vec::new()));
@@ -56,11 +67,11 @@ impl Sequencer {
                     _ => Vec::new(),
                 };
                 for d in &replay {
-                    encode(self.proto, d, out);
+                    encode(self.encoder, d, out);
                 }
                 let mut last = after;
                 for d in held {
-                    deliver(self.proto, &mut last, &d, out)?;
+                    deliver(self.encoder, &mut last, &d, out)?;
                 }
                 self.rooms.insert(room, Cursor::Live(last));
             }
@@ -72,31 +83,29 @@ impl Sequencer {
     }
 }
 
-fn deliver(proto: Proto, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
-    let seq = d.event.seq;
+fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
+    let seq = d.item.seq;
     if seq <= *last {
         return Ok(());
     }
     if seq != *last + 1 {
-        tracing::warn!(room = %d.event.room, expected = *last + 1, got = seq, "gap in live events");
+        tracing::warn!(room = %d.item.room, expected = *last + 1, got = seq, "gap in live events");
         return Err(CloseReason::Resync);
     }
     *last = seq;
-    encode(proto, d, out);
+    encode(encoder, d, out);
     Ok(())
 }
 
-fn encode(proto: Proto, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
-    match proto {
-        Proto::Native => out.push(d.native.clone()),
-        Proto::SocketIo => out.extend(crate::socketio::encode::event_frames(d).iter().cloned()),
-    }
+fn encode(encoder: &dyn Encoder, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
+    out.extend(d.frames(encoder, |e| encoder.event(e)).iter().cloned());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fanout::delivery;
+    use crate::conn::Encoded;
+    use crate::native::frames::NATIVE;
     use confab_core::event::{Event, EventBody};
     use confab_core::model::{ActorId, ActorRef};
 
@@ -109,7 +118,7 @@ mod tests {
             actor: ActorRef { id: ActorId::from("g_a".to_string()), name: "a".into() },
             body: EventBody::Join,
         };
-        Outbound::Event(delivery(event))
+        Outbound::Event(Encoded::new(event))
     }
 
     fn seqs(out: &[Utf8Bytes]) -> Vec<i64> {
@@ -122,7 +131,7 @@ mod tests {
     /// Events that arrive while a join is being answered come after the answer, without duplicates.
     #[test]
     fn join_holds_live_events_until_answered() {
-        let mut s = Sequencer::new(Proto::Native);
+        let mut s = Sequencer::new(&NATIVE);
         let mut out = Vec::new();
         s.push(ev(1), &mut out).unwrap();
         assert!(out.is_empty(), "not subscribed yet");
@@ -143,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_gap_closes_with_resync() {
-        let mut s = Sequencer::new(Proto::Native);
+        let mut s = Sequencer::new(&NATIVE);
         let mut out = Vec::new();
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
         let ack = Utf8Bytes::from_static("{}");

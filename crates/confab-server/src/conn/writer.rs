@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use confab_ws::upgrade::Writer;
+
 use super::queue::Receiver;
 use super::sequencer::Sequencer;
-use super::ws::handshake::Writer;
 use super::{CloseReason, ConnShared, Outbound};
 
 /// Most queued items taken in one wake-up.
@@ -30,13 +31,13 @@ impl Outgoing {
 
     /// Sends one batch of queued items (and empties `items`). `Err` when the connection must close:
     /// the sequencer's reason, or `Normal` when the socket failed.
-    pub async fn send(&mut self, items: &mut Vec<Outbound>) -> Result<(), CloseReason> {
+    pub async fn send(&mut self, items: &mut Vec<Outbound>, shared: &ConnShared) -> Result<(), CloseReason> {
         let mut frames = Vec::with_capacity(items.len());
-        let mut pongs = Vec::new();
+        let mut pong = None;
         let mut failed = None;
         for item in items.drain(..) {
-            if let Outbound::Pong(payload) = item {
-                pongs.push(payload);
+            if let Outbound::Pong = item {
+                pong = shared.take_pong();
             } else if let Err(reason) = self.sequencer.push(item, &mut frames) {
                 failed = Some(reason);
                 break;
@@ -45,8 +46,8 @@ impl Outgoing {
         // Give the batch's space back: most connections are idle most of the time, and an
         // allocation per wake-up costs little next to the write.
         *items = Vec::new();
-        for payload in &pongs {
-            self.sink.pong(payload).await.map_err(|_| CloseReason::Normal)?;
+        if let Some(payload) = pong {
+            self.sink.pong(&payload).await.map_err(|_| CloseReason::Normal)?;
         }
         self.sink.send_texts(&frames).await.map_err(|_| CloseReason::Normal)?;
         failed.map_or(Ok(()), Err)
@@ -73,7 +74,7 @@ impl Outgoing {
 /// wait forever).
 pub async fn send_or_killed(out: &mut Outgoing, items: &mut Vec<Outbound>, shared: &ConnShared) -> Result<(), CloseReason> {
     tokio::select! {
-        sent = out.send(items) => sent,
+        sent = out.send(items, shared) => sent,
         reason = shared.killed() => Err(reason),
     }
 }

@@ -1,67 +1,76 @@
-//! In-process fan-out: which connections are subscribed to which room, and the dispatcher that
-//! hands each committed event to them.
+//! The hub: this node's end of the fan-out. It is the bus's [`Inbox`]: committed events of the rooms
+//! this node has members in arrive here (this node's own at once, other nodes' through the bus), and
+//! it hands them to the subscribed connections, each room in sequence order.
 //!
-//! The store calls [`Hub::committed`] (as its [`EventSink`]) after each commit, in commit order; the
-//! events cross to one dispatcher task, which encodes each event once and offers it to every
-//! subscriber's bounded queue. A full queue disconnects that subscriber as a slow consumer; it never
-//! drops the event for it silently, and it never blocks the others. Transports subscribe by room and
-//! hold no chat rules. A Redis-backed hub for several nodes will implement the same `subscribe` /
-//! `unsubscribe` / `EventSink` surface, carrying the already-serialised events between nodes.
+//! - [`feed`]: one room's subscribers and the stage that orders its events, holding what comes past
+//!   a gap; the hub fills a gap that stays open from the store, the source of truth.
+//! - [`lobby`]: the list of rooms, for every connection that shows it.
+//!
+//! The hub knows no wire format: it shares protocol-neutral items ([`crate::conn::Encoded`]) and
+//! each connection's transport encodes them, once per transport. A full connection queue
+//! disconnects that connection as a slow consumer; nothing is dropped for it silently, and nobody
+//! else waits for it.
+
+pub mod feed;
+pub mod lobby;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use confab_core::event::EventBody;
+use confab_core::fanout::{Bus, Inbox};
 use confab_core::model::{RoomId, RoomSummary};
-use confab_core::presence::{ConnId, Presence};
-use confab_core::store::EventSink;
-use confab_core::Event;
+use confab_core::presence::ConnId;
+use confab_core::roster::Roster;
+use confab_core::store::{EventRange, Store};
+use confab_core::{Event, Result};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use crate::conn::{ConnShared, Delivery, Outbound, Proto};
+use crate::conn::{ConnShared, Encoded, MemberList};
+use feed::{Accepted, Feed};
+use lobby::{Lobby, LIST_DELAY};
+
+/// How many events one read from the store brings when a feed fills a gap or catches up.
+const FILL_PAGE: usize = 500;
+/// Failed fills (the store unreachable, or the missing events not there) before the feed gives up
+/// and closes its subscribers with `resync`.
+const FILL_ATTEMPTS: u32 = 5;
 
 pub struct Hub {
-    rooms: RwLock<HashMap<RoomId, Vec<Arc<ConnShared>>>>,
-    /// Native connections that asked for lobby updates.
-    lobby: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
-    /// Every Socket.IO connection: the seed broadcasts `update_rooms` to all of them.
-    socketio: Mutex<HashMap<ConnId, Arc<ConnShared>>>,
-    /// Rooms whose Socket.IO member list is due to be sent (see [`MEMBER_LIST_DELAY`]).
-    member_lists_due: Mutex<HashSet<RoomId>>,
-    /// Whether an `update_rooms` broadcast is due.
-    rooms_announce_due: Mutex<bool>,
-    /// All room names, for Socket.IO's `update_rooms`.
-    room_names: Mutex<Vec<String>>,
-    presence: Arc<Presence>,
-    dispatch: mpsc::UnboundedSender<Vec<Event>>,
+    /// Itself, for the bus's callbacks (which get `&self`) to start tasks that outlive them.
+    me: Weak<Hub>,
+    feeds: RwLock<HashMap<RoomId, Arc<Feed>>>,
+    lobby: Arc<Lobby>,
+    /// Rooms whose member list is due to be sent (see [`LIST_DELAY`]).
+    members_due: Mutex<HashSet<RoomId>>,
+    /// Who is in each room across the cluster, for member lists.
+    roster: Arc<dyn Roster>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    /// How long a gap may stay open before it is filled from the store: events of one room
+    /// committed on two nodes may cross the bus out of order, and a later one arriving first is
+    /// not yet a loss.
+    gap_wait: Duration,
+    /// To the dispatcher task, which hands events to feeds off the caller's thread (the store's
+    /// writer calls the bus, which calls us, after every commit).
+    dispatch: mpsc::UnboundedSender<(RoomId, Vec<Event>)>,
 }
-
-/// Encodes an event once for every protocol that reads it.
-pub fn delivery(event: Event) -> Arc<Delivery> {
-    let native = crate::native::frames::event(&event);
-    Arc::new(Delivery { event, native, socketio: OnceLock::new() })
-}
-
-/// How long Socket.IO's whole-list updates (`update_users` after a join or leave, `update_rooms` after
-/// `create_room`) wait, so that a burst sends one list to each client instead of one per change (the
-/// seed vocabulary sends the whole list each time: n joins would cost n² lists of up to n names).
-const MEMBER_LIST_DELAY: Duration = Duration::from_millis(50);
 
 impl Hub {
-    /// Creates the hub and starts its dispatcher task (call inside the tokio runtime).
-    pub fn start(presence: Arc<Presence>, room_names: Vec<String>) -> Arc<Self> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Event>>();
-        let hub = Arc::new(Hub {
-            rooms: RwLock::new(HashMap::new()),
-            lobby: Mutex::new(HashMap::new()),
-            socketio: Mutex::new(HashMap::new()),
-            room_names: Mutex::new(room_names),
-            member_lists_due: Mutex::new(HashSet::new()),
-            rooms_announce_due: Mutex::new(false),
-            presence,
+    /// Creates the hub and starts its dispatcher task (call inside the tokio runtime). Attach it
+    /// to the bus as its inbox afterwards.
+    pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>, roster: Arc<dyn Roster>, gap_wait: Duration) -> Arc<Self> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(RoomId, Vec<Event>)>();
+        let hub = Arc::new_cyclic(|me| Hub {
+            me: me.clone(),
+            feeds: RwLock::new(HashMap::new()),
+            lobby: Arc::new(Lobby::default()),
+            members_due: Mutex::new(HashSet::new()),
+            roster,
+            store,
+            bus,
+            gap_wait,
             dispatch: tx,
         });
         let weak = Arc::downgrade(&hub);
@@ -69,127 +78,187 @@ impl Hub {
             let mut batches = Vec::new();
             while rx.recv_many(&mut batches, 64).await > 0 {
                 let Some(hub) = weak.upgrade() else { break };
-                for batch in batches.drain(..) {
-                    for event in batch {
-                        hub.dispatch(event);
-                    }
+                for (room, events) in batches.drain(..) {
+                    hub.accept(room, events);
                 }
             }
         });
         hub
     }
 
-    fn dispatch(self: &Arc<Self>, event: Event) {
-        if matches!(event.body, EventBody::Join | EventBody::Leave { .. }) {
-            self.member_list_changed(event.room_id);
-        }
-        let d = delivery(event);
-        let rooms = self.rooms.read();
-        if let Some(subs) = rooms.get(&d.event.room_id) {
-            for sub in subs {
-                sub.offer(Outbound::Event(Arc::clone(&d)));
-            }
+    fn feed(&self, room: RoomId) -> Option<Arc<Feed>> {
+        self.feeds.read().get(&room).cloned()
+    }
+
+    fn accept(self: &Arc<Self>, room: RoomId, events: Vec<Event>) {
+        if let Some(feed) = self.feed(room) {
+            let accepted = feed.accept(events);
+            self.follow_up(&feed, accepted);
         }
     }
 
-    /// Schedules one `update_users` for the room's Socket.IO members, unless one is already due.
-    fn member_list_changed(self: &Arc<Self>, room: RoomId) {
-        if !self.member_lists_due.lock().insert(room) {
+    fn follow_up(self: &Arc<Self>, feed: &Arc<Feed>, accepted: Accepted) {
+        if accepted.members_changed {
+            self.member_list_changed(feed.room);
+        }
+        if accepted.start_fill {
+            self.fill(feed, self.gap_wait);
+        }
+    }
+
+    /// Reads the feed's room from the store after its last handed-over event, page by page, until
+    /// no gap is open and a page comes back short. Used for gaps (after `delay`) and for catching
+    /// up after the bus may have lost publications (at once).
+    fn fill(self: &Arc<Self>, feed: &Arc<Feed>, delay: Duration) {
+        if !feed.begin_fill() {
             return;
         }
-        let hub = Arc::downgrade(self);
+        let (hub, feed) = (Arc::clone(self), Arc::clone(feed));
         tokio::spawn(async move {
-            tokio::time::sleep(MEMBER_LIST_DELAY).await;
-            if let Some(hub) = hub.upgrade() {
-                hub.member_lists_due.lock().remove(&room);
-                let names: Vec<String> = hub.presence.members(room).into_iter().map(|m| m.name).collect();
-                let frame = crate::socketio::encode::update_users(&names);
-                let rooms = hub.rooms.read();
-                for sub in rooms.get(&room).into_iter().flatten().filter(|s| s.proto == Proto::SocketIo) {
-                    sub.offer(Outbound::Frame(frame.clone()));
+            tokio::time::sleep(delay).await;
+            let mut failures = 0;
+            loop {
+                let Some(last) = feed.last() else { break };
+                match hub.store.events(feed.room, EventRange::After(last), FILL_PAGE).await {
+                    Ok(events) => {
+                        let short = events.len() < FILL_PAGE;
+                        let accepted = feed.accept(events);
+                        if accepted.members_changed {
+                            hub.member_list_changed(feed.room);
+                        }
+                        let advanced = feed.last() > Some(last);
+                        if !feed.has_gap() && short {
+                            break;
+                        }
+                        if !advanced {
+                            failures += 1;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(room = feed.room, error = %e, "could not fill a gap from the store");
+                        failures += 1;
+                    }
+                }
+                if failures >= FILL_ATTEMPTS {
+                    tracing::error!(room = feed.room, "gap not filled: subscribers resume from the log");
+                    let accepted = feed.give_up();
+                    if accepted.members_changed {
+                        hub.member_list_changed(feed.room);
+                    }
+                    if !feed.has_gap() {
+                        break;
+                    }
+                    failures = 0;
+                }
+                if failures > 0 {
+                    tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(failures)).await;
                 }
             }
-        });
-    }
-
-    /// Sends every Socket.IO client the list of room names (the seed's `update_rooms`, after
-    /// `create_room`), once for a burst of creations.
-    pub fn announce_rooms(self: &Arc<Self>) {
-        if std::mem::replace(&mut *self.rooms_announce_due.lock(), true) {
-            return;
-        }
-        let hub = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(MEMBER_LIST_DELAY).await;
-            if let Some(hub) = hub.upgrade() {
-                *hub.rooms_announce_due.lock() = false;
-                Hub::broadcast(&hub.socketio, crate::socketio::encode::update_rooms(&hub.room_names()));
+            feed.end_fill();
+            // An event may have been held while the fill was finishing.
+            if feed.has_gap() {
+                hub.fill(&feed, hub.gap_wait);
             }
         });
     }
 
-    pub fn subscribe(&self, room: RoomId, conn: &Arc<ConnShared>) {
-        let mut rooms = self.rooms.write();
-        let subs = rooms.entry(room).or_default();
-        if !subs.iter().any(|s| s.id == conn.id) {
-            subs.push(Arc::clone(conn));
+    /// Subscribes a connection to a room's live events. The first local subscriber subscribes
+    /// this node on the bus and reads the room's top sequence once that is active; every subscriber
+    /// waits for that, so the top sequence its join reads afterwards is at or past the feed's start.
+    pub async fn subscribe(self: &Arc<Self>, room: RoomId, conn: &Arc<ConnShared>) -> Result<()> {
+        let feed = {
+            let mut feeds = self.feeds.write();
+            let feed = feeds.entry(room).or_insert_with(|| Feed::new(room));
+            feed.add(conn);
+            Arc::clone(feed)
+        };
+        let started = feed
+            .ready
+            .get_or_try_init(|| async {
+                self.bus.subscribe(room).await?;
+                let top = self.store.top_seq(room).await?;
+                let accepted = feed.start_after(top);
+                self.follow_up(&feed, accepted);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = started {
+            self.unsubscribe(room, conn.id);
+            return Err(e);
         }
+        Ok(())
     }
 
     pub fn unsubscribe(&self, room: RoomId, conn: ConnId) {
-        let mut rooms = self.rooms.write();
-        if let Some(subs) = rooms.get_mut(&room) {
-            subs.retain(|s| s.id != conn);
-            if subs.is_empty() {
-                rooms.remove(&room);
+        let mut feeds = self.feeds.write();
+        if let Some(feed) = feeds.get(&room) {
+            if feed.remove(conn) {
+                feeds.remove(&room);
+                // Under the lock, so that a later first subscriber's `subscribe` is called after it.
+                self.bus.unsubscribe(room);
             }
         }
     }
 
     pub fn subscribe_lobby(&self, conn: &Arc<ConnShared>) {
-        self.lobby.lock().insert(conn.id, Arc::clone(conn));
-    }
-
-    pub fn register_socketio(&self, conn: &Arc<ConnShared>) {
-        self.socketio.lock().insert(conn.id, Arc::clone(conn));
+        self.lobby.subscribe(conn);
     }
 
     /// Forgets a connection everywhere but in rooms (the transport leaves those itself).
     pub fn forget(&self, conn: ConnId) {
-        self.lobby.lock().remove(&conn);
-        self.socketio.lock().remove(&conn);
+        self.lobby.forget(conn);
     }
 
-    /// Records a room that exists (at start-up); returns whether it was new.
-    pub fn known_room(&self, name: String) -> bool {
-        let mut names = self.room_names.lock();
-        if names.iter().any(|n| *n == name) {
-            return false;
+    /// Records a room that exists (at start-up).
+    pub fn known_room(&self, name: &str) {
+        self.lobby.known_room(name);
+    }
+
+    /// Sends the whole list of rooms to every lobby subscriber, once for a burst of calls.
+    pub fn announce_rooms(&self) {
+        self.lobby.announce();
+    }
+
+    /// Schedules one member-list update for the room's subscribers, unless one is already due.
+    fn member_list_changed(self: &Arc<Self>, room: RoomId) {
+        if !self.members_due.lock().insert(room) {
+            return;
         }
-        names.push(name);
-        names.sort_by_key(|n| n.to_lowercase());
-        true
-    }
-
-    pub fn room_names(&self) -> Vec<String> {
-        self.room_names.lock().clone()
-    }
-
-    fn broadcast(targets: &Mutex<HashMap<ConnId, Arc<ConnShared>>>, frame: Utf8Bytes) {
-        for conn in targets.lock().values() {
-            conn.offer(Outbound::Frame(frame.clone()));
-        }
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(LIST_DELAY).await;
+            let Some(hub) = hub.upgrade() else { return };
+            hub.members_due.lock().remove(&room);
+            let members = match hub.roster.members(room).await {
+                Ok(members) => members,
+                Err(e) => {
+                    tracing::warn!(room, error = %e, "member list unavailable; not sent");
+                    return;
+                }
+            };
+            if let Some(feed) = hub.feed(room) {
+                feed.offer_members(Encoded::new(MemberList { room, members }));
+            }
+        });
     }
 }
 
-impl EventSink for Hub {
-    fn committed(&self, events: Vec<Event>) {
+impl Inbox for Hub {
+    fn events(&self, room: RoomId, events: Vec<Event>) {
         // The dispatcher only stops with the hub, when nothing is left to deliver to.
-        let _ = self.dispatch.send(events);
+        let _ = self.dispatch.send((room, events));
     }
 
-    fn room_changed(&self, room: &RoomSummary) {
-        self.known_room(room.name.clone());
-        Hub::broadcast(&self.lobby, crate::native::frames::room_update(room));
+    fn room_changed(&self, room: RoomSummary) {
+        self.lobby.room_changed(room);
+    }
+
+    /// The bus may have lost publications: every feed catches up from the store at once.
+    fn resync(&self) {
+        let Some(hub) = self.me.upgrade() else { return };
+        let feeds: Vec<Arc<Feed>> = self.feeds.read().values().cloned().collect();
+        for feed in feeds {
+            hub.fill(&feed, Duration::ZERO);
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! The JSON API: guest sessions, the current user, rooms and history. Errors are the chat service's,
 //! mapped once to a status code and `{"error": {"code", "message"}}`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confab_core::model::{Actor, Seq};
@@ -14,9 +16,23 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth;
+use super::guest_limit::TooManyGuests;
 use crate::app::App;
 
 pub struct ApiError(pub ChatError);
+
+/// 429 with `Retry-After` (seconds) and the `rate_limited` body.
+impl From<TooManyGuests> for ApiError {
+    fn from(e: TooManyGuests) -> Self {
+        ApiError(e.into())
+    }
+}
+
+fn too_many_guests(e: TooManyGuests) -> Response {
+    let mut response = ApiError::from(e).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after.as_secs()));
+    response
+}
 
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
@@ -58,8 +74,20 @@ pub struct GuestRequest {
     name: String,
 }
 
-pub async fn create_guest(State(app): State<Arc<App>>, body: Result<Json<GuestRequest>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
-    let Json(req) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
+pub async fn create_guest(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    if let Err(e) = app.guests.take(peer.ip()) {
+        return Ok(too_many_guests(e));
+    }
+    let Json(body) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
+    // An object only: serde would otherwise read the struct from an array by position (`["sam"]`).
+    if !body.is_object() {
+        return Err(ChatError::bad_request("the body is a JSON object: {\"name\": \"...\"}").into());
+    }
+    let req = GuestRequest::deserialize(body).map_err(|e| ChatError::bad_request(format!("body: {e}")))?;
     let (token, hash) = auth::new_token();
     let user = app.chat.create_guest(&req.name, &hash).await?;
     let cookie = auth::session_cookie(&token, app.config.secure_cookies);
@@ -82,12 +110,17 @@ pub struct HistoryQuery {
     limit: Option<usize>,
 }
 
+/// A path or query string axum could not decode (a room name that is not UTF-8 once percent-decoded,
+/// `before=abc`, `limit=-1`, a number beyond 2^63) is a `bad_request` in the API's JSON, not axum's
+/// plain-text rejection.
 pub async fn history(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    Query(q): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
+    let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
     let user = actor(&app, &headers, None).await?;
     let room = app.chat.room(&name).await?;
     let range = match (q.before, q.after) {

@@ -7,6 +7,8 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use confab_protocol::query::query_param;
+
 pub const COOKIE: &str = "confab_session";
 
 /// A new random token and the hash the store keeps.
@@ -34,42 +36,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-pub fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| percent_decode(v))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .find_map(|v| confab_protocol::query::cookie(v, name))
 }
 
 /// The `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, a year long, Secure behind TLS.
@@ -90,7 +57,6 @@ mod tests {
         assert_eq!(token_from_request(&h, None), Some("b".into()));
         h.insert(header::COOKIE, "x=1; confab_session=c".parse().unwrap());
         assert_eq!(token_from_request(&h, Some("token=q")), Some("c".into()));
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod api;
 pub mod auth;
+pub mod guest_limit;
 pub mod pages;

@@ -6,6 +6,32 @@ use confab_core::{ChatError, Event, Limits};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::conn::{Encoder, LobbyChange, MemberList};
+
+/// The native protocol's frames for what the hub shares with every connection.
+pub struct NativeEncoder;
+
+pub static NATIVE: NativeEncoder = NativeEncoder;
+
+impl Encoder for NativeEncoder {
+    fn slot(&self) -> usize {
+        0
+    }
+
+    fn event(&self, e: &Event) -> Box<[Utf8Bytes]> {
+        Box::new([event(e)])
+    }
+
+    fn lobby(&self, change: &LobbyChange) -> Box<[Utf8Bytes]> {
+        change.rooms.iter().map(room_update).collect()
+    }
+
+    /// Native clients follow members through join and leave events (and the join's member list).
+    fn members(&self, _list: &MemberList) -> Box<[Utf8Bytes]> {
+        Box::new([])
+    }
+}
+
 /// Serialises one of our own frames. These are maps with string keys, which cannot fail to encode.
 pub fn to_frame<T: Serialize>(value: &T) -> Utf8Bytes {
     match serde_json::to_string(value) {

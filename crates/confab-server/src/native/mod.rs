@@ -2,20 +2,27 @@
 //! per connection that reads requests while the shared writer sends.
 
 pub mod frames;
-pub mod request;
+pub use confab_protocol::request;
 mod session;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::app::App;
-use crate::conn::ws::WsUpgrade;
+use confab_ws::WsUpgrade;
 use crate::http::auth;
 
-pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum::http::Uri, ws: WsUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    ws: WsUpgrade,
+) -> Response {
     if let Err(refused) = app.admit_upgrade(&headers) {
         return refused;
     }
@@ -24,5 +31,5 @@ pub async fn upgrade(State(app): State<Arc<App>>, headers: HeaderMap, uri: axum:
         None => None,
     };
     let max = app.chat.limits.max_frame_bytes;
-    ws.on_upgrade(max, move |reader, writer| session::run(app, reader, writer, actor))
+    ws.on_upgrade(max, move |reader, writer| session::run(app, reader, writer, actor, peer.ip()))
 }

@@ -13,6 +13,8 @@ use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{Actor, Room};
 use confab_core::store::{Appended, BoxFuture, EventRange, MessageKey};
 use confab_core::{ChatError, ErrorCode};
+use confab_ws::upgrade::{Reader, Writer};
+use confab_ws::Message;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -23,10 +25,8 @@ use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::rooms::JoinedRooms;
-use crate::conn::ws::handshake::{Reader, Writer};
-use crate::conn::ws::Message;
 use crate::conn::writer::{self, Outgoing};
-use crate::conn::{CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 
 type Answer = BoxFuture<Utf8Bytes>;
@@ -37,21 +37,23 @@ struct Session {
     actor: Option<Actor>,
     rooms: JoinedRooms,
     bucket: TokenBucket,
+    /// The client's address, for the limit on creating guests.
+    peer: std::net::IpAddr,
 }
 
 /// A request being handled; it owns the session meanwhile and gives it back with the request's
 /// later answer, if any.
 type Handling = BoxFuture<(Session, Option<Answer>)>;
 
-pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>, peer: std::net::IpAddr) {
     let limits = &app.chat.limits;
-    let (shared, mut rx) = ConnShared::new(Proto::Native, limits.outbound_queue);
+    let (shared, mut rx) = ConnShared::new(&frames::NATIVE, limits.outbound_queue);
     let _registered = app.register(&shared);
-    let mut out = Outgoing::new(sink, Sequencer::new(Proto::Native));
+    let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
     let mut session =
-        Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket });
+        Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket, peer });
     let mut handling: Option<Handling> = None;
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut items = Vec::new();
@@ -79,7 +81,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
                     let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                     shared.offer(Outbound::Frame(frames::error(&Value::Null, &err)));
                 }
-                Some(Ok(Message::Ping(payload))) => drop(shared.offer(Outbound::Pong(payload))),
+                Some(Ok(Message::Ping(payload))) => shared.ping(payload),
                 Some(Ok(Message::Pong)) => {}
                 Some(Err(e)) => shared.kill(CloseReason::from(&e)),
                 Some(Ok(Message::Close(_))) | None => shared.kill(CloseReason::Normal),
@@ -226,6 +228,7 @@ impl Session {
                 (actor.ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "unknown session token"))?, token)
             }
             (None, Some(name)) => {
+                self.app.guests.take(self.peer)?;
                 let (token, hash) = auth::new_token();
                 (chat.create_guest(&name, &hash).await?, token)
             }

@@ -3,11 +3,40 @@
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::event::EventBody;
+use confab_core::Event;
 use confab_core::ChatError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::Delivery;
+use crate::conn::{Encoder, LobbyChange, MemberList};
+
+/// Socket.IO frames, in the seed's vocabulary, for what the hub shares with every connection.
+pub struct SocketIoEncoder;
+
+pub static SOCKETIO: SocketIoEncoder = SocketIoEncoder;
+
+impl Encoder for SocketIoEncoder {
+    fn slot(&self) -> usize {
+        1
+    }
+
+    fn event(&self, e: &Event) -> Box<[Utf8Bytes]> {
+        event_frames(e)
+    }
+
+    /// The seed knows no member counts: only the whole list of names, when rooms were created.
+    fn lobby(&self, change: &LobbyChange) -> Box<[Utf8Bytes]> {
+        match &change.names {
+            Some(names) => Box::new([update_rooms(names)]),
+            None => Box::new([]),
+        }
+    }
+
+    fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]> {
+        let names: Vec<&str> = list.members.iter().map(|m| m.name.as_str()).collect();
+        Box::new([event("update_users", &names)])
+    }
+}
 
 /// `42["name", data]`: an event for the default namespace.
 pub fn event<T: Serialize + ?Sized>(name: &str, data: &T) -> Utf8Bytes {
@@ -43,10 +72,6 @@ pub fn error_event(err: &ChatError) -> Utf8Bytes {
     event("error", &json!({"code": err.code.as_str(), "message": err.message}))
 }
 
-pub fn update_users(names: &[String]) -> Utf8Bytes {
-    event("update_users", names)
-}
-
 pub fn update_rooms(names: &[String]) -> Utf8Bytes {
     event("update_rooms", names)
 }
@@ -56,40 +81,37 @@ pub fn message_id(id: i64, client_id: &Option<String>) -> String {
     client_id.clone().unwrap_or_else(|| id.to_string())
 }
 
-/// The frames of a room event, encoded once and shared by every Socket.IO member of the room.
-pub fn event_frames(d: &Delivery) -> &[Utf8Bytes] {
-    d.socketio.get_or_init(|| {
-        let e = &d.event;
-        let notice = |text: String| {
-            event(
-                "room_message",
-                &json!({"user": "System", "message": text, "message_id": format!("system-{}", e.seq), "room": e.room, "seq": e.seq}),
-            )
-        };
-        match &e.body {
-            EventBody::Message { message } if message.deleted => Box::new([]),
-            EventBody::Message { message } => Box::new([event(
-                "room_message",
-                &json!({
-                    "user": e.actor.name,
-                    "message": message.content.text,
-                    "message_id": message_id(message.id, &message.client_id),
-                    "room": e.room,
-                    "seq": e.seq,
-                    "user_id": e.actor.id,
-                }),
-            )]),
-            EventBody::Edit { message_id: id, client_id, content, .. } => Box::new([event(
-                "message_edited",
-                &json!({"message_id": message_id(*id, client_id), "new_message": content.text, "room": e.room, "seq": e.seq}),
-            )]),
-            EventBody::Delete { message_id: id, client_id } => Box::new([event(
-                "message_deleted",
-                &json!({"message_id": message_id(*id, client_id), "room": e.room, "seq": e.seq}),
-            )]),
-            // The member list (`update_users`) follows from the hub, coalesced over a burst of joins.
-            EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name))]),
-            EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name))]),
-        }
-    })
+/// The frames of a room event (encoded once, and shared by every Socket.IO member of the room).
+fn event_frames(e: &Event) -> Box<[Utf8Bytes]> {
+    let notice = |text: String| {
+        event(
+            "room_message",
+            &json!({"user": "System", "message": text, "message_id": format!("system-{}", e.seq), "room": e.room, "seq": e.seq}),
+        )
+    };
+    match &e.body {
+        EventBody::Message { message } if message.deleted => Box::new([]),
+        EventBody::Message { message } => Box::new([event(
+            "room_message",
+            &json!({
+                "user": e.actor.name,
+                "message": message.content.text,
+                "message_id": message_id(message.id, &message.client_id),
+                "room": e.room,
+                "seq": e.seq,
+                "user_id": e.actor.id,
+            }),
+        )]),
+        EventBody::Edit { message_id: id, client_id, content, .. } => Box::new([event(
+            "message_edited",
+            &json!({"message_id": message_id(*id, client_id), "new_message": content.text, "room": e.room, "seq": e.seq}),
+        )]),
+        EventBody::Delete { message_id: id, client_id } => Box::new([event(
+            "message_deleted",
+            &json!({"message_id": message_id(*id, client_id), "room": e.room, "seq": e.seq}),
+        )]),
+        // The member list (`update_users`) follows from the hub, coalesced over a burst of joins.
+        EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name))]),
+        EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name))]),
+    }
 }

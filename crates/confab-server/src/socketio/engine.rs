@@ -7,9 +7,10 @@
 //! Packets from the client (POST bodies or WebSocket frames) go to the session's socket task in order.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -26,9 +27,9 @@ pub struct Engine {
     sessions: Mutex<HashMap<String, Arc<EioSession>>>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// Largest POST body (and WebSocket message) a client may send.
+    /// Largest POST body (and WebSocket message) a client may send: `--socketio-max-payload`, and what
+    /// the handshake advertises as `maxPayload`, so a client that respects it is never cut off.
     pub max_payload: usize,
-    started: Instant,
 }
 
 pub struct EioSession {
@@ -42,8 +43,16 @@ pub struct EioSession {
     upgrading: AtomicBool,
     /// Wakes a pending long-poll so that it returns and releases `out`.
     release: Notify,
-    /// Milliseconds (since the engine started) when the client last showed signs of life.
-    last_seen: AtomicU64,
+    /// Packets received from the client so far: the heartbeat compares it before and after a ping
+    /// (a counter, not a clock, so that a pong within the same millisecond still counts).
+    received: AtomicU64,
+    /// The client's address, for the limit on creating guests (`http::guest_limit`).
+    pub peer: IpAddr,
+    /// Set by the first WebSocket that presents this sid: a second one is refused, as Engine.IO says.
+    ws_claimed: AtomicBool,
+    /// The client closed the session (`1`, or Socket.IO's `41`): a pending poll then answers noop
+    /// (`6`), not a close packet, because the client already knows.
+    client_closed: AtomicBool,
 }
 
 impl Engine {
@@ -52,48 +61,49 @@ impl Engine {
             sessions: Mutex::new(HashMap::new()),
             ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
             ping_timeout: Duration::from_millis(config.socketio_ping_timeout_ms),
-            max_payload: config.max_frame_bytes.max(1_000_000),
-            started: Instant::now(),
+            max_payload: config.socketio_max_payload,
         }
     }
 
-    pub fn create(&self, conn: Arc<ConnShared>, rx: queue::Receiver<Outbound>, inbound: queue::Sender<String>) -> Arc<EioSession> {
+    pub fn create(
+        &self,
+        conn: Arc<ConnShared>,
+        rx: queue::Receiver<Outbound>,
+        inbound: queue::Sender<String>,
+        peer: IpAddr,
+    ) -> Arc<EioSession> {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let sid = URL_SAFE_NO_PAD.encode(bytes);
         let session = Arc::new(EioSession {
             sid: sid.clone(),
-            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.proto)))),
+            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.encoder)))),
             conn,
             inbound,
             upgrading: AtomicBool::new(false),
             release: Notify::new(),
-            last_seen: AtomicU64::new(self.now_ms()),
+            received: AtomicU64::new(0),
+            peer,
+            ws_claimed: AtomicBool::new(false),
+            client_closed: AtomicBool::new(false),
         });
         self.sessions.lock().insert(sid, Arc::clone(&session));
         session
     }
 
+    /// The open session with this sid. A closed one is gone at once, though its socket task may
+    /// still be finishing: the protocol wants 400 for any request after the close.
     pub fn get(&self, sid: &str) -> Option<Arc<EioSession>> {
-        self.sessions.lock().get(sid).cloned()
+        self.sessions.lock().get(sid).filter(|s| s.conn.kill_reason().is_none()).cloned()
     }
 
     pub fn remove(&self, sid: &str) {
         self.sessions.lock().remove(sid);
     }
 
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
+    /// The client sent a packet: it is alive.
     pub fn touch(&self, session: &EioSession) {
-        session.last_seen.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// True when the client has not answered a ping within `ping_interval + ping_timeout`.
-    pub fn timed_out(&self, session: &EioSession) -> bool {
-        let silent = self.now_ms().saturating_sub(session.last_seen.load(Ordering::Relaxed));
-        silent > (self.ping_interval + self.ping_timeout).as_millis() as u64
+        session.received.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The open packet: `0{"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}`.
@@ -111,6 +121,31 @@ impl Engine {
 }
 
 impl EioSession {
+    /// How many packets the client has sent (see [`EioSession::received`]).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Claims the session for a WebSocket upgrade; false when another WebSocket already has.
+    pub fn claim_websocket(&self) -> bool {
+        !self.ws_claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// A probe that failed gives the claim back, so that the client may try again.
+    pub fn unclaim_websocket(&self) {
+        self.ws_claimed.store(false, Ordering::Release);
+    }
+
+    /// The client asked to close; see [`EioSession::client_closed`].
+    pub fn close_by_client(&self) {
+        self.client_closed.store(true, Ordering::Release);
+        self.conn.kill(crate::conn::CloseReason::Normal);
+    }
+
+    pub fn closed_by_client(&self) -> bool {
+        self.client_closed.load(Ordering::Acquire)
+    }
+
     /// A WebSocket probe succeeded: release any pending long-poll, and refuse new ones.
     pub fn begin_upgrade(&self) {
         self.upgrading.store(true, Ordering::Release);

@@ -12,21 +12,23 @@
 
 pub mod encode;
 pub mod engine;
-pub mod packet;
+pub use confab_engineio as packet;
 mod socket;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use confab_ws::handshake::NotUpgrade;
+use confab_ws::upgrade::{Reader, Writer};
+use confab_ws::{Message, WsUpgrade};
 
 use crate::app::App;
-use crate::conn::ws::handshake::{NotUpgrade, Reader, Writer};
-use crate::conn::ws::{Message, WsUpgrade};
-use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound, Proto};
+use crate::conn::{queue, writer, CloseReason, ConnShared};
 use crate::http::auth;
 use engine::EioSession;
 use packet::EnginePacket;
@@ -49,7 +51,9 @@ fn query(uri: &Uri) -> Query {
     }
 }
 
-/// Engine.IO's error bodies: `{"code": n, "message": "..."}` with 400.
+/// Engine.IO's error bodies: `{"code": n, "message": "..."}` with 400. The codes are Engine.IO's:
+/// 0 transport unknown, 1 session id unknown, 2 bad handshake method, 3 bad request, 5 unsupported
+/// protocol version.
 fn engine_error(code: u8, message: &str) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"code": code, "message": message}))).into_response()
 }
@@ -80,8 +84,14 @@ pub async fn preflight(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
     with_cors(&headers, response)
 }
 
+/// Any method but GET, POST and OPTIONS: 400, as Engine.IO's servers answer (not axum's 405).
+pub async fn bad_method() -> Response {
+    engine_error(2, "Bad handshake method")
+}
+
 pub async fn get(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     ws: Result<WsUpgrade, NotUpgrade>,
@@ -97,15 +107,18 @@ pub async fn get(
             }
             let existing = match sid {
                 Some(sid) => match app.engine.get(&sid) {
-                    Some(s) => Some(s),
+                    Some(s) if s.claim_websocket() => Some(s),
+                    // A second WebSocket for a session that already has (or is probing) one.
+                    Some(_) => return engine_error(3, "Session already upgraded"),
                     None => return engine_error(1, "Session ID unknown"),
                 },
                 None => None,
             };
             let actor = cookie_actor(&app, &headers).await;
             let app2 = Arc::clone(&app);
-            let max = app.chat.limits.max_frame_bytes;
-            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor))
+            let max = app.engine.max_payload;
+            let ip = peer.ip();
+            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor, ip))
         }
         (Some("websocket"), _, Err(_)) => engine_error(3, "Bad request"),
         (Some("polling"), None, _) => {
@@ -116,7 +129,7 @@ pub async fn get(
                 return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
             }
             let actor = cookie_actor(&app, &headers).await;
-            let session = open_session(&app, actor);
+            let session = open_session(&app, actor, peer.ip());
             with_cors(&headers, text(app.engine.open_packet(&session.sid, true)))
         }
         (Some("polling"), Some(sid), _) => {
@@ -135,16 +148,23 @@ pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, bod
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let q = query(&uri);
-    let Some(session) = q.sid.and_then(|sid| app.engine.get(&sid)) else {
-        return engine_error(1, "Session ID unknown");
-    };
+    let Some(sid) = q.sid else { return engine_error(2, "Bad handshake method") };
+    let Some(session) = app.engine.get(&sid) else { return engine_error(1, "Session ID unknown") };
     if body.len() > app.engine.max_payload {
-        session.conn.kill(CloseReason::Normal);
+        session.conn.kill(CloseReason::TooBig);
         return (StatusCode::PAYLOAD_TOO_LARGE, "payload too large").into_response();
     }
-    let Ok(body) = std::str::from_utf8(&body) else { return engine_error(3, "Bad request") };
+    // A body that is not UTF-8 or holds a packet Engine.IO does not know ends the session (the
+    // protocol's "parse error"); the next request with this sid gets 400 "Session ID unknown".
+    let Ok(body) = std::str::from_utf8(&body) else {
+        session.conn.kill(CloseReason::BadUtf8);
+        return engine_error(3, "Bad request");
+    };
     for raw in body.split(SEPARATOR) {
-        receive(&app, &session, raw).await;
+        if receive(&app, &session, raw).await.is_err() {
+            session.conn.kill(CloseReason::ProtocolError);
+            return engine_error(3, "Bad request");
+        }
     }
     with_cors(&headers, ([(header::CONTENT_TYPE, "text/html")], "ok").into_response())
 }
@@ -155,25 +175,34 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::mod
 }
 
 /// Starts an Engine.IO session and its socket task.
-fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>) -> Arc<EioSession> {
-    let (conn, rx) = ConnShared::new(Proto::SocketIo, app.chat.limits.outbound_queue);
+fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>, peer: IpAddr) -> Arc<EioSession> {
+    let (conn, rx) = ConnShared::new(&encode::SOCKETIO, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
-    let session = app.engine.create(conn, rx, inbound_tx);
+    let session = app.engine.create(conn, rx, inbound_tx, peer);
     tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));
     session
 }
 
+/// A packet that is not Engine.IO: the caller closes the session.
+struct InvalidPacket;
+
 /// One packet from the client, by either transport.
-async fn receive(app: &App, session: &EioSession, raw: &str) {
+async fn receive(app: &App, session: &EioSession, raw: &str) -> Result<(), InvalidPacket> {
     app.engine.touch(session);
-    match packet::engine(raw) {
-        Some(EnginePacket::Message(m)) => {
+    // `b<base64>` is a binary packet on polling (an attachment of a binary event, which the socket
+    // has already answered with an error); like a binary WebSocket frame it is dropped.
+    if raw.starts_with('b') {
+        return Ok(());
+    }
+    match packet::engine(raw).ok_or(InvalidPacket)? {
+        EnginePacket::Message(m) => {
             let _ = session.inbound.send(m.to_string()).await;
         }
-        Some(EnginePacket::Close) => session.conn.kill(CloseReason::Normal),
+        EnginePacket::Close => session.close_by_client(),
         // Pongs and noops only prove the client is alive; upgrades are handled by the WebSocket.
-        _ => {}
+        EnginePacket::Ping(_) | EnginePacket::Pong(_) | EnginePacket::Upgrade | EnginePacket::Noop => {}
     }
+    Ok(())
 }
 
 /// A long-poll: waits for outbound packets (a ping comes every interval) and returns them together.
@@ -192,7 +221,8 @@ async fn poll(app: &App, session: &EioSession) -> Response {
         }
         tokio::select! {
             biased;
-            _ = session.conn.killed() => return text("1".into()),
+            // The client's own close is answered with a noop: it knows (Engine.IO's test suite checks).
+            _ = session.conn.killed() => return text(if session.closed_by_client() { "6" } else { "1" }.into()),
             _ = session.released() => return text("6".into()),
             n = rx.recv_many(&mut items, 256) => {
                 if n == 0 {
@@ -225,22 +255,27 @@ async fn websocket(
     mut sink: Writer,
     existing: Option<Arc<EioSession>>,
     actor: Option<confab_core::model::Actor>,
+    peer: IpAddr,
 ) {
     let session = match existing {
         Some(session) => {
             // The probe: `2probe` answered by `3probe`, then `5` once the client has paused polling.
             match stream.next().await {
                 Some(Ok(Message::Text(t))) if t == "2probe" => {}
-                _ => return,
+                _ => return session.unclaim_websocket(),
             }
             if sink.send_text("3probe").await.is_err() {
-                return;
+                return session.unclaim_websocket();
             }
             session.begin_upgrade();
             loop {
                 match stream.next().await {
                     Some(Ok(Message::Text(t))) if t == "5" => break,
-                    Some(Ok(Message::Text(t))) => receive(&app, &session, &t).await,
+                    Some(Ok(Message::Text(t))) => {
+                        if receive(&app, &session, &t).await.is_err() {
+                            return session.conn.kill(CloseReason::ProtocolError);
+                        }
+                    }
                     Some(Ok(_)) => {}
                     _ => return,
                 }
@@ -248,7 +283,7 @@ async fn websocket(
             session
         }
         None => {
-            let session = open_session(&app, actor);
+            let session = open_session(&app, actor, peer);
             let open = app.engine.open_packet(&session.sid, false);
             if sink.send_text(&open).await.is_err() {
                 session.conn.kill(CloseReason::Normal);
@@ -262,10 +297,15 @@ async fn websocket(
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => receive(&app, &session, &t).await,
+                Some(Ok(Message::Text(t))) => {
+                    if receive(&app, &session, &t).await.is_err() {
+                        session.conn.kill(CloseReason::ProtocolError);
+                        break;
+                    }
+                }
                 Some(Ok(Message::Ping(payload))) => {
                     app.engine.touch(&session);
-                    session.conn.send(Outbound::Pong(payload)).await;
+                    session.conn.ping(payload);
                 }
                 Some(Ok(Message::Binary | Message::Pong)) => app.engine.touch(&session),
                 Some(Err(e)) => {

@@ -44,7 +44,8 @@ struct Socket {
 pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
-    app.hub.register_socketio(&session.conn);
+    // The seed broadcasts `update_rooms` to every client: each is a lobby subscriber.
+    app.hub.subscribe_lobby(&session.conn);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     let mut socket = Socket {
         app: Arc::clone(&app),
@@ -58,7 +59,12 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
     ping.tick().await;
+    // When the oldest unanswered ping went out, and how many packets the client had sent by then: it
+    // must send something (its pong) within `ping_timeout`, or the session is closed (Engine.IO's
+    // heartbeat; a half-open client, polling or WebSocket, is found this way and its rooms hear it leave).
+    let mut unanswered: Option<(tokio::time::Instant, u64)> = None;
     loop {
+        let pong_due = unanswered.map(|(sent, _)| sent + app.engine.ping_timeout);
         tokio::select! {
             packet = inbound.recv() => match packet {
                 Some(raw) => Box::pin(socket.handle(&raw, &mut answers)).await,
@@ -70,11 +76,16 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
             }
             _ = ping.tick() => {
-                if app.engine.timed_out(&session) {
+                unanswered.get_or_insert_with(|| (tokio::time::Instant::now(), session.received()));
+                session.conn.send_frame(Utf8Bytes::from_static("2")).await;
+            }
+            _ = tokio::time::sleep_until(pong_due.unwrap_or_else(tokio::time::Instant::now)), if pong_due.is_some() => {
+                if unanswered.is_some_and(|(_, before)| session.received() == before) {
+                    tracing::debug!(sid = %session.sid, "no pong within the ping timeout; closing");
                     session.conn.kill(CloseReason::Normal);
-                } else {
-                    session.conn.send_frame(Utf8Bytes::from_static("2")).await;
+                    break;
                 }
+                unanswered = None;
             }
             _ = session.conn.killed() => break,
         }
@@ -150,7 +161,7 @@ impl Socket {
         };
         match packet {
             SocketPacket::Connect { namespace, auth } => self.connect(&namespace, auth).await,
-            SocketPacket::Disconnect => self.session.conn.kill(CloseReason::Normal),
+            SocketPacket::Disconnect => self.session.close_by_client(),
             SocketPacket::BinaryEvent { ack } => {
                 let err = ChatError::bad_request("binary payloads are not part of the vocabulary; send JSON");
                 let frame = match ack {
@@ -235,6 +246,7 @@ impl Socket {
             }
             (Some(actor), _) => Ok(actor.clone()),
             (None, Some(name)) => {
+                self.app.guests.take(self.session.peer)?;
                 let (_, hash) = auth::new_token();
                 let actor = self.app.chat.create_guest(name, &hash).await?;
                 self.actor = Some(actor.clone());

@@ -1,8 +1,16 @@
 //! Shared by the integration tests: a real `confab` process on an ephemeral port with its own data
 //! directory, and a native-protocol WebSocket client that keeps events aside while it waits for an
 //! answer.
+//!
+//! The store is SQLite in the data directory unless `CONFAB_TEST_STORE=postgres`: then each server
+//! gets a PostgreSQL schema of its own (`confab_pg_srv_<random>`, dropped with the server) in
+//! `CONFAB_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), kept across
+//! restarts like the data directory. scripts/test runs the native protocol suite both ways.
 
 #![allow(dead_code)]
+
+pub mod cluster;
+pub mod raw_ws;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -25,6 +33,56 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     args: Vec<String>,
+    /// The PostgreSQL schema of this server (and its restarts), when the tests run on PostgreSQL.
+    _schema: Option<PgSchema>,
+}
+
+/// A PostgreSQL schema for one server, dropped when the server is.
+struct PgSchema {
+    url: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// A new schema name when `CONFAB_TEST_STORE=postgres`; the server creates the schema.
+    fn for_this_run() -> Option<PgSchema> {
+        match std::env::var("CONFAB_TEST_STORE").as_deref() {
+            Ok("postgres") => {}
+            Ok("sqlite") | Err(_) => return None,
+            Ok(other) => panic!("CONFAB_TEST_STORE={other:?}: use sqlite or postgres"),
+        }
+        let url = std::env::var("CONFAB_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let tail: String = (0..12).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+        Some(PgSchema { url, name: format!("confab_pg_srv_{tail}") })
+    }
+
+    fn args(&self) -> [String; 4] {
+        ["--database-url".into(), self.url.clone(), "--database-schema".into(), self.name.clone()]
+    }
+}
+
+impl Drop for PgSchema {
+    /// On a thread of its own: a destructor cannot await, and this one may run inside a runtime.
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+                let task = tokio::spawn(conn);
+                let sql = format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE");
+                let done = client.batch_execute(&sql).await.map_err(|e| e.to_string());
+                drop(client);
+                let _ = task.await;
+                done
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.name);
+        }
+    }
 }
 
 impl Server {
@@ -32,12 +90,19 @@ impl Server {
     pub fn start(extra: &[&str]) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
-        let mut s = Server::start_in(&dir, "127.0.0.1:0", extra);
+        let schema = PgSchema::for_this_run();
+        let mut s = Server::launch(&dir, "127.0.0.1:0", extra, schema.as_ref());
         s._tmp = Some(tmp);
+        s._schema = schema;
         s
     }
 
+    /// Starts a server on SQLite in `dir`, whatever `CONFAB_TEST_STORE` says.
     pub fn start_in(dir: &Path, bind: &str, extra: &[&str]) -> Server {
+        Server::launch(dir, bind, extra, None)
+    }
+
+    fn launch(dir: &Path, bind: &str, extra: &[&str], schema: Option<&PgSchema>) -> Server {
         let mut args: Vec<String> = Vec::new();
         if !extra.contains(&"--leave-grace-ms") {
             args.extend(["--leave-grace-ms".to_string(), "300".to_string()]);
@@ -48,6 +113,7 @@ impl Server {
             .arg(bind)
             .arg("--data-dir")
             .arg(dir)
+            .args(schema.map(PgSchema::args).into_iter().flatten())
             .args(&args)
             .env("CONFAB_LOG", "warn")
             .stdout(Stdio::piped())
@@ -58,7 +124,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
         let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
-        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args }
+        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args, _schema: None }
     }
 
     /// Kills the process with SIGKILL and starts it again on the same port and data directory.
@@ -66,8 +132,9 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let extra: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut next = Server::start_in(&self.data_dir, &self.addr, &extra);
+        let mut next = Server::launch(&self.data_dir, &self.addr, &extra, self._schema.as_ref());
         next._tmp = self._tmp.take();
+        next._schema = self._schema.take();
         next
     }
 
@@ -87,7 +154,7 @@ impl Drop for Server {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A native protocol client.
 pub struct Client {
@@ -293,4 +360,282 @@ fn axum_header_name(name: &str) -> tokio_tungstenite::tungstenite::http::HeaderN
 /// A room name unique to one test.
 pub fn room(name: &str) -> String {
     format!("{name}-{}", std::process::id())
+}
+
+// --- raw HTTP, Engine.IO polling and raw Socket.IO WebSocket (conformance and hostile-input tests) ---
+
+/// An HTTP answer as it came off the wire.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request on its own connection, written byte for byte as given (so a test can send
+/// paths and bodies no HTTP library would), and the whole answer.
+pub async fn http(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    http_at(&server.addr, method, path, headers, body).await
+}
+
+/// [`http`] to an address, for tasks that do not hold the `Server`.
+pub async fn http_at(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("write request");
+    tcp.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw)).await.expect("timed out reading the answer").expect("read");
+    parse_http(&raw)
+}
+
+fn parse_http(raw: &[u8]) -> HttpResponse {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no header end: {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let (mut out, mut rest) = (Vec::new(), &body[..]);
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 4 + size..];
+        }
+        body = out;
+    }
+    HttpResponse { status, headers, body }
+}
+
+/// POST /api/guest with `body` as given; the answer.
+pub async fn post_guest(server: &Server, body: &[u8]) -> HttpResponse {
+    http(server, "POST", "/api/guest", &[("Content-Type", "application/json")], body).await
+}
+
+/// The path of an Engine.IO v4 polling request for session `sid`.
+pub fn polling(sid: &str) -> String {
+    format!("/socket.io/?EIO=4&transport=polling&sid={sid}")
+}
+
+/// Opens an Engine.IO polling session; its sid and the open packet's JSON.
+pub async fn eio_open(server: &Server) -> (String, Value) {
+    let r = http(server, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"").await;
+    assert_eq!(r.status, 200, "handshake: {r:?}");
+    let text = r.text();
+    let open: Value = serde_json::from_str(text.strip_prefix('0').expect("open packet")).expect("open JSON");
+    (open["sid"].as_str().expect("sid").to_string(), open)
+}
+
+/// One long-poll: the packets it returned (split at the record separator), or the HTTP answer when
+/// it is not 200.
+pub async fn eio_poll(server: &Server, sid: &str) -> Result<Vec<String>, HttpResponse> {
+    let r = http(server, "GET", &polling(sid), &[], b"").await;
+    if r.status != 200 {
+        return Err(r);
+    }
+    Ok(r.text().split('\u{1e}').map(str::to_string).collect())
+}
+
+pub async fn eio_post(server: &Server, sid: &str, body: &str) -> HttpResponse {
+    http(server, "POST", &polling(sid), &[("Content-Type", "text/plain;charset=UTF-8")], body.as_bytes()).await
+}
+
+/// Polls until a packet that `want` accepts arrives (answering pings on the way); every packet seen.
+pub async fn eio_poll_until(server: &Server, sid: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let packets = eio_poll(server, sid).await.unwrap_or_else(|r| panic!("poll failed: {} {}", r.status, r.text()));
+        for p in packets {
+            if p == "2" {
+                eio_post(server, sid, "3").await;
+            }
+            let done = want(&p);
+            seen.push(p);
+            if done {
+                return seen;
+            }
+        }
+    }
+    panic!("no matching packet; saw {seen:?}");
+}
+
+/// A Socket.IO client on the raw WebSocket transport: Engine.IO and Socket.IO packets as text.
+pub struct SioWs {
+    pub ws: Ws,
+    pub sid: String,
+}
+
+impl SioWs {
+    /// Opens `/socket.io/?EIO=4&transport=websocket` and reads the open packet (not yet CONNECTed).
+    pub async fn open(server: &Server) -> SioWs {
+        let (ws, _) = tokio_tungstenite::connect_async(server.url("/socket.io/?EIO=4&transport=websocket")).await.expect("connect");
+        let mut c = SioWs { ws, sid: String::new() };
+        let open = c.recv().await;
+        let open: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).expect("open JSON");
+        c.sid = open["sid"].as_str().expect("sid").to_string();
+        c
+    }
+
+    /// Opens and CONNECTs to the default namespace, with a session token when given.
+    pub async fn connect(server: &Server, token: Option<&str>) -> SioWs {
+        let mut c = SioWs::open(server).await;
+        let auth = token.map(|t| json!({"token": t}).to_string()).unwrap_or_default();
+        c.send(&format!("40{auth}")).await;
+        let ok = c.recv().await;
+        assert!(ok.starts_with("40{"), "CONNECT refused: {ok}");
+        c
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// The next text packet, answering Engine.IO pings on the way; `closed <code>` when the server
+    /// closed the connection.
+    pub async fn recv(&mut self) -> String {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for a packet");
+            match msg {
+                Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                    let _ = self.ws.send(Message::Text("3".into())).await;
+                }
+                Some(Ok(Message::Text(t))) => return t.to_string(),
+                Some(Ok(Message::Close(frame))) => return format!("closed {}", frame.map_or(1005, |f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return format!("closed error {e}"),
+                None => return "closed".to_string(),
+            }
+        }
+    }
+
+    /// Emits `[name, payload]` with acknowledgement id `ack` and returns the ack's first argument;
+    /// events that arrive first are skipped.
+    pub async fn call(&mut self, ack: u64, name: &str, payload: Value) -> Value {
+        self.send(&format!("42{ack}{}", json!([name, payload]))).await;
+        self.ack(ack).await
+    }
+
+    /// Waits for acknowledgement `ack` (`43<ack>[...]`) and returns its first argument.
+    pub async fn ack(&mut self, ack: u64) -> Value {
+        let prefix = format!("43{ack}");
+        loop {
+            let p = self.recv().await;
+            assert!(!p.starts_with("closed"), "closed while waiting for ack {ack}: {p}");
+            if let Some(rest) = p.strip_prefix(&prefix).filter(|r| r.starts_with('[')) {
+                let args: Value = serde_json::from_str(rest).expect("ack JSON");
+                return args[0].clone();
+            }
+        }
+    }
+
+    /// Waits for an event called `name` (`42[name, ...]`) and returns its payload.
+    pub async fn event(&mut self, name: &str) -> Value {
+        loop {
+            let p = self.recv().await;
+            assert!(!p.starts_with("closed"), "closed while waiting for {name}: {p}");
+            if let Some(rest) = p.strip_prefix("42") {
+                let v: Value = serde_json::from_str(rest).expect("event JSON");
+                if v[0] == name {
+                    return v[1].clone();
+                }
+            }
+        }
+    }
+}
+
+/// The next text message on a raw WebSocket; None once the server closed it.
+pub async fn next_text(ws: &mut Ws) -> Option<String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Some(t.to_string()),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// A WebSocket opened over raw TCP (no client library), for frames a library refuses to send, such
+/// as a text frame that is not UTF-8. The server's first frames are not read.
+pub async fn raw_websocket(server: &Server, path: &str) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(&server.addr).await.expect("connect");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(tcp.read(&mut b).await.expect("read"), 1, "closed during the upgrade");
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tcp
+}
+
+/// Writes one masked frame (`opcode` with FIN set) carrying `payload`.
+pub async fn raw_frame(tcp: &mut TcpStream, opcode: u8, payload: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let mask = [7u8, 1, 9, 3];
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&f).await.expect("write frame");
+}
+
+/// Reads server frames until a close frame; its code (None if the connection ended without one).
+pub async fn raw_close_code(tcp: &mut TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut h = [0u8; 2];
+        tokio::time::timeout(WAIT, tcp.read_exact(&mut h)).await.expect("timed out").ok()?;
+        let len = match h[1] & 0x7F {
+            126 => tcp.read_u16().await.ok()? as usize,
+            127 => tcp.read_u64().await.ok()? as usize,
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.ok()?;
+        if h[0] & 0x0F == 0x8 {
+            return payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        }
+    }
 }

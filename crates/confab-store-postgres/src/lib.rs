@@ -1,0 +1,228 @@
+//! Confab's shared store: PostgreSQL, for several Confab nodes on one database.
+//!
+//! Same contract as the embedded SQLite store (`confab_core::store`, checked by
+//! `confab-store-conformance`), with what sharing a database adds:
+//! - [`writer`]: one task per store commits appends in groups, with each room's sequence number
+//!   taken under that room's row lock, so nodes appending to one room stay gap-free.
+//! - [`read`]: reads and the writes that publish nothing, on the pool.
+//! - [`schema`]: numbered migrations (`migrations/`), applied at open under an advisory lock.
+//! - [`settings`]: the URL, schema, pool, queue, batch and timeout.
+//!
+//! When PostgreSQL is unreachable every request fails with `unavailable` within the timeout (none
+//! is acknowledged that is not stored), the writer's queue stays bounded, and the pool reconnects
+//! by itself when the database is back.
+
+mod read;
+mod schema;
+mod settings;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use confab_core::error::{ChatError, Result};
+use confab_core::event::Event;
+use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use rand::Rng;
+use tokio::sync::oneshot;
+use tokio::time::{timeout_at, Instant};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+pub use settings::PgSettings;
+use writer::{Request, Writer};
+
+/// Why the store could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid PostgreSQL settings: {0}")]
+    Settings(String),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error("cannot apply the PostgreSQL migrations: {0}")]
+    Migrate(String),
+}
+
+pub struct PostgresStore {
+    writer: Writer,
+    db: Db,
+}
+
+impl PostgresStore {
+    /// Connects, applies the migrations, and starts the writer task (on the current tokio runtime),
+    /// which hands committed events to `sink`.
+    pub async fn open(settings: &PgSettings, sink: Arc<dyn EventSink>) -> Result<Self, OpenError> {
+        let manager = Manager::from_config(
+            settings.pg_config()?,
+            NoTls,
+            // A connection whose socket closed is replaced when next taken from the pool; one that
+            // died without closing is found out by its first statement and discarded then.
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .wait_timeout(Some(settings.timeout))
+            .create_timeout(Some(settings.timeout))
+            .recycle_timeout(Some(settings.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| OpenError::Settings(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| OpenError::Connect(with_causes(&e)))?;
+        if let Err(e) = schema::migrate(&mut client, settings.schema.as_deref()).await {
+            // The session (and any advisory lock it holds) ends with the connection.
+            drop(Object::take(client));
+            return Err(e);
+        }
+        drop(client);
+        let writer = Writer::start(pool.clone(), sink, settings);
+        Ok(PostgresStore { writer, db: Db { pool, timeout: settings.timeout } })
+    }
+}
+
+/// The pool, with every statement bounded by the store's timeout. A connection that timed out or
+/// lost its server is discarded rather than handed to the next caller.
+pub(crate) struct Db {
+    pool: Pool,
+    timeout: Duration,
+}
+
+impl Db {
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.client(deadline).await?;
+        let work = async {
+            let statement = client.prepare_cached(sql).await?;
+            client.query(&statement, params).await
+        };
+        let outcome = timeout_at(deadline, work).await;
+        finish(client, outcome)
+    }
+
+    pub async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(ChatError::internal(format!("{n} rows where at most one was expected: {sql}"))),
+        }
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.client(deadline).await?;
+        let work = async {
+            let statement = client.prepare_cached(sql).await?;
+            client.execute(&statement, params).await
+        };
+        let outcome = timeout_at(deadline, work).await;
+        finish(client, outcome)
+    }
+
+    async fn client(&self, deadline: Instant) -> Result<Object> {
+        match timeout_at(deadline, self.pool.get()).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(ChatError::unavailable(format!("no database connection: {e}"))),
+            Err(_) => Err(ChatError::unavailable("no database connection within --database-timeout-ms")),
+        }
+    }
+}
+
+/// Maps a bounded statement's outcome, discarding the connection when it cannot be trusted.
+fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>) -> Result<T> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            if e.is_closed() || e.as_db_error().is_none() {
+                drop(Object::take(client));
+            }
+            Err(ChatError::unavailable(e))
+        }
+        Err(_) => {
+            drop(Object::take(client));
+            Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
+        }
+    }
+}
+
+impl OpenError {
+    pub(crate) fn migrate(e: tokio_postgres::Error) -> Self {
+        OpenError::Migrate(with_causes(&e))
+    }
+}
+
+/// An error and its causes on one line (the pool's error alone says only that connecting failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
+fn new_guest_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("g_{tail}")
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor> {
+        read::create_guest(&self.db, new_guest_id(), name, token_hash).await
+    }
+
+    async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
+        read::actor_by_token(&self.db, token_hash).await
+    }
+
+    async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
+        read::rename_actor(&self.db, id, name).await
+    }
+
+    async fn create_room(&self, name: &str, kind: RoomKind, owner: &ActorRef) -> Result<Room> {
+        read::create_room(&self.db, name, kind, owner).await
+    }
+
+    async fn room(&self, name: &str) -> Result<Option<Room>> {
+        read::room_by_key(&self.db, &name.to_lowercase()).await
+    }
+
+    async fn rooms(&self) -> Result<Vec<Room>> {
+        read::rooms(&self.db).await
+    }
+
+    async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>> {
+        read::role(&self.db, room, actor).await
+    }
+
+    async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {
+        read::message(&self.db, room, key).await
+    }
+
+    fn append(&self, room: &Room, actor: ActorRef, new: NewEvent) -> BoxFuture<Result<Appended>> {
+        let (reply, answer) = oneshot::channel();
+        let submitted = self.writer.submit(Request { room_id: room.id, room_name: room.name.clone(), actor, new, reply });
+        Box::pin(async move {
+            submitted?;
+            answer.await.map_err(|_| ChatError::unavailable("store writer stopped"))?
+        })
+    }
+
+    async fn events(&self, room: RoomId, range: EventRange, limit: usize) -> Result<Vec<Event>> {
+        read::events(&self.db, room, range, limit).await
+    }
+
+    async fn recent_messages(&self, room: RoomId, limit: usize) -> Result<Vec<Event>> {
+        read::recent_messages(&self.db, room, limit).await
+    }
+
+    async fn top_seq(&self, room: RoomId) -> Result<Seq> {
+        read::top_seq(&self.db, room).await
+    }
+}

@@ -1,0 +1,23 @@
+//! Durable acknowledged appends per second on PostgreSQL (ignored by default: a measurement, not a
+//! check). `cargo test --release -p confab-store-postgres --test throughput -- --ignored --nocapture`
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confab_store_conformance::{throughput, Recorder};
+use confab_store_postgres::PostgresStore;
+
+/// 200 appenders, each awaiting its acknowledgement before the next, for 5 s: one room, then 20.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn acknowledged_appends_per_second() {
+    for rooms in [1, 20] {
+        let schema = support::TestSchema::new();
+        let store = PostgresStore::open(&schema.settings(), Arc::new(Recorder::default())).await.expect("open");
+        let result = throughput::measure(Arc::new(store), 200, rooms, Duration::from_secs(5)).await;
+        println!("postgres: {result}");
+        assert!(result.acked > 0);
+    }
+}
