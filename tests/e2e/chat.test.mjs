@@ -1,22 +1,10 @@
-// Two people chat in one room through the UI; one of them leaves. Also writes the screenshots.
+// Two people chat in one room through the UI, starting from nothing: the welcome page, the room browser,
+// join notices, member lists, live messages exactly once and in order; then one leaves.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import {
-  Server,
-  launchBrowser,
-  newPerson,
-  eventually,
-  messageWithText,
-  messageContaining,
-  systemLines,
-  memberNames,
-  waitConnected,
-  sendMessage,
-  shownMessages,
-  screenshotDir,
-  myUserId,
+  Server, launchBrowser, newPerson, eventually, messageWithText, messageContaining, systemLines, memberNames,
+  waitConnected, sendMessage, shownMessages, myUserId,
 } from './helpers.mjs';
 
 let server;
@@ -39,28 +27,35 @@ after(async () => {
   await server?.dispose();
 });
 
-test('two people chat live: lobby, join notices, member lists, messages', { timeout: 90000 }, async () => {
-  // Alice has no session yet: the lobby creates one from the form and creates the room.
-  alicePage = await alice.newPage('/');
-  await alicePage.getByTestId('rooms-status').filter({ hasText: 'display name' }).waitFor();
-  await alicePage.getByLabel('Display name', { exact: true }).fill('alice');
-  await alicePage.getByLabel('Room', { exact: true }).fill('general');
-  await alicePage.getByRole('button', { name: 'Join or create' }).click();
-  await alicePage.waitForURL('**/chat-room/general');
-  await waitConnected(alicePage);
-  await eventually(async () => assert.deepEqual(await memberNames(alicePage).allTextContents(), ['alice']));
-  assert.equal(await alicePage.evaluate(() => localStorage.getItem('confab.displayName')), 'alice');
+/** The room browser's entry for `room`. */
+const listed = (page, room) => page.locator(`[data-testid="directory-item"][data-room="${room}"]`);
 
-  // Bob picks a name (Enter with no room), sees the room in the lobby list with Alice in it, and clicks it.
+test('two people chat live: welcome, room browser, join notices, member lists, messages', { timeout: 90000 }, async () => {
+  // Alice has no session: the app asks for a name, then shows the room browser, where she creates a room.
+  alicePage = await alice.newPage('/');
+  await alicePage.getByTestId('view-welcome').waitFor();
+  await alicePage.getByLabel('Display name', { exact: true }).fill('alice');
+  await alicePage.getByLabel('Display name', { exact: true }).press('Enter');
+  await alicePage.getByTestId('view-browse').waitFor();
+  await waitConnected(alicePage);
+  await alicePage.getByLabel('Create a room').fill('general');
+  await alicePage.getByRole('button', { name: 'Create' }).click();
+  await alicePage.waitForURL('**/chat-room/general');
+  await alicePage.getByTestId('composer').waitFor();
+  await eventually(async () => assert.deepEqual(await memberNames(alicePage).allTextContents(), ['alice']));
+  assert.equal(await alicePage.evaluate(() => JSON.parse(localStorage.getItem('confab.displayName'))), 'alice');
+  // The room is in her sidebar, marked as the open one.
+  const mine = alicePage.locator('[data-testid="room-item"][data-room="general"] a');
+  assert.equal(await mine.getAttribute('aria-current'), 'page');
+
+  // Bob picks a name, sees the room in the browser with Alice in it, and opens it.
   bobPage = await bob.newPage('/');
   await bobPage.getByLabel('Display name', { exact: true }).fill('bob');
-  await bobPage.getByLabel('Display name', { exact: true }).press('Enter');
-  const listed = bobPage.locator('[data-testid="room-item"][data-room="general"]');
-  await listed.waitFor();
+  await bobPage.getByTestId('name-submit').click();
+  await listed(bobPage, 'general').waitFor();
   await eventually(async () =>
-    assert.equal(await listed.getByTestId('room-members').getAttribute('data-count'), '1'),
-  );
-  await listed.getByRole('link').click();
+    assert.equal(await listed(bobPage, 'general').getByTestId('room-members').getAttribute('data-count'), '1'));
+  await listed(bobPage, 'general').getByRole('link').click();
   await bobPage.waitForURL('**/chat-room/general');
   await waitConnected(bobPage);
   await bobPage.getByTestId('composer').waitFor();
@@ -76,8 +71,8 @@ test('two people chat live: lobby, join notices, member lists, messages', { time
 
   // Messages go both ways, live, exactly once; Shift+Enter makes a newline.
   await sendMessage(alicePage, 'hi bob, welcome to #general');
-  await messageWithText(bobPage, 'hi bob, welcome to #general').waitFor();
   const fromAlice = messageWithText(bobPage, 'hi bob, welcome to #general');
+  await fromAlice.waitFor();
   assert.equal(await fromAlice.getByTestId('message-author').textContent(), 'alice');
   assert.equal(await fromAlice.getAttribute('data-author-id'), await myUserId(alicePage));
 
@@ -92,9 +87,10 @@ test('two people chat live: lobby, join notices, member lists, messages', { time
   assert.equal(await multi.getByTestId('message-text').textContent(), 'hello alice!\nsecond line');
 
   await sendMessage(alicePage, 'how are you?');
+  await sendMessage(alicePage, 'grouped under one header');
   await sendMessage(bobPage, 'great, thanks. the new server is fast');
   await messageContaining(alicePage, 'the new server is fast').waitFor();
-  await messageWithText(bobPage, 'how are you?').waitFor();
+  await messageWithText(bobPage, 'grouped under one header').waitFor();
 
   for (const page of [alicePage, bobPage]) {
     await eventually(async () => {
@@ -103,57 +99,49 @@ test('two people chat live: lobby, join notices, member lists, messages', { time
       const seqs = shown.map((m) => m.seq);
       assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'items are in seq order');
       assert.equal(new Set(seqs).size, seqs.length, 'no seq shown twice');
-      const texts = shown.filter((m) => m.kind === 'message').map((m) => m.text);
-      assert.deepEqual(texts, [
-        'hi bob, welcome to #general',
-        'hello alice!\nsecond line',
-        'how are you?',
+      assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text), [
+        'hi bob, welcome to #general', 'hello alice!\nsecond line', 'how are you?', 'grouped under one header',
         'great, thanks. the new server is fast',
       ]);
     });
   }
-
-  // Screenshots for the docs: the room with two people, and the lobby.
-  mkdirSync(screenshotDir, { recursive: true });
-  await alicePage.screenshot({ path: path.join(screenshotDir, 'room.png') });
-  lobbyPage = await alice.newPage('/');
-  const general = lobbyPage.locator('[data-testid="room-item"][data-room="general"]');
-  await general.waitFor();
-  await eventually(async () =>
-    assert.equal(await general.getByTestId('room-members').getAttribute('data-count'), '2'),
-  );
-  await lobbyPage.screenshot({ path: path.join(screenshotDir, 'lobby.png') });
-
+  // Grouping: Alice's two messages in a row share one header; a day divider heads the day.
+  const second = messageWithText(bobPage, 'grouped under one header');
+  assert.match(await second.getAttribute('class'), /continued/);
+  assert.doesNotMatch(await messageWithText(bobPage, 'how are you?').getAttribute('class'), /continued/);
+  assert.equal(await bobPage.getByTestId('day-divider').first().textContent(), 'Today');
+  // Absolute time on hover, relative time beside the name.
+  const time = fromAlice.getByTestId('message-time');
+  assert.match(await time.getAttribute('title'), /\d{4}/);
+  assert.equal(await fromAlice.locator('.rel').textContent(), 'just now');
   assert.deepEqual([...alice.pageErrors, ...bob.pageErrors], []);
 });
 
-test('a person who closes the page leaves: notice, member list, lobby count', { timeout: 60000 }, async () => {
-  assert.ok(bobPage && alicePage && lobbyPage, 'needs the previous test');
+test('a person who closes the page leaves: notice, member list, room browser count', { timeout: 60000 }, async () => {
+  assert.ok(bobPage && alicePage, 'needs the previous test');
+  lobbyPage = await alice.newPage('/');
+  const general = listed(lobbyPage, 'general');
+  await eventually(async () => assert.equal(await general.getByTestId('room-members').getAttribute('data-count'), '2'));
   await bobPage.close();
-  // Leave grace is 300 ms; allow for scheduling.
   await systemLines(alicePage, 'bob left').waitFor({ timeout: 5000 });
-  await eventually(async () => assert.deepEqual(await memberNames(alicePage).allTextContents(), ['alice']), {
-    timeout: 5000,
-  });
+  await eventually(async () => assert.deepEqual(await memberNames(alicePage).allTextContents(), ['alice']), { timeout: 5000 });
   assert.equal(await alicePage.getByTestId('member-count').textContent(), '1');
-  // The lobby (subscribed with `rooms`) follows through room_update events.
-  const general = lobbyPage.locator('[data-testid="room-item"][data-room="general"]');
-  await eventually(async () =>
-    assert.equal(await general.getByTestId('room-members').getAttribute('data-count'), '1'),
-  );
+  // The room browser (subscribed with `rooms`) follows through room_update events.
+  await eventually(async () => assert.equal(await general.getByTestId('room-members').getAttribute('data-count'), '1'));
+  await lobbyPage.close();
   assert.deepEqual(alice.pageErrors, []);
 });
 
-test('the Leave button leaves at once and goes back to the lobby', { timeout: 60000 }, async () => {
+test('the Leave button leaves at once, drops the room from the sidebar and shows the room browser', { timeout: 60000 }, async () => {
   assert.ok(alicePage, 'needs the first test');
   const bobAgain = await bob.newPage('/chat-room/general');
   await bobAgain.getByTestId('composer').waitFor();
-  await eventually(async () =>
-    assert.deepEqual((await memberNames(bobAgain).allTextContents()).sort(), ['alice', 'bob']),
-  );
+  await eventually(async () => assert.deepEqual((await memberNames(bobAgain).allTextContents()).sort(), ['alice', 'bob']));
   await alicePage.getByRole('button', { name: 'Leave' }).click();
   await alicePage.waitForURL((url) => url.pathname === '/');
+  await alicePage.getByTestId('view-browse').waitFor();
   await systemLines(bobAgain, 'alice left').waitFor();
   await eventually(async () => assert.deepEqual(await memberNames(bobAgain).allTextContents(), ['bob']));
+  assert.equal(await alicePage.locator('[data-testid="room-item"][data-room="general"]').count(), 0);
   assert.deepEqual([...alice.pageErrors, ...bob.pageErrors], []);
 });

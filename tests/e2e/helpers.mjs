@@ -13,7 +13,6 @@ export { sleep };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../..');
-export const screenshotDir = path.join(repoRoot, 'docs', 'screenshots');
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -173,8 +172,8 @@ export function serverAndBrowser(options) {
 
 /** Opens `/chat-room/<room>` as `person` and creates the room from the page's offer. */
 export async function createRoom(person, room) {
-  const page = await person.newPage(`/chat-room/${room}`);
-  await page.getByTestId('create-room-button').click();
+  const page = await person.newPage(`/chat-room/${encodeURIComponent(room)}`);
+  await page.getByTestId('create-missing').click();
   await page.getByTestId('composer').waitFor();
   return page;
 }
@@ -245,7 +244,7 @@ export const systemLines = (page, text) =>
 export const memberNames = (page) => page.locator('[data-testid="member-list"] [data-testid="member-name"]');
 
 export async function waitConnected(page, timeout = 15000) {
-  await page.waitForSelector('[data-testid="connection-state"][data-state="connected"]', { timeout });
+  await page.waitForSelector('[data-testid="connection-state"][data-state="live"]', { timeout });
 }
 
 /** Opens the room page and waits until it is joined (the composer is visible). */
@@ -264,7 +263,7 @@ export async function sendMessage(page, text) {
 
 /** Texts of the messages shown, with their seq, in DOM order. */
 export async function shownMessages(page) {
-  return page.$$eval('[data-testid="message-list"] > li', (items) =>
+  return page.$$eval('[data-testid="message-list"] > li[data-seq]', (items) =>
     items.map((li) => ({
       seq: Number(li.dataset.seq),
       kind: li.dataset.testid === 'message' ? 'message' : li.dataset.kind,
@@ -343,4 +342,22 @@ export function myUserId(page) {
     const body = await (await fetch('/api/me')).json();
     return (body.user && body.user.id) || body.id;
   });
+}
+
+/* ---------------------------------------------------------- accessibility */
+
+const axeSource = readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core (WCAG 2 A and AA rules) on the page as it is now and returns the serious and critical
+ * violations, each as "rule: target". Evaluated through the DevTools protocol, so the page's strict CSP
+ * (no inline scripts) stays in force.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary?.split('\n')[1]?.trim() || v.help})`));
 }

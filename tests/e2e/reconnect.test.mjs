@@ -48,7 +48,8 @@ test('reconnect after a ctx.server restart resumes without gaps or duplicates', 
   await alice.context.setOffline(true);
   await ctx.server.restart({ signal: 'SIGKILL' });
 
-  await eventually(async () => assert.equal(await state(a), 'reconnecting'));
+  // The browser reports no network: the page says offline and makes no attempts.
+  await eventually(async () => assert.equal(await state(a), 'offline'));
   // Typed while disconnected: queued, shown as pending.
   await sendMessage(a, 'typed while offline');
   const pending = a.getByTestId('pending-message').filter({ hasText: 'typed while offline' });
@@ -87,7 +88,7 @@ test('reconnect after a ctx.server restart resumes without gaps or duplicates', 
   await systemLines(b, 'dave left').waitFor({ timeout: 5000 });
 
   // Alice really missed all of it so far.
-  assert.equal(await state(a), 'reconnecting');
+  assert.equal(await state(a), 'offline');
   assert.equal(await messageWithText(a, 'missed 1').count(), 0);
 
   // Back online: reconnected, everything missed shown once, the queued message delivered once.
@@ -157,7 +158,10 @@ test('a graceful shutdown (going_away) also reconnects and resumes', { timeout: 
   const poll = setInterval(() => state(e).then((s) => seen.push(s)).catch(() => {}), 25);
   try {
     await ctx.server.stop('SIGTERM');
-    await eventually(async () => assert.notEqual(await state(e), 'connected'));
+    await eventually(async () => assert.notEqual(await state(e), 'live'));
+    // While the server is down the page counts down to its next attempt.
+    await eventually(async () => assert.match(await e.getByTestId('connection-text').textContent(), /^Reconnecting in \d+ s$/));
+    assert.ok(await e.getByTestId('retry-now').isVisible());
     await ctx.server.startAgain();
     await waitConnected(e, 20000);
   } finally {
@@ -188,7 +192,7 @@ test('more missed than max_replay (complete: false): everything missed still sho
     // the ctx.server) and misses 30 messages: more than --max-replay 5.
     await gina.context.setOffline(true);
     await small.restart({ signal: 'SIGKILL' });
-    await eventually(async () => assert.equal(await state(g), 'reconnecting'));
+    await eventually(async () => assert.equal(await state(g), 'offline'));
     await rawConnect(raw); // the old raw socket died with the ctx.server
     assert.equal((await rawRequest(raw, 'join', { room: 'busy' })).type, 'ack');
     for (let i = 1; i <= 30; i++) await rawSend(raw, 'busy', `burst ${String(i).padStart(2, '0')}`);

@@ -1,38 +1,26 @@
-// Unknown rooms, bad room names, the name prompt on the room page, and history paging.
+// Unknown rooms, bad room and display names, and history paging by scrolling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser,
-  createRoom,
-  newPerson,
-  openRoom,
-  eventually,
-  memberNames,
-  messageWithText,
-  sendMessage,
-  shownMessages,
-  rawConnect,
-  rawRequest,
-  rawSend,
-  rawClose,
+  serverAndBrowser, newPerson, openRoom, eventually, memberNames, messageWithText, sendMessage, shownMessages,
+  rawConnect, rawRequest, rawSend, rawClose,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
 
-test('an unknown room offers to create it; the room page asks for a name first', { timeout: 60000 }, async () => {
+test('an unknown room offers to create it; a deep link without a session asks for a name first', { timeout: 60000 }, async () => {
   const carol = await newPerson(ctx.browser, ctx.server); // no session yet
   const page = await carol.newPage('/chat-room/nope');
 
-  // No session: the page asks for a display name inline.
-  await page.getByTestId('name-gate').waitFor();
+  await page.getByTestId('view-welcome').waitFor();
   await page.getByLabel('Display name', { exact: true }).fill('carol');
-  await page.getByTestId('gate-submit').click();
+  await page.getByTestId('name-submit').click();
 
-  const notFound = page.getByTestId('not-found');
-  await notFound.waitFor();
-  assert.match(await notFound.textContent(), /This room does not exist/);
-  assert.equal(await page.getByTestId('back-to-lobby').getAttribute('href'), '/');
-  assert.ok(await page.getByTestId('chat').isHidden());
+  const missing = page.getByTestId('view-missing');
+  await missing.waitFor();
+  assert.match(await missing.textContent(), /This room does not exist/);
+  assert.equal(await page.getByTestId('back-to-rooms').getAttribute('href'), '/');
+  assert.ok(await page.getByTestId('view-room').isHidden());
 
   // Nothing was created by looking.
   const other = await newPerson(ctx.browser, ctx.server, { name: 'dave' });
@@ -55,35 +43,34 @@ test('an unknown room offers to create it; the room page asks for a name first',
   assert.deepEqual(carol.pageErrors, []);
 });
 
-test('the lobby shows the ctx.server\'s invalid_room_name next to the form', { timeout: 60000 }, async () => {
-  const erin = await newPerson(ctx.browser, ctx.server, { name: 'erin' });
+test('the server\'s invalid_room_name and invalid_name show next to their fields', { timeout: 60000 }, async () => {
+  const erin = await newPerson(ctx.browser, ctx.server);
   const page = await erin.newPage('/');
-  await page.getByTestId('room-list').locator('[data-room="nope"]').waitFor();
-  await page.getByLabel('Room', { exact: true }).fill('no/slashes!');
-  await page.getByRole('button', { name: 'Join or create' }).click();
-  const error = page.getByTestId('room-error');
+  await page.getByLabel('Display name', { exact: true }).fill('x'.repeat(40));
+  await page.getByTestId('name-submit').click();
+  await page.getByTestId('name-error').waitFor();
+  assert.match(await page.getByTestId('name-error').textContent(), /1 to 32 characters/);
+
+  await page.getByLabel('Display name', { exact: true }).fill('erin');
+  await page.getByTestId('name-submit').click();
+  await page.getByTestId('directory').locator('[data-room="nope"]').waitFor();
+  await page.getByLabel('Create a room').fill('no/slashes!');
+  await page.getByRole('button', { name: 'Create' }).click();
+  const error = page.getByTestId('create-error');
   await error.waitFor();
   assert.match(await error.textContent(), /Room names/);
   assert.equal(new URL(page.url()).pathname, '/');
 
-  // A display name the ctx.server refuses is shown next to the name field.
-  await page.getByLabel('Display name', { exact: true }).fill('x'.repeat(40));
-  await page.getByLabel('Room', { exact: true }).fill('fine room');
-  await page.getByRole('button', { name: 'Join or create' }).click();
-  await page.getByTestId('name-error').waitFor();
-  assert.equal(new URL(page.url()).pathname, '/');
-
   // A name with a space works and is encoded in the URL.
-  await page.getByLabel('Display name', { exact: true }).fill('erin');
-  await page.getByLabel('Room', { exact: true }).fill('fine room');
-  await page.getByRole('button', { name: 'Join or create' }).click();
+  await page.getByLabel('Create a room').fill('fine room');
+  await page.getByRole('button', { name: 'Create' }).click();
   await page.waitForURL('**/chat-room/fine%20room');
   await page.getByTestId('composer').waitFor();
-  assert.equal(await page.getByTestId('room-title').textContent(), 'fine room');
+  assert.equal(await page.getByTestId('room-title').textContent(), '# fine room');
   assert.deepEqual(erin.pageErrors, []);
 });
 
-test('history: the last 50 on open, older pages on demand, each event once', { timeout: 90000 }, async () => {
+test('history: the latest page on open, older pages as you scroll up, each event once, place kept', { timeout: 90000 }, async () => {
   const frank = await newPerson(ctx.browser, ctx.server, { name: 'frank' });
   const raw = await frank.newPage('/healthz');
   await rawConnect(raw);
@@ -96,28 +83,48 @@ test('history: the last 50 on open, older pages on demand, each event once', { t
   const page = await openRoom(frank, 'long');
   await messageWithText(page, 'msg 120').waitFor();
   const first = await shownMessages(page);
-  assert.ok(first.length >= 50 && first.length <= 52, `first page shows ~50 items, got ${first.length}`);
+  assert.ok(first.length >= 50 && first.length <= 102, `the first pages show 50-100 items, got ${first.length}`);
   assert.equal(await messageWithText(page, 'msg 001').count(), 0);
-  await page.getByTestId('load-older').waitFor();
 
-  // Page back with the control, then by scrolling to the top.
-  await page.getByTestId('load-older').click();
+  // Scrolling up loads older pages above, and the message the reader was looking at stays in place.
+  const scroller = page.getByTestId('message-scroller');
+  const oldest = first.find((m) => m.kind === 'message');
+  const anchor = messageWithText(page, oldest.text);
+  await scroller.evaluate((s) => { s.scrollTop = 0; });
   await eventually(async () => assert.ok((await shownMessages(page)).length > first.length));
-  for (let i = 0; i < 10 && (await messageWithText(page, 'msg 001').count()) === 0; i++) {
-    await page.getByTestId('message-scroller').evaluate((s) => { s.scrollTop = 0; });
-    await page.waitForTimeout(300);
+  const box = await anchor.boundingBox();
+  assert.ok(box && box.y > 0, `the reader's message is not pushed out of view by the page above (y=${box?.y})`);
+  for (let i = 0; i < 20 && (await messageWithText(page, 'msg 001').count()) === 0; i++) {
+    await scroller.evaluate((s) => { s.scrollTop = 0; });
+    await page.waitForTimeout(200);
   }
   await messageWithText(page, 'msg 001').waitFor();
   await page.getByTestId('history-start').waitFor();
 
   const shown = await shownMessages(page);
-  const texts = shown.filter((m) => m.kind === 'message').map((m) => m.text);
-  assert.deepEqual(
-    texts,
-    Array.from({ length: total }, (_, i) => `msg ${String(i + 1).padStart(3, '0')}`),
-  );
+  assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text),
+    Array.from({ length: total }, (_, i) => `msg ${String(i + 1).padStart(3, '0')}`));
   const seqs = shown.map((m) => m.seq);
   assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
   assert.equal(new Set(seqs).size, seqs.length);
-  assert.deepEqual(frank.pageErrors, []);
+
+  // Scrolled up, a new message does not move the reader: the jump button counts it and goes there.
+  const jump = page.getByTestId('jump-latest');
+  await jump.waitFor();
+  const scrollBefore = await scroller.evaluate((s) => s.scrollTop);
+  const gina = await newPerson(ctx.browser, ctx.server, { name: 'gina' });
+  const g = await openRoom(gina, 'long');
+  await sendMessage(g, 'news while frank reads old history');
+  await eventually(async () => assert.equal(await page.getByTestId('jump-count').textContent(), '1'));
+  assert.equal(await scroller.evaluate((s) => s.scrollTop), scrollBefore, 'the reader stays where they were');
+  await jump.click();
+  await eventually(async () => assert.ok(await jump.isHidden()));
+  const last = messageWithText(page, 'news while frank reads old history');
+  assert.ok(await last.isVisible());
+  const lastBox = await last.boundingBox();
+  const view = await scroller.boundingBox();
+  assert.ok(lastBox.y + lastBox.height <= view.y + view.height + 1, 'the newest message is in view');
+  // The live region read the message out.
+  assert.equal(await page.getByTestId('announcer').textContent(), 'gina: news while frank reads old history');
+  assert.deepEqual([...frank.pageErrors, ...gina.pageErrors], []);
 });
