@@ -54,6 +54,16 @@ impl ActorId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A new guest's id: `g_` and 20 random characters from an alphabet without look-alikes
+    /// (no `l`, `o`, `0`, `1`). Every store gives guests ids of this form.
+    pub fn new_guest() -> ActorId {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+        let mut rng = rand::rng();
+        let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+        ActorId::from(format!("g_{tail}"))
+    }
 }
 
 impl From<String> for ActorId {

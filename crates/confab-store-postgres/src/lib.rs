@@ -28,7 +28,6 @@ use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
 use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use rand::Rng;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 use tokio_postgres::types::ToSql;
@@ -166,17 +165,10 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     line
 }
 
-fn new_guest_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    format!("g_{tail}")
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor> {
-        read::create_guest(&self.db, new_guest_id(), name, token_hash).await
+        read::create_guest(&self.db, ActorId::new_guest().as_str().to_string(), name, token_hash).await
     }
 
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>> {

@@ -25,7 +25,6 @@ use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
 use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
-use rand::Rng;
 use tokio::sync::oneshot;
 
 use checkpoint::Checkpoints;
@@ -58,17 +57,10 @@ impl SqliteStore {
     }
 }
 
-fn new_guest_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    format!("g_{tail}")
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor> {
-        let (id, name, token_hash) = (new_guest_id(), name.to_string(), token_hash.to_vec());
+        let (id, name, token_hash) = (ActorId::new_guest().as_str().to_string(), name.to_string(), token_hash.to_vec());
         self.call(|reply| Cmd::CreateGuest { id, name, token_hash, reply }).await
     }
 
