@@ -99,7 +99,10 @@ async fn backup_of_a_busy_server_holds_everything_acknowledged_before_it() {
     assert!(top >= before.last().unwrap().0);
     for (seq, id, text) in &before {
         let e = events.iter().find(|e| e["seq"].as_u64() == Some(*seq)).unwrap_or_else(|| panic!("seq {seq} missing"));
-        assert_eq!((e["message"]["id"].as_u64(), e["message"]["content"]["text"].as_str()), (Some(*id), Some(text.as_str())));
+        assert_eq!(
+            (e["message"]["id"].as_u64(), e["message"]["content"]["text"].as_str()),
+            (Some(*id), Some(text.as_str()))
+        );
     }
     eprintln!("acknowledged before the backup: {}, by its end: {during}, in the backup: {top} events", before.len());
     let next = reader.say(&r, "after the restore").await;
