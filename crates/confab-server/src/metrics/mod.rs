@@ -76,7 +76,7 @@ impl Metrics {
             queue_length: add(&r, Histogram::with_opts(
                 HistogramOpts::new(
                     "confab_outbound_queue_length",
-                    "A connection's outbound queue length, sampled whenever the hub queues an item.",
+                    "A connection's outbound queue length, sampled at each enqueue that cannot wait (hub items).",
                 )
                 .buckets(vec![0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]),
             )?)?,
