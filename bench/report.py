@@ -45,9 +45,28 @@ def step_after_held(r):
     return above[0] if above else None
 
 
+def first_unheld(r):
+    """Offered rate of the lowest rate not held (runs before the retry rule: the first step not held)."""
+    if "first_unheld_offered_dps" in r:
+        return r["first_unheld_offered_dps"]
+    bad = [s.get("offered_dps") for s in r.get("steps") or [] if not s.get("held")]
+    return min(bad) if bad else None
+
+
+def held_below_first_unheld(r):
+    """Deliveries/s of the highest rate held below the first one not held: every rate up to it held."""
+    if "held_below_first_unheld_dps" in r:
+        return r["held_below_first_unheld_dps"]
+    limit = first_unheld(r)
+    ok = [s for s in r.get("steps") or [] if s.get("held") and (limit is None or s.get("offered_dps", 0) < limit)]
+    return max(ok, key=lambda s: s.get("offered_dps", 0)).get("achieved_dps") if ok else 0
+
+
 # metric name -> (scenario, extractor, unit, higher_is_better)
 METRICS = [
     ("fan-out held deliveries/s (p99<50ms, none lost)", "fanout", lambda r: r.get("held_dps"), "/s", True),
+    ("fan-out every rate held up to, deliveries/s", "fanout", held_below_first_unheld, "/s", True),
+    ("fan-out first rate not held, offered/s", "fanout", first_unheld, "/s", True),
     ("fan-out deliveries per server CPU-s (held step)", "fanout", lambda r: g(r, "held", "deliveries_per_server_cpu_s"), "/cpu-s", True),
     ("fan-out best deliveries per server CPU-s (any clean step)", "fanout",
      lambda r: max([s.get("deliveries_per_server_cpu_s") or 0 for s in r.get("steps", []) if s.get("clean")] or [None]) or None,
@@ -57,6 +76,7 @@ METRICS = [
     ("latency @50k/s p99, ms", "latency", lambda r: g(r, "steps", 0, "latency", "p99_ms"), "ms", False),
     ("latency @50k/s p99.9, ms", "latency", lambda r: g(r, "steps", 0, "latency", "p999_ms"), "ms", False),
     ("many rooms held deliveries/s", "rooms", lambda r: r.get("held_dps"), "/s", True),
+    ("many rooms every rate held up to, deliveries/s", "rooms", held_below_first_unheld, "/s", True),
     ("many rooms deliveries per server CPU-s", "rooms", lambda r: g(r, "held", "deliveries_per_server_cpu_s"), "/cpu-s", True),
     ("idle connections held", "idle", lambda r: r.get("connected"), "", True),
     ("idle KiB per connection", "idle", lambda r: r.get("kib_per_conn"), "KiB", False),
@@ -100,13 +120,20 @@ def main():
     ap.add_argument("--mode", default="full")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--pinned", default="1")
+    ap.add_argument("--loadavg", default=None, help="the machine's load averages when the run started (/proc/loadavg)")
     a = ap.parse_args()
     with open(a.raw) as f:
         txt = f.read()
     try:
-        rows = json.loads(txt)["runs"]  # a results file: re-render it
+        prev = json.loads(txt)  # a results file: re-render it
+        rows = prev["runs"]
+        a.repeats = prev.get("repeats", a.repeats)
+        a.mode = prev.get("mode", a.mode)
+        machine = prev.get("machine") or {}
     except (ValueError, KeyError, TypeError):
         rows = [json.loads(l) for l in txt.splitlines() if l.strip()]
+        machine = {"cpus": os.cpu_count(), "kernel": platform.release(), "loadavg_at_start": a.loadavg,
+                   "loadavg_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg())}
     by = {}
     for r in rows:
         by.setdefault((r.get("scenario"), r.get("label")), []).append(r)
@@ -188,6 +215,8 @@ def main():
     text = "\n".join(out_lines)
     print(text)
     print(legend)
+    print(f"machine load average (1, 5, 15 min) at the start: {machine.get('loadavg_at_start') or '-'}; "
+          f"at the end: {machine.get('loadavg_at_end') or '-'} ({machine.get('cpus')} cores)")
     for t in TARGETS:
         ss = [s for s in slow if s["target"] == t]
         if not ss:
@@ -200,6 +229,22 @@ def main():
               + (f"; resumed with since+history without loss or gap in {sum(1 for s in resumed if s['lossless'])}/{len(resumed)}"
                  if resumed else ""))
 
+    # the spread behind the headline rows: every run's value, and how many runs came within 5 % of the best
+    spread = []
+    for l in table:
+        if not any(k in l["metric"] for k in ("held deliveries/s", "every rate held", "acked sends/s")):
+            continue
+        for t, vals in l["runs"].items():
+            nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if not nums:
+                continue
+            best = max(nums)
+            near = sum(1 for v in nums if v >= 0.95 * best)
+            spread.append({"metric": l["metric"], "target": t, "runs": vals, "median": l["values"].get(t),
+                           "best": best, "runs_within_5pct_of_best": near, "n": len(vals)})
+            print(f"{l['metric']}, {t}: runs {' '.join(fmt(v) for v in vals)}; median {fmt(l['values'].get(t))}; "
+                  + (f"best {fmt(best)} reached (within 5 %) in {near}/{len(vals)}" if best > 0 else "nothing held in any run"))
+
     def git_rev():
         try:
             return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -210,9 +255,9 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": a.mode, "repeats": a.repeats, "pinned": a.pinned == "1",
-        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "machine": machine,
         "git": git_rev(),
-        "table": table, "table_text": text, "legend": legend, "slow_reader": slow, "runs": rows,
+        "table": table, "table_text": text, "legend": legend, "spread": spread, "slow_reader": slow, "runs": rows,
     }
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)

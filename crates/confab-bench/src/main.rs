@@ -4,6 +4,11 @@
 //! One single-threaded tokio runtime per process (pin it with `taskset`); every delivery carries
 //! `~b<step>.<sender>.<n>.<nanos>~` in its text, so latency, loss, duplicates and reordering are
 //! computed on receipt against one monotonic clock.
+//!
+//! Layout: `conn.rs` (one connection, either protocol), `stats.rs` (delivery accounting, latency,
+//! CPU, memory and load readings), `scenarios/` (one file per scenario; `traffic.rs`, `step.rs`,
+//! `member.rs` and `ladder.rs` are the stepped runs they share). With `--nodes` the traffic
+//! scenarios spread their connections over several servers of one cluster (bench/nodes).
 
 mod conn;
 mod scenarios;
@@ -40,6 +45,13 @@ pub struct Global {
     /// Server process id: CPU time from /proc/PID/stat, RSS from /proc/PID/status
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
+    /// Several servers of one cluster (comma-separated; replaces --addr for traffic scenarios):
+    /// member i connects to the i-th address round-robin, no load balancer in between
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub nodes: Vec<SocketAddr>,
+    /// Process ids of --nodes, in the same order: CPU time per node (--server-pid is then the first)
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub node_pids: Vec<u32>,
     /// Free-form label copied into the JSON (e.g. the target's name)
     #[arg(long, global = true, default_value = "")]
     pub label: String,
@@ -107,12 +119,15 @@ pub struct Traffic {
     /// Longest wait for in-flight deliveries after a step
     #[arg(long, default_value_t = 10.0)]
     pub drain_secs: f64,
-    /// Keep stepping after a step that was not held
+    /// Keep stepping after steps that were not held (never stop early)
     #[arg(long)]
     pub no_stop_on_fail: bool,
-    /// Stop stepping after this many steps in a row that were not held
+    /// Stop stepping after this many rates in a row that were not held (after their retries)
     #[arg(long, default_value_t = 2)]
     pub stop_after_fails: usize,
+    /// fanout, rooms: tries again at the same rate when a step is not held, before it counts as not held
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
     /// p99 bound (ms) for a step to count as held
     #[arg(long, default_value_t = 50.0)]
     pub p99_ms: f64,

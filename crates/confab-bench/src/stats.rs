@@ -156,6 +156,24 @@ pub fn proc_rss_kib(pid: u32) -> Option<u64> {
     l.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The machine's 1-minute load average: on a shared machine it says whether a step that was not
+/// held competed with other work (above the core count, it did).
+pub fn loadavg_1m() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Share of the last 10 s in which some runnable task waited for a CPU (`/proc/pressure/cpu`,
+/// "some avg10", percent): the direct measure of competing for the cores. `None` without PSI.
+pub fn cpu_pressure_avg10() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let l = s.lines().find(|l| l.starts_with("some "))?;
+    l.split_whitespace()
+        .find_map(|f| f.strip_prefix("avg10="))?
+        .parse()
+        .ok()
+}
+
 /// This process's own CPU time (user+system), seconds.
 pub fn self_cpu() -> f64 {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

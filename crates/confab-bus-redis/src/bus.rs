@@ -7,8 +7,10 @@
 //!
 //! `publish` runs on the store's writer thread right after a commit, so it only encodes, hands the
 //! events to the local inbox and offers the encoded publication to a bounded queue: it never waits
-//! and never fails. What does not fit in the queue is dropped and counted; receivers notice the gap
-//! in sequence numbers on the room's next event and read it from the store.
+//! and never fails. What does not fit in the queue is dropped and counted, and its room noted: once
+//! Redis takes publications again, the publisher sends each such room a *loss notice* (a `Wire`
+//! with no events), and the room's receivers resync from the store. So a loss this node knows of is
+//! announced even when the room stays quiet after it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) rooms: Mutex<HashSet<RoomId>>,
     /// Publications dropped (queue full, or Redis failed the PUBLISH) since start-up.
     pub(crate) dropped: AtomicU64,
+    /// Rooms whose publications were dropped since the last loss notices went out.
+    pub(crate) lost: Mutex<HashSet<RoomId>>,
     /// When a drop was last logged (ms), so a long outage logs once a second, not per event.
     last_drop_log: AtomicI64,
     /// Times the subscriber reconnected (and called `Inbox::resync`).
@@ -57,7 +61,8 @@ impl Shared {
         &self.settings.node
     }
 
-    pub(crate) fn count_dropped(&self, n: u64, why: &str) {
+    pub(crate) fn count_dropped(&self, rooms: impl IntoIterator<Item = Option<RoomId>>, n: u64, why: &str) {
+        self.lost.lock().extend(rooms.into_iter().flatten());
         let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
         let now = now_ms();
         let last = self.last_drop_log.load(Ordering::Relaxed);
@@ -75,8 +80,7 @@ impl RedisBus {
     /// reached: a node does not start alone. After start-up, losing Redis is survived (reconnect
     /// with backoff, then `Inbox::resync`).
     pub async fn connect(settings: RedisSettings) -> Result<Arc<RedisBus>, BusError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|source| BusError::Url { url: settings.url.clone(), source })?;
+        let client = settings.client()?;
         let connect_err = |source| BusError::Connect { url: settings.url.clone(), source };
         let publish_conn = publisher::connect(&client).await.map_err(connect_err)?;
         let pubsub = subscriber::connect(&client, &settings, &[]).await.map_err(connect_err)?;
@@ -85,6 +89,7 @@ impl RedisBus {
             inbox: OnceLock::new(),
             rooms: Mutex::new(HashSet::new()),
             dropped: AtomicU64::new(0),
+            lost: Mutex::new(HashSet::new()),
             last_drop_log: AtomicI64::new(0),
             reconnects: AtomicU64::new(0),
         });
@@ -114,8 +119,8 @@ impl RedisBus {
     fn enqueue(&self, item: Outgoing) {
         match self.outgoing.try_send(item) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.shared.count_dropped(1, "publish queue full"),
-            Err(mpsc::error::TrySendError::Closed(_)) => self.shared.count_dropped(1, "publisher stopped"),
+            Err(mpsc::error::TrySendError::Full(item)) => self.shared.count_dropped([item.room], 1, "publish queue full"),
+            Err(mpsc::error::TrySendError::Closed(item)) => self.shared.count_dropped([item.room], 1, "publisher stopped"),
         }
     }
 }
@@ -125,7 +130,8 @@ impl Bus for RedisBus {
         let inbox = self.shared.inbox.get();
         for (room, events) in by_room(events) {
             let wire = Wire { node: self.shared.node().clone(), room_id: room, events };
-            self.enqueue(Outgoing { channel: self.shared.settings.room_channel(room), payload: wire.encode() });
+            let payload = wire.encode();
+            self.enqueue(Outgoing { room: Some(room), channel: self.shared.settings.room_channel(room), payload });
             if let Some(inbox) = inbox {
                 inbox.events(room, wire.events);
             }
@@ -136,7 +142,7 @@ impl Bus for RedisBus {
         let wire = WireRoom { node: self.shared.node().clone(), room };
         // A struct of strings and numbers always serialises.
         let payload = serde_json::to_vec(&wire).unwrap_or_default();
-        self.enqueue(Outgoing { channel: self.shared.settings.lobby_channel(), payload });
+        self.enqueue(Outgoing { room: None, channel: self.shared.settings.lobby_channel(), payload });
         if let Some(inbox) = self.shared.inbox.get() {
             inbox.room_changed(wire.room);
         }

@@ -17,7 +17,7 @@
 //! let store = Store::open(.., Arc::new(Publisher(bus.clone())));  // every commit -> Bus::publish
 //! let hub = Hub::start(..);                                   // the node's Inbox
 //! bus.attach(hub.clone());                                    // before the first subscribe
-//! let roster = RedisRoster::start(settings).await?;           // heartbeat + reaper task
+//! let roster = RedisRoster::start(settings).await?;           // heartbeat and reaper tasks
 //! let chat = Chat::with_roster(store, presence, roster, sink, limits); // acts on what the roster finds
 //! ```
 //! Cluster-wide reads go through `Chat`: `Chat::members(room)` (Socket.IO's `update_users`),

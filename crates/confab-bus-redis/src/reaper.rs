@@ -1,7 +1,8 @@
-//! The heartbeat and the reaper, one task per node.
+//! The heartbeat and the reaper: two tasks per node, so that departing a large dead node never
+//! delays this node's own heartbeat (and gets it counted dead in turn).
 //!
-//! Every third of the presence timeout the task renews this node's `alive` key (it expires after
-//! the timeout) and looks for nodes in `{p}nodes` whose key has expired. A dead node is claimed
+//! Every third of the presence timeout the heartbeat renews this node's `alive` key (it expires
+//! after the timeout), and the reaper looks for nodes in `{p}nodes` whose key has expired. A dead node is claimed
 //! with `SET {p}node:{n}:reaper NX PX timeout`, so one survivor does the work; it runs depart.lua
 //! for every (room, actor) the dead node held, and each departure that left a room without the
 //! actor goes to `Chat` to be appended as a `disconnected` leave. depart.lua removes each entry as
@@ -19,7 +20,7 @@ use std::time::Duration;
 use confab_core::model::{ActorId, ActorRef};
 use confab_core::roster::{Departed, Found};
 use redis::{AsyncCommands, RedisError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 
 use crate::error::BusError;
 use crate::roster::{Held, Inner};
@@ -27,26 +28,44 @@ use crate::roster::{Held, Inner};
 /// How long a tombstone says "your members' leaves were announced" to a node that comes back.
 const TOMBSTONE: Duration = Duration::from_secs(24 * 3600);
 
-pub(crate) async fn run(inner: Arc<Inner>, found: mpsc::UnboundedSender<Found>, mut stop: oneshot::Receiver<()>) {
+/// Starts the heartbeat and the reaper; both stop when `stop`'s sender is dropped.
+pub(crate) fn start(inner: Arc<Inner>, found: mpsc::UnboundedSender<Found>, stop: watch::Receiver<()>) {
+    tokio::spawn(heartbeat(Arc::clone(&inner), found.clone(), stop.clone()));
+    tokio::spawn(reaper(inner, found, stop));
+}
+
+/// Waits for the next tick; false once the roster was dropped.
+async fn next_tick(tick: &mut tokio::time::Interval, stop: &mut watch::Receiver<()>) -> bool {
+    tokio::select! {
+        _ = stop.changed() => false,
+        _ = tick.tick() => true,
+    }
+}
+
+fn every_third_of_the_timeout(inner: &Inner) -> tokio::time::Interval {
     let period = (inner.settings.presence_timeout / 3).max(Duration::from_millis(10));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tick.tick() => {}
-        }
+    tick
+}
+
+async fn heartbeat(inner: Arc<Inner>, found: mpsc::UnboundedSender<Found>, mut stop: watch::Receiver<()>) {
+    let mut tick = every_third_of_the_timeout(&inner);
+    while next_tick(&mut tick, &mut stop).await {
         match beat(&inner).await {
             Ok(Known::Yes) => {}
             Ok(known) => {
                 tracing::warn!(announced = known == Known::Reaped, "the cluster had forgotten this node's members");
                 let _ = found.send(Found::Forgotten { announced: known == Known::Reaped });
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "presence heartbeat failed; other nodes will count this one dead after the timeout");
-                continue;
-            }
+            Err(e) => tracing::warn!(error = %e, "presence heartbeat failed; other nodes will count this one dead after the timeout"),
         }
+    }
+}
+
+async fn reaper(inner: Arc<Inner>, found: mpsc::UnboundedSender<Found>, mut stop: watch::Receiver<()>) {
+    let mut tick = every_third_of_the_timeout(&inner);
+    while next_tick(&mut tick, &mut stop).await {
         match reap_dead(&inner).await {
             Ok(gone) => {
                 for departed in gone {

@@ -24,7 +24,7 @@ use confab_core::{ChatError, Result};
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 
 use crate::error::BusError;
 use crate::reaper;
@@ -35,8 +35,8 @@ use crate::settings::RedisSettings;
 pub struct RedisRoster {
     inner: Arc<Inner>,
     found: Mutex<Option<mpsc::UnboundedReceiver<Found>>>,
-    /// Dropped with the roster: tells the reaper task to stop.
-    _stop: oneshot::Sender<()>,
+    /// Dropped with the roster: tells the heartbeat and reaper tasks to stop.
+    _stop: watch::Sender<()>,
 }
 
 pub(crate) struct Inner {
@@ -50,11 +50,10 @@ pub(crate) struct Inner {
 
 impl RedisRoster {
     /// Connects, beats once (so this node counts as alive before it holds anyone), departs what a
-    /// previous process with this node id left behind, and starts the reaper task. Fails with
-    /// [`BusError::Connect`] when Redis cannot be reached.
+    /// previous process with this node id left behind, and starts the heartbeat and reaper tasks.
+    /// Fails with [`BusError::Connect`] when Redis cannot be reached.
     pub async fn start(settings: RedisSettings) -> Result<Arc<RedisRoster>, BusError> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|source| BusError::Url { url: settings.url.clone(), source })?;
+        let client = settings.client()?;
         let config = ConnectionManagerConfig::new()
             .set_min_delay(settings.backoff_initial)
             .set_max_delay(settings.backoff_max)
@@ -80,8 +79,8 @@ impl RedisRoster {
         for gone in stale {
             let _ = found.send(Found::Departed(gone));
         }
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(reaper::run(Arc::clone(&inner), found, stopped));
+        let (stop, stopped) = watch::channel(());
+        reaper::start(Arc::clone(&inner), found, stopped);
         Ok(Arc::new(RedisRoster { inner, found: Mutex::new(Some(found_rx)), _stop: stop }))
     }
 }

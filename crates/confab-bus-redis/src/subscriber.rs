@@ -6,6 +6,8 @@
 //! [`Inbox::resync`](confab_core::fanout::Inbox::resync): the hub re-reads those rooms from the store
 //! and, because the subscriptions are already active, misses nothing published after its read.
 //!
+//! A publication with no events is a publisher's loss notice (see `bus`): it also calls `resync`.
+//!
 //! A `subscribe` made while Redis is unreachable resolves at once: the room is in `Shared::rooms`, so
 //! the reconnect subscribes it before calling `resync`, which covers everything it missed.
 
@@ -163,6 +165,8 @@ fn deliver(shared: &Shared, msg: &Msg) {
     match Wire::decode(msg.get_payload_bytes()) {
         Ok(wire) if wire.node == *shared.node() => {}
         Ok(wire) if wire.room_id != room => tracing::warn!(channel, room = wire.room_id, "publication for another room"),
+        // A loss notice: the publisher dropped some of this room's publications.
+        Ok(wire) if wire.events.is_empty() => inbox.resync(),
         Ok(wire) => inbox.events(room, wire.events),
         Err(e) => tracing::warn!(error = %e, channel, "undecodable room publication"),
     }

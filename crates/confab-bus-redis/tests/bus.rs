@@ -170,6 +170,78 @@ async fn outage_reconnects_with_backoff_resubscribes_and_resyncs() {
     assert_eq!(a_in.resyncs.load(Ordering::SeqCst), 1, "exactly one resync for one outage");
 }
 
+/// A node whose publications were lost (its link to Redis cut while it published) sends the room a
+/// loss notice once it is back, even if it publishes nothing more: the room's receivers resync, and
+/// receivers of rooms that lost nothing do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_publications_make_their_rooms_receivers_resync() {
+    let p = prefix();
+    let proxy = Proxy::start().await;
+    let mut s = settings(&p, "a");
+    s.url = proxy.url();
+    let (a, _) = node(s).await;
+    let (b, b_in) = node(settings(&p, "b")).await;
+    let (c, c_in) = node(settings(&p, "c")).await;
+    b.subscribe(1).await.unwrap();
+    c.subscribe(2).await.unwrap();
+    a.publish(vec![event(2, 1)]);
+    assert!(eventually(WAIT, || c_in.has(2, 1)).await);
+    proxy.cut();
+    a.publish(vec![event(1, 1)]);
+    assert!(eventually(WAIT, || a.dropped() == 1).await, "the failed PUBLISH is counted");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.restore();
+    assert!(eventually(WAIT, || b_in.resyncs.load(Ordering::SeqCst) == 1).await, "room 1's receiver resyncs");
+    assert!(b_in.seqs().is_empty(), "the lost event itself is not delivered by the bus");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(c_in.resyncs.load(Ordering::SeqCst), 0, "room 2 lost nothing");
+    assert_eq!(b_in.resyncs.load(Ordering::SeqCst), 1, "one notice for one loss");
+}
+
+/// `publish` from a plain thread (as the store's writer calls it) never waits: with Redis cut off
+/// and a queue of 100, 20,000 commits return at once, reach the local inbox, and what did not fit
+/// is dropped and counted; after the outage publishing works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_never_blocks_and_counts_what_it_drops() {
+    let p = prefix();
+    let proxy = Proxy::start().await;
+    let mut s = settings(&p, "a");
+    s.url = proxy.url();
+    s.publish_queue = 100;
+    let (a, a_in) = node(s).await;
+    proxy.cut();
+    let writer = {
+        let a = Arc::clone(&a);
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            for seq in 1..=20_000 {
+                a.publish(vec![event(1, seq)]);
+            }
+            start.elapsed()
+        })
+    };
+    let took = writer.join().expect("the writer thread");
+    eprintln!("20,000 publish calls with Redis cut off took {took:?}; dropped {}", a.dropped());
+    // A publish that waited for Redis would take seconds per call; debug builds need ~40 µs.
+    assert!(took < Duration::from_secs(5), "publish waited: {took:?}");
+    assert_eq!(a_in.seqs().len(), 20_000, "every commit reached the local inbox");
+    assert!(a.dropped() >= 19_000, "dropped {} of 20,000 with a queue of 100", a.dropped());
+    proxy.restore();
+    let (b, b_in) = node(settings(&p, "b")).await;
+    b.subscribe(1).await.unwrap();
+    // The queued ones, and then this one, go out once the publisher has reconnected.
+    let mut seq = 20_001;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            a.publish(vec![event(1, seq)]);
+            seq += 1;
+            !b_in.seqs().is_empty()
+        })
+        .await,
+        "a publishes again after the outage"
+    );
+}
+
 /// Start-up with Redis unreachable fails with a typed error naming the URL.
 #[tokio::test]
 async fn startup_without_redis_fails_with_a_clear_error() {

@@ -24,7 +24,7 @@ impl EventSink for NoSink {
 struct Cluster {
     _dir: tempfile::TempDir,
     store: Arc<dyn Store>,
-    prefix: String,
+    prefix: Prefix,
 }
 
 impl Cluster {

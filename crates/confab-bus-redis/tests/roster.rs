@@ -199,3 +199,47 @@ async fn lost_redis_data_is_told_as_forgotten_without_announcements() {
     let told = drain_found(&mut a_found, Duration::from_millis(800)).await;
     assert_eq!(told, [Found::Forgotten { announced: false }]);
 }
+
+/// 1,000 actors arrive through two nodes in turn and depart again: the count follows exactly, and
+/// the time per call is printed (one Redis round trip each).
+#[tokio::test]
+async fn a_thousand_arrivals_and_departures_keep_the_count() {
+    let p = prefix();
+    let a = RedisRoster::start(quick(&p, "a")).await.unwrap();
+    let b = RedisRoster::start(quick(&p, "b")).await.unwrap();
+    let people: Vec<_> = (0..1000).map(|i| actor(&format!("p{i}"))).collect();
+    let start = std::time::Instant::now();
+    let mut firsts = 0;
+    for (i, who) in people.iter().enumerate() {
+        let node = if i % 2 == 0 { &a } else { &b };
+        firsts += node.arrive(&room(1), who).await.unwrap() as usize;
+    }
+    assert_eq!(firsts, 1000);
+    assert_eq!(a.counts(&[1]).await.unwrap(), [1000]);
+    assert_eq!(names(&b, 1).await.len(), 1000);
+    let mut lasts = 0;
+    for (i, who) in people.iter().enumerate() {
+        let node = if i % 2 == 0 { &a } else { &b };
+        lasts += node.depart(&room(1), &who.id).await.unwrap() as usize;
+    }
+    let took = start.elapsed();
+    eprintln!("2,000 roster calls (arrive + depart) in {took:?}: {:?} per call", took / 2000);
+    assert_eq!(lasts, 1000);
+    assert_eq!(b.counts(&[1]).await.unwrap(), [0]);
+}
+
+/// Start-up with Redis unreachable fails with a typed error naming the URL, within seconds.
+#[tokio::test]
+async fn startup_without_redis_fails_with_a_clear_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut s = quick(&prefix(), "a");
+    s.url = format!("redis://{closed}/");
+    let start = std::time::Instant::now();
+    match RedisRoster::start(s).await {
+        Err(e @ confab_bus_redis::BusError::Connect { .. }) => assert!(e.to_string().contains(&closed.to_string()), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("started against a closed port"),
+    }
+    eprintln!("start-up gave up after {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(15));
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 pub struct Limits {
     /// Longest message text, in UTF-8 bytes (`text_too_long`).
     pub max_text_bytes: usize,
-    /// Largest WebSocket frame or message a client may send; larger closes the connection (1009).
+    /// Largest WebSocket frame or message a client may send on `/ws`; larger closes the connection
+    /// (1009). Socket.IO has `socketio_max_payload`.
     pub max_frame_bytes: usize,
     /// Rooms one connection may have joined at once (`too_many_rooms`).
     pub max_rooms_per_connection: usize,

@@ -17,7 +17,10 @@
 //! symbol is drawn, not which letters a reader sees.
 //!
 //! White space (any Unicode `White_Space`, so no-break and ideographic spaces too) is trimmed at both
-//! ends and each run inside becomes one ASCII space: `sam\u{3000}\u{3000}x` and `sam x` are one name.
+//! ends. Inside, [`Rules::fold_white_space`] either makes each run one ASCII space (display names:
+//! `sam\u{3000}\u{3000}x` and `sam x` are one name), or keeps ASCII spaces as typed and refuses any other
+//! white space (room names: a room's name is also its address, and rooms named before these rules
+//! must keep theirs).
 //!
 //! Case folding and mixed-script look-alike detection (Cyrillic `а` in a Latin name) are not done
 //! here yet; accounts will add them on top of [`normalize`], as a second pass over its result.
@@ -54,21 +57,37 @@ pub fn is_invisible(c: char) -> bool {
         || invisible_non_format(c)
 }
 
+/// How [`normalize`] treats a kind of name.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Longest name, in characters after normalisation.
+    pub max_chars: usize,
+    /// Fold white space runs inside the name to one space (else: only ASCII spaces, kept as typed).
+    pub fold_white_space: bool,
+}
+
 fn is_symbol(c: Option<char>) -> bool {
     c.is_some_and(|c| matches!(c.general_category(), GeneralCategory::OtherSymbol | GeneralCategory::ModifierSymbol))
 }
 
 /// The name in normal form: NFC, white space trimmed and folded, every character visible. Names equal
 /// after this are the same string, which the look-alike checks of accounts will build on.
-pub fn normalize(raw: &str, max_chars: usize) -> Result<String, NameError> {
-    let nfc: Vec<char> = raw.nfc().collect();
+pub fn normalize(raw: &str, rules: Rules) -> Result<String, NameError> {
+    let nfc: String = raw.nfc().collect();
+    let nfc: Vec<char> = nfc.trim().chars().collect();
+    let max_chars = rules.max_chars;
     let mut out = String::with_capacity(raw.len());
     let mut count = 0;
     let mut space = false;
     for (i, &c) in nfc.iter().enumerate() {
         if c.is_whitespace() {
-            space = !out.is_empty();
-            continue;
+            if rules.fold_white_space {
+                space = true;
+                continue;
+            }
+            if c != ' ' {
+                return Err(NameError::NotAllowed(c));
+            }
         }
         let prev = if space { None } else { out.chars().next_back() };
         let emoji_joiner = match c {
@@ -100,6 +119,17 @@ pub fn normalize(raw: &str, max_chars: usize) -> Result<String, NameError> {
 mod tests {
     use super::*;
 
+    const FOLD: Rules = Rules { max_chars: 32, fold_white_space: true };
+    const KEEP: Rules = Rules { max_chars: 32, fold_white_space: false };
+
+    #[test]
+    fn without_folding_only_ascii_spaces_pass_and_stay() {
+        assert_eq!(normalize(" a  b ", KEEP).unwrap(), "a  b");
+        assert_eq!(normalize("a\tb", KEEP), Err(NameError::NotAllowed('\t')));
+        assert_eq!(normalize("a\u{A0}b", KEEP), Err(NameError::NotAllowed('\u{A0}')));
+        assert_eq!(normalize("\u{3000}a\u{A0}", KEEP).unwrap(), "a", "trimmed all the same");
+    }
+
     #[test]
     fn invisible_characters_are_refused_wherever_they_are() {
         for bad in [
@@ -107,27 +137,27 @@ mod tests {
             "sam\u{FE0F}", "\u{202E}mas", "sam\u{2066}", "sam\u{061C}", "\u{3164}", "sa\u{E0041}m", "s\u{E000}m",
             "a\u{0007}b", "a\u{0000}b", "\u{0378}",
         ] {
-            assert!(matches!(normalize(bad, 32), Err(NameError::Invisible(_))), "{bad:?}: {:?}", normalize(bad, 32));
+            assert!(matches!(normalize(bad, FOLD), Err(NameError::Invisible(_))), "{bad:?}: {:?}", normalize(bad, FOLD));
         }
     }
 
     #[test]
     fn names_are_nfc_with_folded_white_space() {
-        assert_eq!(normalize("cafe\u{0301}", 32).unwrap(), "caf\u{E9}");
-        assert_eq!(normalize("\u{A0} sam\u{3000}\u{3000}x\t", 32).unwrap(), "sam x");
-        assert_eq!(normalize("sam\u{2028}x\ny", 32).unwrap(), "sam x y", "line breaks are white space too");
-        assert_eq!(normalize(" \u{2003} ", 32), Err(NameError::Empty));
-        assert_eq!(normalize("", 32), Err(NameError::Empty));
-        assert_eq!(normalize(&"é".repeat(33), 32), Err(NameError::TooLong { max: 32 }));
-        assert_eq!(normalize(&"e\u{0301}".repeat(32), 32).unwrap().chars().count(), 32);
+        assert_eq!(normalize("cafe\u{0301}", FOLD).unwrap(), "caf\u{E9}");
+        assert_eq!(normalize("\u{A0} sam\u{3000}\u{3000}x\t", FOLD).unwrap(), "sam x");
+        assert_eq!(normalize("sam\u{2028}x\ny", FOLD).unwrap(), "sam x y", "line breaks are white space too");
+        assert_eq!(normalize(" \u{2003} ", FOLD), Err(NameError::Empty));
+        assert_eq!(normalize("", FOLD), Err(NameError::Empty));
+        assert_eq!(normalize(&"é".repeat(33), FOLD), Err(NameError::TooLong { max: 32 }));
+        assert_eq!(normalize(&"e\u{0301}".repeat(32), FOLD).unwrap().chars().count(), 32);
     }
 
     #[test]
     fn emoji_keep_their_joiners_and_selectors() {
-        assert_eq!(normalize("sam \u{2764}\u{FE0F}", 32).unwrap(), "sam \u{2764}\u{FE0F}");
+        assert_eq!(normalize("sam \u{2764}\u{FE0F}", FOLD).unwrap(), "sam \u{2764}\u{FE0F}");
         let family = "\u{2695}\u{200D}\u{2696}";
-        assert_eq!(normalize(family, 32).unwrap(), family);
-        assert!(normalize("\u{2764} \u{FE0F}", 32).is_err(), "a selector after a space selects nothing");
-        assert!(normalize("\u{2764}\u{200D}", 32).is_err(), "a trailing joiner joins nothing");
+        assert_eq!(normalize(family, FOLD).unwrap(), family);
+        assert!(normalize("\u{2764} \u{FE0F}", FOLD).is_err(), "a selector after a space selects nothing");
+        assert!(normalize("\u{2764}\u{200D}", FOLD).is_err(), "a trailing joiner joins nothing");
     }
 }

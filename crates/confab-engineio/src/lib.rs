@@ -5,6 +5,8 @@
 //! `socketio_packet` hold it to that). What the server sends is encoded in confab-server's
 //! `socketio/encode.rs`, beside the events it translates.
 
+pub mod fuzzing;
+
 use serde_json::Value;
 
 /// An Engine.IO packet from the client.

@@ -4,6 +4,8 @@
 //!
 //! - [`request`]: the native protocol's request frames (docs/protocol.md).
 //! - [`query`]: URL query parameters and cookies (session tokens, Engine.IO's `EIO`/`sid`).
+//! - [`fuzzing`]: the fuzz targets' bodies, shared with the tests that replay what they found.
 
+pub mod fuzzing;
 pub mod query;
 pub mod request;

@@ -26,7 +26,7 @@ pub struct Config {
 
     /// PostgreSQL schema for Confab's tables, created if missing (lower-case letters, digits, '_');
     /// default: the URL's search_path, normally public.
-    #[arg(long, env = "CONFAB_DATABASE_SCHEMA")]
+    #[arg(long, env = "CONFAB_DATABASE_SCHEMA", requires = "database_url")]
     pub database_schema: Option<String>,
 
     /// Redis that carries room events and presence between nodes, e.g. redis://127.0.0.1:6379/0.
@@ -109,7 +109,8 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_TEXT_BYTES", default_value_t = Limits::default().max_text_bytes)]
     pub max_text_bytes: usize,
 
-    /// Largest WebSocket message a client may send; larger closes the connection with 1009.
+    /// Largest WebSocket message a client may send on /ws; larger closes the connection with 1009.
+    /// (/socket.io/ has its own limit, --socketio-max-payload.)
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
     pub max_frame_bytes: usize,
 

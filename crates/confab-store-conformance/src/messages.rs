@@ -41,6 +41,12 @@ pub async fn a_client_id_is_idempotent_per_author_and_room<B: Backend>(backend: 
     assert_eq!(s.top_seq(room.id).await.expect("top"), 2, "the resend took no sequence number");
     let events = s.events(room.id, EventRange::After(0), 10).await.expect("events");
     assert_eq!(message_text(&events[0]).0, "hello", "the resend changed nothing");
+
+    // A resend queued right behind the original (one batch): still one message.
+    let (one, two) = (s.append(&room, a.clone(), text_with_id("y", "fast")), s.append(&room, a.clone(), text_with_id("y", "fast")));
+    let (one, two) = (one.await.expect("original"), two.await.expect("resend"));
+    assert!(!one.duplicate && two.duplicate && one.seq == two.seq && one.message_id == two.message_id, "{one:?} {two:?}");
+    assert_eq!(s.top_seq(room.id).await.expect("top"), 3);
 }
 
 /// `message` matches exactly the key it is given: Confab's id only within its room, a client id

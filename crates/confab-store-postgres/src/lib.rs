@@ -3,7 +3,8 @@
 //! Same contract as the embedded SQLite store (`confab_core::store`, checked by
 //! `confab-store-conformance`), with what sharing a database adds:
 //! - [`writer`]: one task per store commits appends in groups, with each room's sequence number
-//!   taken under that room's row lock, so nodes appending to one room stay gap-free.
+//!   taken under that room's row lock, so nodes appending to one room stay gap-free; [`txn`]: the
+//!   statements of one append.
 //! - [`read`]: reads and the writes that publish nothing, on the pool.
 //! - [`schema`]: numbered migrations (`migrations/`), applied at open under an advisory lock.
 //! - [`settings`]: the URL, schema, pool, queue, batch and timeout.
@@ -15,6 +16,7 @@
 mod read;
 mod schema;
 mod settings;
+mod txn;
 mod writer;
 
 use std::sync::Arc;
@@ -43,7 +45,7 @@ pub enum OpenError {
     #[error("cannot connect to PostgreSQL: {0}")]
     Connect(String),
     #[error("cannot apply the PostgreSQL migrations: {0}")]
-    Migrate(tokio_postgres::Error),
+    Migrate(String),
 }
 
 pub struct PostgresStore {
@@ -143,6 +145,12 @@ fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, t
             drop(Object::take(client));
             Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
         }
+    }
+}
+
+impl OpenError {
+    pub(crate) fn migrate(e: tokio_postgres::Error) -> Self {
+        OpenError::Migrate(with_causes(&e))
     }
 }
 

@@ -13,42 +13,42 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.s
 /// schema's name, so that nodes sharing a schema wait for each other and other schemas do not.
 pub async fn migrate(client: &mut Object, schema: Option<&str>) -> Result<(), OpenError> {
     let key = format!("confab-migrations:{}", schema.unwrap_or("(search_path)"));
-    client.execute("SELECT pg_advisory_lock(hashtext($1))", &[&key]).await.map_err(OpenError::Migrate)?;
+    client.execute("SELECT pg_advisory_lock(hashtext($1))", &[&key]).await.map_err(OpenError::migrate)?;
     let applied = apply(client, schema).await;
     // When unlocking fails the connection is dropped by the caller's error path, which ends the
     // session and with it the lock.
     let unlocked = client.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key]).await;
     applied?;
-    unlocked.map(drop).map_err(OpenError::Migrate)
+    unlocked.map(drop).map_err(OpenError::migrate)
 }
 
 async fn apply(client: &mut Object, schema: Option<&str>) -> Result<(), OpenError> {
     if let Some(schema) = schema {
         // The name was checked to need no quoting (settings::check_schema_name).
-        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(OpenError::Migrate)?;
+        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(OpenError::migrate)?;
     }
     client
         .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
         .await
-        .map_err(OpenError::Migrate)?;
+        .map_err(OpenError::migrate)?;
     for (version, sql) in MIGRATIONS {
         let done = client
             .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
             .await
-            .map_err(OpenError::Migrate)?
+            .map_err(OpenError::migrate)?
             .is_some();
         if done {
             continue;
         }
-        let tx = client.transaction().await.map_err(OpenError::Migrate)?;
-        tx.batch_execute(sql).await.map_err(OpenError::Migrate)?;
+        let tx = client.transaction().await.map_err(OpenError::migrate)?;
+        tx.batch_execute(sql).await.map_err(OpenError::migrate)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
             &[version, &confab_core::model::now_ms()],
         )
         .await
-        .map_err(OpenError::Migrate)?;
-        tx.commit().await.map_err(OpenError::Migrate)?;
+        .map_err(OpenError::migrate)?;
+        tx.commit().await.map_err(OpenError::migrate)?;
         tracing::info!(version, "applied migration");
     }
     Ok(())

@@ -58,10 +58,15 @@ impl PgSettings {
         }
         let mut config: tokio_postgres::Config =
             self.url.parse().map_err(|e| OpenError::Settings(format!("database URL: {e}")))?;
+        // Appended to the URL's own options. NOTICEs ("schema already exists, skipping" at every
+        // start) would otherwise be logged as the driver's info lines.
+        let mut options = config.get_options().unwrap_or_default().to_string();
+        options.push_str(" -c client_min_messages=warning");
         if let Some(schema) = &self.schema {
             check_schema_name(schema)?;
-            config.options(format!("-c search_path={schema}"));
+            options.push_str(&format!(" -c search_path={schema}"));
         }
+        config.options(options.trim_start());
         config.application_name("confab");
         config.connect_timeout(self.timeout);
         config.keepalives(true);

@@ -4,13 +4,14 @@
 //! with `unavailable`. The task takes every waiting append (up to [`PgSettings::batch`]) and runs
 //! them in one transaction on one pooled connection:
 //!
-//! 1. `BEGIN`, then lock the batch's rooms with `SELECT … FOR UPDATE`, **in id order**. The row lock
+//! 1. `BEGIN`, and lock the batch's rooms with `SELECT … FOR UPDATE`, **in id order** (one round trip). The row lock
 //!    is what keeps several nodes gap-free: a room's next sequence number is read and written only
 //!    by the transaction holding it, until it commits or rolls back (consuming nothing). Taking all
 //!    of a batch's rooms first, in one order, is what keeps two nodes whose batches touch the same
 //!    rooms from deadlocking.
 //! 2. Each append in call order: it takes `top_seq + 1`, stores the event (and the message), and
-//!    moves `top_seq`, in one statement where it can (see [`Txn::message`]).
+//!    moves `top_seq`, in one statement where it can ([`crate::txn`]). Consecutive messages are
+//!    sent as one pipeline.
 //! 3. `COMMIT`; then the committed events go to the sink, in commit order; then the callers are
 //!    answered. Acknowledged means committed.
 //!
@@ -25,13 +26,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use confab_core::error::{ChatError, Result};
-use confab_core::event::{Event, EventBody, MessageView};
-use confab_core::model::{now_ms, ActorRef, Content, MessageId, RoomId, Seq};
+use confab_core::event::Event;
+use confab_core::model::{ActorRef, RoomId};
 use confab_core::store::{Appended, EventSink, NewEvent};
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout_at, Instant};
 
+use crate::txn::{Failure, Txn};
 use crate::PgSettings;
 
 /// One queued append.
@@ -96,7 +98,7 @@ type Applied = (Vec<Result<Appended>>, Vec<Event>);
 
 /// How a failed attempt ended.
 enum AttemptError {
-    /// `BEGIN` failed: nothing was sent, another connection may do better (a pooled connection
+    /// `BEGIN` (or the lock sent with it) failed: nothing is held, another connection may do better (a pooled connection
     /// whose server went away is only found out when used).
     Begin(tokio_postgres::Error),
     /// The transaction failed or its connection is in an unknown state.
@@ -158,199 +160,64 @@ enum Isolation {
 
 async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> Result<Option<Applied>, AttemptError> {
     let failed = |e: tokio_postgres::Error| AttemptError::Failed(ChatError::unavailable(e));
-    client.batch_execute("BEGIN").await.map_err(AttemptError::Begin)?;
-    let rooms: Vec<RoomId> = batch.iter().map(|r| r.room_id).collect::<BTreeSet<_>>().into_iter().collect();
-    let lock = client.prepare_cached("SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE").await.map_err(failed)?;
+    // BEGIN and the lock in one round trip: one simple query, so PostgreSQL runs them in this order.
+    // The ids are numbers this code formats, not text from a client.
+    let rooms: BTreeSet<RoomId> = batch.iter().map(|r| r.room_id).collect();
+    let ids: Vec<String> = rooms.iter().map(RoomId::to_string).collect();
+    let sql = format!("BEGIN; SELECT id FROM rooms WHERE id IN ({}) ORDER BY id FOR UPDATE", ids.join(","));
     let mut locked = BTreeSet::new();
-    for row in client.query(&lock, &[&rooms]).await.map_err(failed)? {
-        locked.insert(row.try_get::<_, RoomId>(0).map_err(failed)?);
+    for message in client.simple_query(&sql).await.map_err(AttemptError::Begin)? {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+            let id = row.try_get(0).map_err(failed)?.and_then(|id| id.parse::<RoomId>().ok());
+            locked.insert(id.ok_or_else(|| AttemptError::Failed(ChatError::internal("a room id that is not a number")))?);
+        }
     }
     let mut txn = Txn { client, events: Vec::new() };
     let mut outcomes = Vec::with_capacity(batch.len());
-    for request in batch {
+    let mut next = 0;
+    while next < batch.len() {
+        let request = &batch[next];
         if !locked.contains(&request.room_id) {
             outcomes.push(Err(ChatError::room_not_found(&request.room_name)));
+            next += 1;
             continue;
         }
-        let outcome = match isolation {
-            Isolation::None => match txn.append(request).await {
-                Ok(appended) => Ok(appended),
-                Err(Failure::Rule(e)) => Err(e),
-                Err(Failure::Aborted(e)) => {
-                    tracing::warn!(error = %e, "a request aborted its batch; running the batch again with savepoints");
-                    client.batch_execute("ROLLBACK").await.map_err(failed)?;
-                    return Ok(None);
-                }
-            },
-            Isolation::PerRequest => {
-                client.batch_execute("SAVEPOINT req").await.map_err(failed)?;
-                match txn.append(request).await {
-                    Ok(appended) => {
-                        client.batch_execute("RELEASE req").await.map_err(failed)?;
-                        Ok(appended)
-                    }
-                    Err(failure) => {
-                        client.batch_execute("ROLLBACK TO req; RELEASE req").await.map_err(failed)?;
-                        Err(match failure {
-                            Failure::Rule(e) => e,
-                            Failure::Aborted(e) => ChatError::unavailable(e),
-                        })
+        if isolation == Isolation::None {
+            // A run of messages (the usual batch) goes out as one pipeline; anything else alone.
+            let is_message = |r: &Request| matches!(r.new, NewEvent::Message { .. }) && locked.contains(&r.room_id);
+            let run = batch[next..].iter().take_while(|r| is_message(r)).count();
+            let results = if run > 0 { txn.messages(&batch[next..next + run]).await } else { vec![txn.append(request).await] };
+            next += run.max(1);
+            for result in results {
+                match result {
+                    Ok(appended) => outcomes.push(Ok(appended)),
+                    Err(Failure::Rule(e)) => outcomes.push(Err(e)),
+                    Err(Failure::Aborted(e)) => {
+                        tracing::warn!(error = %e, "a request aborted its batch; running the batch again with savepoints");
+                        client.batch_execute("ROLLBACK").await.map_err(failed)?;
+                        return Ok(None);
                     }
                 }
+            }
+            continue;
+        }
+        next += 1;
+        client.batch_execute("SAVEPOINT req").await.map_err(failed)?;
+        let outcome = match txn.append(request).await {
+            Ok(appended) => {
+                client.batch_execute("RELEASE req").await.map_err(failed)?;
+                Ok(appended)
+            }
+            Err(failure) => {
+                client.batch_execute("ROLLBACK TO req; RELEASE req").await.map_err(failed)?;
+                Err(match failure {
+                    Failure::Rule(e) => e,
+                    Failure::Aborted(e) => ChatError::unavailable(e),
+                })
             }
         };
         outcomes.push(outcome);
     }
     client.batch_execute("COMMIT").await.map_err(failed)?;
     Ok(Some((outcomes, txn.events)))
-}
-
-/// Why one append failed.
-enum Failure {
-    /// A chat rule (`message_not_found`): nothing was written, the transaction goes on.
-    Rule(ChatError),
-    /// PostgreSQL refused a statement (or answered what cannot be read): the transaction is aborted.
-    Aborted(String),
-}
-
-impl From<tokio_postgres::Error> for Failure {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Failure::Aborted(e.to_string())
-    }
-}
-
-/// One open transaction of the writer, with the events it stored so far.
-struct Txn<'c> {
-    client: &'c Object,
-    events: Vec<Event>,
-}
-
-/// A new message: inserted with the room's next sequence number, then that number made the room's
-/// top and the event stored, in one statement (one round trip). It reads `top_seq` without
-/// `UPDATE … RETURNING` because the transaction already holds the room's row lock, so nobody else
-/// can move it; and because `ON CONFLICT DO NOTHING` then leaves the counter untouched, a resend
-/// consumes no sequence number.
-const INSERT_MESSAGE: &str = "WITH m AS (
-        INSERT INTO messages (room_id, author_id, client_id, content, created_seq, created_at)
-        SELECT id, $2, $3, $4, top_seq + 1, $5 FROM rooms WHERE id = $1
-        ON CONFLICT DO NOTHING RETURNING id, created_seq),
-    s AS (UPDATE rooms SET top_seq = m.created_seq FROM m WHERE rooms.id = $1),
-    e AS (INSERT INTO events (room_id, seq, kind, actor_id, actor_name, at, message_id, data)
-        SELECT $1, created_seq, 'message', $2, $6, $5, id, '{}' FROM m)
-    SELECT id, created_seq FROM m";
-
-/// Any other event: the next sequence number and the event, in one statement.
-const INSERT_EVENT: &str = "WITH s AS (UPDATE rooms SET top_seq = top_seq + 1 WHERE id = $1 RETURNING top_seq)
-    INSERT INTO events (room_id, seq, kind, actor_id, actor_name, at, message_id, data)
-    SELECT $1, top_seq, $2, $3, $4, $5, $6, $7 FROM s RETURNING seq";
-
-impl Txn<'_> {
-    async fn append(&mut self, r: &Request) -> Result<Appended, Failure> {
-        let at = now_ms();
-        let (body, message_id) = match &r.new {
-            NewEvent::Message { content, client_id } => return self.message(r, content, client_id.as_deref(), at).await,
-            NewEvent::Edit { message_id, content } => {
-                let client_id = self
-                    .change_message(
-                        "UPDATE messages SET content = $1, edited_at = $2
-                         WHERE id = $3 AND room_id = $4 AND deleted_at IS NULL RETURNING client_id",
-                        content,
-                        at,
-                        *message_id,
-                        r.room_id,
-                    )
-                    .await?;
-                let body = EventBody::Edit { message_id: *message_id, client_id, content: content.clone(), edited_at: at };
-                (body, Some(*message_id))
-            }
-            NewEvent::Delete { message_id } => {
-                let client_id = self
-                    .change_message(
-                        "UPDATE messages SET content = $1, deleted_at = $2
-                         WHERE id = $3 AND room_id = $4 AND deleted_at IS NULL RETURNING client_id",
-                        &Content::default(),
-                        at,
-                        *message_id,
-                        r.room_id,
-                    )
-                    .await?;
-                (EventBody::Delete { message_id: *message_id, client_id }, Some(*message_id))
-            }
-            NewEvent::Join => {
-                let join = self
-                    .client
-                    .prepare_cached(
-                        "INSERT INTO memberships (room_id, actor_id, role, joined_at) VALUES ($1, $2, 'member', $3)
-                         ON CONFLICT (room_id, actor_id) DO NOTHING",
-                    )
-                    .await?;
-                self.client.execute(&join, &[&r.room_id, &r.actor.id.as_str(), &at]).await?;
-                (EventBody::Join, None)
-            }
-            NewEvent::Leave { reason } => (EventBody::Leave { reason: *reason }, None),
-        };
-        let data = serde_json::to_string(&body).map_err(|e| Failure::Aborted(e.to_string()))?;
-        let insert = self.client.prepare_cached(INSERT_EVENT).await?;
-        let row = self
-            .client
-            .query_opt(&insert, &[&r.room_id, &body.kind(), &r.actor.id.as_str(), &r.actor.name, &at, &message_id, &data])
-            .await?
-            .ok_or_else(|| Failure::Aborted(format!("room {} vanished inside its own lock", r.room_id)))?;
-        let seq: Seq = row.try_get(0)?;
-        self.events.push(Event { room: r.room_name.clone(), room_id: r.room_id, seq, at, actor: r.actor.clone(), body });
-        Ok(Appended { seq, message_id, duplicate: false })
-    }
-
-    async fn message(&mut self, r: &Request, content: &Content, client_id: Option<&str>, at: i64) -> Result<Appended, Failure> {
-        let content_json = serde_json::to_string(content).map_err(|e| Failure::Aborted(e.to_string()))?;
-        let insert = self.client.prepare_cached(INSERT_MESSAGE).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&r.room_id, &r.actor.id.as_str(), &client_id, &content_json, &at, &r.actor.name];
-        let Some(row) = self.client.query_opt(&insert, &params).await? else {
-            return self.duplicate(r, client_id).await;
-        };
-        let (id, seq): (MessageId, Seq) = (row.try_get(0)?, row.try_get(1)?);
-        let message = MessageView { id, client_id: client_id.map(str::to_string), content: content.clone(), edited_at: None, deleted: false };
-        self.events.push(Event {
-            room: r.room_name.clone(),
-            room_id: r.room_id,
-            seq,
-            at,
-            actor: r.actor.clone(),
-            body: EventBody::Message { message },
-        });
-        Ok(Appended { seq, message_id: Some(id), duplicate: false })
-    }
-
-    /// The answer to a message whose client id this author already used in this room: the stored one.
-    async fn duplicate(&self, r: &Request, client_id: Option<&str>) -> Result<Appended, Failure> {
-        let find = self
-            .client
-            .prepare_cached("SELECT id, created_seq FROM messages WHERE room_id = $1 AND client_id = $2 AND author_id = $3")
-            .await?;
-        let row = self
-            .client
-            .query_opt(&find, &[&r.room_id, &client_id, &r.actor.id.as_str()])
-            .await?
-            .ok_or_else(|| Failure::Aborted("a message was neither stored nor found as a duplicate".into()))?;
-        Ok(Appended { seq: row.try_get(1)?, message_id: Some(row.try_get(0)?), duplicate: true })
-    }
-
-    /// Updates a live message; `message_not_found` (writing nothing) when it is gone. Returns its
-    /// client id.
-    async fn change_message(
-        &self,
-        sql: &str,
-        content: &Content,
-        at: i64,
-        message_id: MessageId,
-        room_id: RoomId,
-    ) -> Result<Option<String>, Failure> {
-        let content_json = serde_json::to_string(content).map_err(|e| Failure::Aborted(e.to_string()))?;
-        let update = self.client.prepare_cached(sql).await?;
-        match self.client.query_opt(&update, &[&content_json, &at, &message_id, &room_id]).await? {
-            Some(row) => Ok(row.try_get(0)?),
-            None => Err(Failure::Rule(ChatError::message_not_found())),
-        }
-    }
 }

@@ -75,10 +75,7 @@ fn run(path: PathBuf, dirty: Arc<AtomicBool>, wal_frames: Arc<AtomicI64>, stoppe
         }
     };
     loop {
-        let last = match stopped.recv_timeout(INTERVAL) {
-            Err(mpsc::RecvTimeoutError::Timeout) => false,
-            _ => true,
-        };
+        let last = !matches!(stopped.recv_timeout(INTERVAL), Err(mpsc::RecvTimeoutError::Timeout));
         if last {
             if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
                 tracing::warn!(error = %e, "final checkpoint failed");

@@ -12,6 +12,7 @@
 //!   delivery's shared, already-encoded bytes; one vectored write sends a whole batch. There is no
 //!   per-connection write buffer and no copy of a payload.
 //! - [`close`]: which close codes a peer may send, and the codes reading errors map to.
+//! - [`fuzzing`]: the fuzz targets' bodies, shared with the tests that replay what they found.
 //!
 //! What is not supported, by design: extensions (no `permessage-deflate`: its per-connection
 //! compression state costs tens of KiB), subprotocols, and binary messages (both protocols are text;
@@ -19,6 +20,7 @@
 
 pub mod close;
 mod error;
+pub mod fuzzing;
 pub mod handshake;
 pub mod read;
 #[cfg(feature = "axum")]

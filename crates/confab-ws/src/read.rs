@@ -228,9 +228,13 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             OP_CONTINUATION => {}
             _ => return Err(WsError::Protocol("unknown opcode")),
         }
-        // Refuse an oversized message as soon as its header says so, before buffering it.
+        if payload >> 63 != 0 {
+            return Err(WsError::Protocol("a 64-bit length with its most significant bit set"));
+        }
+        // Refuse an oversized message as soon as its header says so, before buffering it. (Added
+        // with overflow in mind: the fuzzer found a continuation whose length wrapped the sum.)
         let so_far = self.partial.as_ref().map_or(0, |p| p.data.len()) as u64;
-        if opcode < OP_CLOSE && so_far + payload > self.max_message as u64 {
+        if opcode < OP_CLOSE && so_far.saturating_add(payload) > self.max_message as u64 {
             return Err(WsError::TooBig(self.max_message));
         }
         if b.len() < at + 4 {
@@ -356,6 +360,11 @@ mod tests {
             (frame(0x81, &[0xFF, 0xFE]), WsError::BadUtf8),
             (frame(0x81, &[b'a'; 11]), WsError::TooBig(10)),
             ([frame(0x01, &[b'a'; 6]), frame(0x80, &[b'a'; 6])].concat(), WsError::TooBig(10)),
+            (frame(0x88, &[3]), WsError::Protocol("a close frame's payload is empty or a 2-byte code and a reason")),
+            (frame(0x88, &1005u16.to_be_bytes()), WsError::Protocol("close code not allowed on the wire")),
+            (frame(0x88, &[0x03, 0xE8, 0xFF]), WsError::BadUtf8),
+            // Fails at the fragment that cannot become UTF-8; the message never ends.
+            (frame(0x01, &[b'a', 0xC0, 0x80]), WsError::BadUtf8),
         ];
         for (wire, want) in cases {
             let got = read_all(wire, 10).await;
@@ -370,6 +379,26 @@ mod tests {
         wire.extend_from_slice(&(1u64 << 30).to_be_bytes());
         wire.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(read_all(wire, 1 << 20).await, vec![Err(WsError::TooBig(1 << 20))]);
+    }
+
+    #[tokio::test]
+    async fn lengths_that_overflow_are_refused() {
+        // A continuation announcing 2^63 - 1 bytes after 6: the sum must not wrap past the limit.
+        let mut wire = frame(0x01, b"abcdef");
+        wire.extend([0x80, 0x80 | 127]);
+        wire.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+        wire.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(read_all(wire, 100).await, vec![Err(WsError::TooBig(100))]);
+        let mut wire = vec![0x81, 0x80 | 127];
+        wire.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(read_all(wire, 100).await, vec![Err(WsError::Protocol("a 64-bit length with its most significant bit set"))]);
+    }
+
+    #[tokio::test]
+    async fn a_utf8_sequence_cut_between_fragments_is_whole_again() {
+        let euro = "€".as_bytes();
+        let wire = [frame(0x01, &euro[..1]), frame(0x00, &euro[1..2]), frame(0x80, &euro[2..])].concat();
+        assert_eq!(read_all(wire, 100).await, vec![Ok(Message::Text("€".into()))]);
     }
 
     #[tokio::test]

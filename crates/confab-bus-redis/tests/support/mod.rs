@@ -18,9 +18,39 @@ use tokio::task::AbortHandle;
 
 pub const REDIS: &str = "127.0.0.1:6379";
 
-/// A prefix no other test (nor another engineer's run) uses.
-pub fn prefix() -> String {
-    format!("confab-test-redis-{:016x}:", rand::random::<u64>())
+/// A key prefix no other test (nor another engineer's run) uses; its keys are deleted when it is
+/// dropped, so test runs leave nothing behind in the shared Redis.
+pub struct Prefix(String);
+
+pub fn prefix() -> Prefix {
+    Prefix(format!("confab-test-redis-{:016x}:", rand::random::<u64>()))
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(format!("redis://{REDIS}/")) else { return };
+        let Ok(mut conn) = client.get_connection() else { return };
+        let keys: Vec<String> = match redis::cmd("KEYS").arg(format!("{}*", self.0)).query(&mut conn) {
+            Ok(keys) => keys,
+            Err(_) => return,
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+        }
+    }
 }
 
 /// Settings for node `node` of the cluster named by `prefix`, with quick backoff for tests.

@@ -35,6 +35,9 @@ impl JoinedRooms {
 
     /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
     pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
+        // The name as the store keys it (NFC, trimmed), so that `café` typed either way is one room.
+        let name = confab_core::model::room_name(name)?;
+        let name = name.as_str();
         if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }

@@ -9,6 +9,9 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod raw_ws;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

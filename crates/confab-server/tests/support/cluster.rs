@@ -1,0 +1,152 @@
+//! Several real `confab` nodes sharing one PostgreSQL schema and one Redis key prefix, each test
+//! with its own of both, and a TCP proxy to cut a node off from Redis or PostgreSQL.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use super::{PgSchema, Server};
+
+/// Redis as the tests find it (`CONFAB_TEST_REDIS_URL` overrides).
+pub fn redis_addr() -> String {
+    std::env::var("CONFAB_TEST_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".into())
+}
+
+pub struct Cluster {
+    schema: PgSchema,
+    prefix: String,
+    redis_url: String,
+    extra: Vec<String>,
+    nodes: Vec<Option<Server>>,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes (`n0`, `n1`, ...) on a fresh schema and prefix, talking to Redis at
+    /// `redis_addr` (the real one, or a proxy in front of it), each with `extra` arguments.
+    pub fn start(n: usize, redis_addr: &str, extra: &[&str]) -> Cluster {
+        let url = std::env::var("CONFAB_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let tail: String = (0..12).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+        let schema = PgSchema { url, name: format!("confab_cluster_{tail}") };
+        let mut cluster = Cluster {
+            schema,
+            prefix: format!("confab-test-{tail}:"),
+            redis_url: format!("redis://{redis_addr}"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            nodes: Vec::new(),
+            dirs: Vec::new(),
+        };
+        for i in 0..n {
+            cluster.dirs.push(tempfile::tempdir().expect("tempdir"));
+            cluster.nodes.push(None);
+            cluster.start_node(i);
+        }
+        cluster
+    }
+
+    fn args(&self, i: usize) -> Vec<String> {
+        let mut args = vec![
+            "--redis-url".to_string(),
+            self.redis_url.clone(),
+            "--redis-prefix".into(),
+            self.prefix.clone(),
+            "--node-id".into(),
+            format!("n{i}"),
+        ];
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// Starts node `i` (again, after [`Cluster::kill`]) on a new port.
+    pub fn start_node(&mut self, i: usize) {
+        let args = self.args(i);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::launch(self.dirs[i].path(), "127.0.0.1:0", &args, Some(&self.schema));
+        self.nodes[i] = Some(server);
+    }
+
+    pub fn node(&self, i: usize) -> &Server {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    /// Kills node `i` with SIGKILL: no leave, no goodbye to Redis.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut server) = self.nodes[i].take() {
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Stop the nodes before their schema is dropped.
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `target`, which a test can cut (every connection closed, new
+/// ones refused) and restore, as a network partition between a node and a service would.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: &str) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let cut = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let target = target.to_string();
+        let accept = {
+            let (cut, links) = (Arc::clone(&cut), Arc::clone(&links));
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if cut.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    links.lock().push(link);
+                }
+            })
+        };
+        TcpProxy { addr, cut, links, accept }
+    }
+
+    /// Closes every proxied connection and refuses new ones until [`TcpProxy::restore`].
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().drain(..) {
+            link.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        for link in self.links.lock().drain(..) {
+            link.abort();
+        }
+    }
+}
