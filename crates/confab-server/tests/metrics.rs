@@ -274,4 +274,23 @@ async fn redis_outage_counts_reconnects_and_dropped_publications() {
     let dropped = after.get("confab_redis_publications_dropped_total");
     assert!((1.0..=3.0).contains(&dropped), "3 publications while cut, {dropped} counted dropped");
     assert_eq!(after.delta(&before, "confab_messages_stored_total"), 3.0, "the store took them all the same");
+    drop(server);
+    delete_redis_keys(&prefix).await;
+}
+
+/// Deletes this test's keys from the shared Redis (the killed server leaves its presence behind), in
+/// one raw RESP command: the server crate has no Redis client of its own.
+async fn delete_redis_keys(prefix: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let script = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
+    let pattern = format!("{prefix}*");
+    let mut command = String::from("*4\r\n");
+    for part in ["EVAL", script, "0", &pattern] {
+        command.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+    }
+    let mut redis = tokio::net::TcpStream::connect("127.0.0.1:6379").await.expect("connect to redis");
+    redis.write_all(command.as_bytes()).await.expect("send EVAL");
+    let mut reply = [0u8; 64];
+    let n = redis.read(&mut reply).await.expect("read the reply");
+    assert_eq!(&reply[..n], b":0\r\n", "cleanup failed: {}", String::from_utf8_lossy(&reply[..n]));
 }
