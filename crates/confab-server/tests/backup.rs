@@ -1,5 +1,6 @@
 //! `confab admin backup` against a running server: the copy holds every message acknowledged
-//! before the backup started, passes `PRAGMA integrity_check`, and a second server runs on it.
+//! before the backup started, passes `PRAGMA integrity_check`, and a second server runs on it; the
+//! `admin` subcommand sits beside the server's settings.
 
 mod support;
 
@@ -99,10 +100,34 @@ async fn backup_of_a_busy_server_holds_everything_acknowledged_before_it() {
     assert!(top >= before.last().unwrap().0);
     for (seq, id, text) in &before {
         let e = events.iter().find(|e| e["seq"].as_u64() == Some(*seq)).unwrap_or_else(|| panic!("seq {seq} missing"));
-        assert_eq!((e["message"]["id"].as_u64(), e["message"]["content"]["text"].as_str()), (Some(*id), Some(text.as_str())));
+        assert_eq!(
+            (e["message"]["id"].as_u64(), e["message"]["content"]["text"].as_str()),
+            (Some(*id), Some(text.as_str()))
+        );
     }
     eprintln!("acknowledged before the backup: {}, by its end: {during}, in the backup: {top} events", before.len());
     let next = reader.say(&r, "after the restore").await;
     assert!(next["seq"].as_u64().unwrap() > top);
     writer.close().await;
+}
+
+/// `confab --help` still lists the server's settings and names the `admin` subcommand; `confab admin
+/// --help` lists `backup`; server flags before `admin` are refused rather than silently ignored; a
+/// backup of a directory with no database fails with a clear message and no file.
+#[test]
+fn admin_is_a_subcommand_beside_the_server_settings() {
+    let confab = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_confab")).args(args).output().unwrap();
+    let help = String::from_utf8_lossy(&confab(&["--help"]).stdout).into_owned();
+    assert!(help.contains("admin") && help.contains("--max-connections") && help.contains("--metrics"), "{help}");
+    let admin = confab(&["admin", "--help"]);
+    assert!(admin.status.success());
+    assert!(String::from_utf8_lossy(&admin.stdout).contains("backup"));
+    assert!(!confab(&["--bind", "127.0.0.1:0", "admin", "backup", "--to", "x.db"]).status.success());
+
+    let empty = tempfile::tempdir().unwrap();
+    let to = empty.path().join("copy.db");
+    let failed = confab(&["admin", "backup", "--data-dir", empty.path().to_str().unwrap(), "--to", to.to_str().unwrap()]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("no database at"));
+    assert!(!to.exists());
 }

@@ -8,13 +8,14 @@ use std::io::Read;
 use serde_json::json;
 use support::*;
 
-/// A server at the default log level with `--log-json` and a metrics token; clients on both protocols send marked text, edit it, send an over-long one, log in
-/// with a good and a forged token. Every stderr line is JSON, the start-up line is there, and no
+/// A server at the default log level with `--log-json` and a metrics token; clients on both
+/// protocols send marked text, edit it, send an over-long one, log in with a good and a forged token. Every stderr line is JSON, the start-up line is there, and no
 /// line holds a marker or a secret.
 #[tokio::test]
 async fn json_logs_hold_no_message_text_and_no_secrets() {
     let metrics_token = "metrics-secret-7f3a9c";
-    let (mut server, mut stderr) = Server::start_logged(&["--log-json", "--metrics", "token", "--metrics-token", metrics_token]);
+    let (mut server, mut stderr) =
+        Server::start_logged(&["--log-json", "--metrics", "token", "--metrics-token", metrics_token]);
     // Read on a thread, so that a full pipe never blocks the server while the test runs.
     let reader = std::thread::spawn(move || {
         let mut logs = String::new();
@@ -34,11 +35,16 @@ async fn json_logs_hold_no_message_text_and_no_secrets() {
     forged.refused("hello", json!({"token": "forged-token-0c0ffee"}), "unauthenticated").await;
     let mut sio = SioWs::connect(&server, Some(&token)).await;
     assert_eq!(sio.call(1, "join_room", json!({"room": r, "user": "ann"})).await["ok"], true);
-    let ack = sio.call(2, "send_message", json!({"room": r, "user": "ann", "message": format!("{marker} over socket.io")})).await;
+    let ack = sio
+        .call(2, "send_message", json!({"room": r, "user": "ann", "message": format!("{marker} over socket.io")}))
+        .await;
     assert_eq!(ack["ok"], true, "{ack}");
     let bearer = format!("Bearer {metrics_token}");
     assert_eq!(http(&server, "GET", "/metrics", &[("Authorization", &bearer)], b"").await.status, 200);
-    assert_eq!(http(&server, "GET", "/api/me", &[("Authorization", &format!("Bearer {token}"))], b"").await.status, 200);
+    assert_eq!(
+        http(&server, "GET", "/api/me", &[("Authorization", &format!("Bearer {token}"))], b"").await.status,
+        200
+    );
     ann.close().await;
     drop(sio);
 
@@ -50,7 +56,8 @@ async fn json_logs_hold_no_message_text_and_no_secrets() {
     assert!(lines.iter().any(|l| l.contains("confab started")), "start-up line missing: {logs}");
     assert!(lines.iter().any(|l| l.contains("shutting down")), "shutdown line missing: {logs}");
     for l in &lines {
-        let parsed: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+        let parsed: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
         assert!(parsed["level"].is_string(), "{l}");
     }
     for secret in [marker, token.as_str(), "forged-token-0c0ffee", metrics_token] {

@@ -58,8 +58,9 @@ async fn scrape_until(server: &Server, ready: impl Fn(&Scrape) -> bool) -> Scrap
 
 /// Two native members and one Socket.IO member in one room: 3 native and 2 Socket.IO messages are
 /// 5 messages stored and 15 deliveries; each request type's latency histogram counts its requests;
-/// an unknown request type counts one `unknown_type` error; a normal close and an oversized frame
-/// count as disconnects by their reasons, and the connection gauges follow.
+/// an unknown request type counts one `unknown_type` error, a refused API request one of its code;
+/// a normal close and an oversized frame count as disconnects by their reasons, and the connection
+/// gauges follow.
 #[tokio::test]
 async fn chat_on_both_protocols_moves_the_counters_by_what_happened() {
     let server = Server::start(&["--max-frame-bytes", "1000"]);
@@ -81,10 +82,14 @@ async fn chat_on_both_protocols_moves_the_counters_by_what_happened() {
         alice.say(&r, &format!("native {i}")).await;
     }
     for i in 0..2 {
-        let ack = carol.call(10 + i, "send_message", json!({"room": r, "user": "carol", "message": format!("sio {i}")})).await;
+        let ack = carol
+            .call(10 + i, "send_message", json!({"room": r, "user": "carol", "message": format!("sio {i}")}))
+            .await;
         assert_eq!(ack["ok"], true, "{ack}");
     }
     alice.refused("no_such_request", json!({}), "unknown_type").await;
+    let api = http(&server, "GET", "/api/rooms/no-such-room-here/history", &[], b"").await;
+    let api_code = api.json()["error"]["code"].as_str().expect("an API error code").to_string();
     for _ in 0..5 {
         bob.event_of("message").await;
     }
@@ -100,6 +105,11 @@ async fn chat_on_both_protocols_moves_the_counters_by_what_happened() {
     );
     assert!(after.get(r#"confab_request_duration_seconds_sum{protocol="native",type="send"}"#) > 0.0);
     assert_eq!(after.delta(&before, r#"confab_errors_total{code="unknown_type"}"#), 1.0);
+    assert_eq!(
+        after.delta(&before, &format!(r#"confab_errors_total{{code="{api_code}"}}"#)),
+        1.0,
+        "HTTP API errors count too"
+    );
     // Server::start runs on PostgreSQL when CONFAB_TEST_STORE=postgres.
     let store = if std::env::var("CONFAB_TEST_STORE").as_deref() == Ok("postgres") { "postgres" } else { "sqlite" };
     let commits = after.delta(&before, &format!(r#"confab_store_commit_batch_size_count{{store="{store}"}}"#));
@@ -144,7 +154,8 @@ async fn local_metrics_refuse_other_addresses_and_ignore_forwarded_for() {
     let remote = format!("{}:{port}", non_loopback_address());
     assert_eq!(http_at(&local, "GET", "/metrics", &[], b"").await.status, 200);
     assert_eq!(http_at(&remote, "GET", "/metrics", &[], b"").await.status, 403);
-    let forged = http_at(&remote, "GET", "/metrics", &[("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1")], b"").await;
+    let forged =
+        http_at(&remote, "GET", "/metrics", &[("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1")], b"").await;
     assert_eq!(forged.status, 403);
     assert!(!forged.text().contains("confab_"), "no metrics in a refusal");
     assert_eq!(http_at(&remote, "GET", "/healthz", &[], b"").await.status, 200, "the server itself is reachable");
@@ -234,8 +245,18 @@ async fn redis_outage_counts_reconnects_and_dropped_publications() {
     let proxy = RedisProxy::start().await;
     let url = format!("redis://{}/", proxy.addr);
     let prefix = format!("confab:ops-metrics-{}:", std::process::id());
-    let server = Server::start(&["--redis-url", &url, "--redis-prefix", &prefix, "--redis-ping-ms", "200",
-        "--redis-backoff-initial-ms", "50", "--redis-backoff-max-ms", "200"]);
+    let server = Server::start(&[
+        "--redis-url",
+        &url,
+        "--redis-prefix",
+        &prefix,
+        "--redis-ping-ms",
+        "200",
+        "--redis-backoff-initial-ms",
+        "50",
+        "--redis-backoff-max-ms",
+        "200",
+    ]);
     let r = room("redis-metrics");
     let mut ann = Client::guest(&server, "ann").await;
     ann.ok("join", json!({"room": r, "create": true})).await;
@@ -253,4 +274,23 @@ async fn redis_outage_counts_reconnects_and_dropped_publications() {
     let dropped = after.get("confab_redis_publications_dropped_total");
     assert!((1.0..=3.0).contains(&dropped), "3 publications while cut, {dropped} counted dropped");
     assert_eq!(after.delta(&before, "confab_messages_stored_total"), 3.0, "the store took them all the same");
+    drop(server);
+    delete_redis_keys(&prefix).await;
+}
+
+/// Deletes this test's keys from the shared Redis (the killed server leaves its presence behind), in
+/// one raw RESP command: the server crate has no Redis client of its own.
+async fn delete_redis_keys(prefix: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let script = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
+    let pattern = format!("{prefix}*");
+    let mut command = String::from("*4\r\n");
+    for part in ["EVAL", script, "0", &pattern] {
+        command.push_str(&format!("${}\r\n{part}\r\n", part.len()));
+    }
+    let mut redis = tokio::net::TcpStream::connect("127.0.0.1:6379").await.expect("connect to redis");
+    redis.write_all(command.as_bytes()).await.expect("send EVAL");
+    let mut reply = [0u8; 64];
+    let n = redis.read(&mut reply).await.expect("read the reply");
+    assert_eq!(&reply[..n], b":0\r\n", "cleanup failed: {}", String::from_utf8_lossy(&reply[..n]));
 }

@@ -39,7 +39,8 @@ fn fixtures() -> PathBuf {
 }
 
 /// The guests of the fixture: a name and the token hash its session was stored with.
-const GUESTS: &[(&str, &[u8])] = &[("ann", b"fixture token hash: ann"), ("bob", b"fixture token hash: bob"), ("cy", b"fixture token hash: cy")];
+const GUESTS: &[(&str, &[u8])] =
+    &[("ann", b"fixture token hash: ann"), ("bob", b"fixture token hash: bob"), ("cy", b"fixture token hash: cy")];
 
 fn text(t: &str) -> Content {
     Content { text: t.into() }
@@ -81,7 +82,8 @@ fn open_copy(fixture: &str) -> (tempfile::TempDir, SqliteStore) {
 /// a resent client id is still a duplicate, and new guests and rooms can be created.
 #[tokio::test]
 async fn release_18aab84_database_opens_migrated_and_intact() {
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("release-18aab84.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("release-18aab84.json")).unwrap()).unwrap();
     let (dir, store) = open_copy("release-18aab84.db");
     let guests: Vec<(String, Vec<u8>)> = expected["guests"]
         .as_array()
@@ -94,19 +96,32 @@ async fn release_18aab84_database_opens_migrated_and_intact() {
     assert_eq!(now, expected, "the upgraded database reads back differently from the release");
 
     // The fixture holds what it claims to: edits, deletes and leaves, not only messages.
-    let kinds: Vec<&str> = expected["rooms"].as_array().unwrap().iter()
-        .flat_map(|r| r["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap())).collect();
+    let kinds: Vec<&str> = expected["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()))
+        .collect();
     for kind in ["message", "edit", "delete", "join", "leave"] {
         assert!(kinds.contains(&kind), "the fixture has no {kind} event");
     }
 
     let lobby = store.room("lobby").await.unwrap().expect("the release's room");
     let ann = ActorRef { id: guests[0].0.clone().into(), name: "ann".into() };
-    let resent = store.append(&lobby, ann.clone(), NewEvent::Message { content: text("hello all"), client_id: Some("ann-1".into()) }).await.unwrap();
+    let resent = store
+        .append(&lobby, ann.clone(), NewEvent::Message { content: text("hello all"), client_id: Some("ann-1".into()) })
+        .await
+        .unwrap();
     assert!(resent.duplicate, "a client id stored by the release still deduplicates");
-    let next = store.append(&lobby, ann.clone(), NewEvent::Message { content: text("after the upgrade"), client_id: None }).await.unwrap();
+    let next = store
+        .append(&lobby, ann.clone(), NewEvent::Message { content: text("after the upgrade"), client_id: None })
+        .await
+        .unwrap();
     assert_eq!(next.seq, lobby.top_seq + 1);
-    let found = store.message(lobby.id, &MessageKey::Client { client_id: "ann-1".into(), prefer: ann.id.clone() }).await.unwrap();
+    let found = store
+        .message(lobby.id, &MessageKey::Client { client_id: "ann-1".into(), prefer: ann.id.clone() })
+        .await
+        .unwrap();
     assert_eq!(found.map(|m| m.id), resent.message_id);
     let dan = store.create_guest("dan", b"new token").await.unwrap();
     store.create_room("after upgrade", RoomKind::Public, &ActorRef::from(&dan)).await.unwrap();
@@ -115,9 +130,18 @@ async fn release_18aab84_database_opens_migrated_and_intact() {
     let db = rusqlite::Connection::open(dir.path().join("confab.db")).unwrap();
     let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
-    let versions: Vec<i64> = db.prepare("SELECT version FROM schema_migrations ORDER BY version").unwrap()
-        .query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-    assert_eq!(versions.last().copied(), Some(versions.len() as i64), "every migration applied once, in order: {versions:?}");
+    let versions: Vec<i64> = db
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        versions.last().copied(),
+        Some(versions.len() as i64),
+        "every migration applied once, in order: {versions:?}"
+    );
 }
 
 /// Writes the fixture of the release checked out now (see the module doc). Ignored: it is run by
@@ -129,8 +153,12 @@ async fn generate_release_fixture() {
     for migration in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap() {
         let path = migration.unwrap().path();
         let rel = format!("crates/confab-store-sqlite/migrations/{}", path.file_name().unwrap().to_string_lossy());
-        let at_release = std::process::Command::new("git").args(["show", &format!("{release}:{rel}")]).output().unwrap();
-        assert!(at_release.status.success(), "{rel} is not in {release}: this checkout has migrations the release lacks");
+        let at_release =
+            std::process::Command::new("git").args(["show", &format!("{release}:{rel}")]).output().unwrap();
+        assert!(
+            at_release.status.success(),
+            "{rel} is not in {release}: this checkout has migrations the release lacks"
+        );
         assert_eq!(at_release.stdout, std::fs::read(&path).unwrap(), "{rel} differs from {release}'s");
     }
     let dir = tempfile::tempdir().unwrap();
@@ -154,10 +182,24 @@ async fn generate_release_fixture() {
     let hello = say(&lobby, &ann, "hello all", Some("ann-1")).await.unwrap();
     say(&lobby, &bob, "hi ann", None).await.unwrap();
     let typo = say(&lobby, &cy, "helo", Some("cy-1")).await.unwrap();
-    store.append(&lobby, cy.clone(), NewEvent::Edit { message_id: typo.message_id.unwrap(), content: text("hello (edited)") }).await.unwrap();
+    store
+        .append(
+            &lobby,
+            cy.clone(),
+            NewEvent::Edit { message_id: typo.message_id.unwrap(), content: text("hello (edited)") },
+        )
+        .await
+        .unwrap();
     let oops = say(&lobby, &bob, "wrong room", None).await.unwrap();
     store.append(&lobby, bob.clone(), NewEvent::Delete { message_id: oops.message_id.unwrap() }).await.unwrap();
-    store.append(&lobby, ann.clone(), NewEvent::Edit { message_id: hello.message_id.unwrap(), content: text("hello all!") }).await.unwrap();
+    store
+        .append(
+            &lobby,
+            ann.clone(),
+            NewEvent::Edit { message_id: hello.message_id.unwrap(), content: text("hello all!") },
+        )
+        .await
+        .unwrap();
     store.append(&lobby, cy.clone(), NewEvent::Leave { reason: LeaveReason::Left }).await.unwrap();
     store.append(&lobby, bob.clone(), NewEvent::Leave { reason: LeaveReason::Disconnected }).await.unwrap();
     store.append(&ops, bob.clone(), NewEvent::Join).await.unwrap();

@@ -52,6 +52,7 @@ impl IntoResponse for ApiError {
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
+        crate::metrics::error(self.0.code);
         let body = json!({"error": {"code": self.0.code.as_str(), "message": self.0.message}});
         (status, Json(body)).into_response()
     }

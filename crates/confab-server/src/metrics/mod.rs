@@ -45,65 +45,84 @@ pub struct Metrics {
 
 /// Request types on `/ws` (docs/protocol.md) and events on Socket.IO (docs/socketio.md); anything
 /// else is `other`.
-const NATIVE_TYPES: &[&str] = &["hello", "ping", "rooms", "create_room", "join", "leave", "send", "edit", "delete", "history"];
+const NATIVE_TYPES: &[&str] =
+    &["hello", "ping", "rooms", "create_room", "join", "leave", "send", "edit", "delete", "history"];
 const SOCKETIO_EVENTS: &[&str] =
-    &["user", "check_room", "create_room", "join_room", "leave_room", "send_message", "edit_message", "delete_message"];
+    &["check_room", "create_room", "join_room", "leave_room", "send_message", "edit_message", "delete_message"];
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics::new().expect("metric definitions are valid"));
 
 impl Metrics {
     fn new() -> prometheus::Result<Metrics> {
-        let registry = Registry::new();
+        let r = Registry::new();
         let latency = exponential_buckets(0.0005, 2.0, 14)?; // 0.5 ms .. 4 s
         let m = Metrics {
-            connections: IntGaugeVec::new(
+            connections: add(&r, IntGaugeVec::new(
                 Opts::new("confab_connections", "Open client connections, by protocol (native, socketio)."),
                 &["protocol"],
-            )?,
-            rooms: IntGauge::new("confab_rooms_with_local_members", "Rooms with at least one member connected to this node.")?,
-            messages_stored: IntCounter::new("confab_messages_stored_total", "Messages this node's store committed (new messages, not edits or deletes).")?,
-            deliveries: IntCounter::new("confab_deliveries_total", "Live room events the hub handed to connection queues (one per event per subscribed connection).")?,
-            queue_length: Histogram::with_opts(
-                HistogramOpts::new("confab_outbound_queue_length", "A connection's outbound queue length, sampled whenever the hub queues an item.")
-                    .buckets(vec![0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]),
-            )?,
-            disconnects: IntCounterVec::new(
-                Opts::new("confab_disconnects_total", "Closed client connections, by close reason (normal when the client or network ended it)."),
+            )?)?,
+            rooms: add(&r, IntGauge::new(
+                "confab_rooms_with_local_members",
+                "Rooms with at least one member connected to this node.",
+            )?)?,
+            messages_stored: add(&r, IntCounter::new(
+                "confab_messages_stored_total",
+                "Messages this node's store committed (new messages, not edits or deletes).",
+            )?)?,
+            deliveries: add(&r, IntCounter::new(
+                "confab_deliveries_total",
+                "Live room events the hub handed to connection queues (one per event per subscribed connection).",
+            )?)?,
+            queue_length: add(&r, Histogram::with_opts(
+                HistogramOpts::new(
+                    "confab_outbound_queue_length",
+                    "A connection's outbound queue length, sampled at each enqueue that cannot wait (hub items).",
+                )
+                .buckets(vec![0.0, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]),
+            )?)?,
+            disconnects: add(&r, IntCounterVec::new(
+                Opts::new(
+                    "confab_disconnects_total",
+                    "Closed client connections, by close reason (normal when the client or network ended it).",
+                ),
                 &["reason"],
-            )?,
-            requests: HistogramVec::new(
-                HistogramOpts::new("confab_request_duration_seconds", "Time from reading a request to its answer (for send/edit/delete: the commit), by protocol and request type.")
-                    .buckets(latency.clone()),
+            )?)?,
+            requests: add(&r, HistogramVec::new(
+                HistogramOpts::new(
+                    "confab_request_duration_seconds",
+                    "Time from reading a request to its answer (send/edit/delete: until committed), by type.",
+                )
+                .buckets(latency.clone()),
                 &["protocol", "type"],
-            )?,
-            commit_batch: HistogramVec::new(
+            )?)?,
+            commit_batch: add(&r, HistogramVec::new(
                 HistogramOpts::new("confab_store_commit_batch_size", "Requests in one group commit, by store.")
                     .buckets(exponential_buckets(1.0, 4.0, 7)?),
                 &["store"],
-            )?,
-            commit_seconds: HistogramVec::new(
-                HistogramOpts::new("confab_store_commit_seconds", "Duration of one group commit from BEGIN to the end of COMMIT (SQLite: fsync included), by store.")
-                    .buckets(latency),
+            )?)?,
+            commit_seconds: add(&r, HistogramVec::new(
+                HistogramOpts::new(
+                    "confab_store_commit_seconds",
+                    "One group commit from BEGIN to the end of COMMIT (SQLite: fsync included), by store.",
+                )
+                .buckets(latency),
                 &["store"],
-            )?,
-            errors: IntCounterVec::new(Opts::new("confab_errors_total", "Error answers sent to clients, by error code."), &["code"])?,
-            redis_dropped: IntCounter::new("confab_redis_publications_dropped_total", "Publications to the Redis bus dropped (queue full or PUBLISH failed); other nodes fill them from the database.")?,
-            redis_reconnects: IntCounter::new("confab_redis_reconnects_total", "Times the Redis pub/sub connection was lost and re-established.")?,
+            )?)?,
+            errors: add(&r, IntCounterVec::new(
+                Opts::new("confab_errors_total", "Error answers sent to clients (/ws, Socket.IO, HTTP API), by code."),
+                &["code"],
+            )?)?,
+            redis_dropped: add(&r, IntCounter::new(
+                "confab_redis_publications_dropped_total",
+                "Publications to the Redis bus dropped (queue full or PUBLISH failed); filled from the database.",
+            )?)?,
+            redis_reconnects: add(&r, IntCounter::new(
+                "confab_redis_reconnects_total",
+                "Times the Redis pub/sub connection was lost and re-established.",
+            )?)?,
             redis_seen: Mutex::new((0, 0)),
-            registry,
+            registry: r,
         };
-        m.registry.register(Box::new(m.connections.clone()))?;
-        m.registry.register(Box::new(m.rooms.clone()))?;
-        m.registry.register(Box::new(m.messages_stored.clone()))?;
-        m.registry.register(Box::new(m.deliveries.clone()))?;
-        m.registry.register(Box::new(m.queue_length.clone()))?;
-        m.registry.register(Box::new(m.disconnects.clone()))?;
-        m.registry.register(Box::new(m.requests.clone()))?;
-        m.registry.register(Box::new(m.commit_batch.clone()))?;
-        m.registry.register(Box::new(m.commit_seconds.clone()))?;
-        m.registry.register(Box::new(m.errors.clone()))?;
-        m.registry.register(Box::new(m.redis_dropped.clone()))?;
-        m.registry.register(Box::new(m.redis_reconnects.clone()))?;
         // Both protocols' gauges show from the start, at 0, rather than appearing on first use.
         for protocol in ["native", "socketio"] {
             m.connections.with_label_values(&[protocol]);
@@ -125,6 +144,12 @@ impl Metrics {
     }
 }
 
+/// Registers a metric and hands it back.
+fn add<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> prometheus::Result<M> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
 /// Sends the stores' commit reports to [`METRICS`]; called once at start-up.
 pub fn install() {
     struct Observer;
@@ -142,7 +167,11 @@ pub fn install() {
 
 /// The protocol label of a transport's encoder slot (0: native, 1: Socket.IO).
 pub fn protocol(slot: usize) -> &'static str {
-    if slot == 0 { "native" } else { "socketio" }
+    if slot == 0 {
+        "native"
+    } else {
+        "socketio"
+    }
 }
 
 pub fn connection_opened(slot: usize) {

@@ -16,11 +16,16 @@ use super::METRICS;
 use crate::app::App;
 use crate::config::MetricsAccess;
 
-pub async fn metrics(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     match app.config.metrics {
         MetricsAccess::Off => return (StatusCode::NOT_FOUND, "metrics are off (--metrics off)").into_response(),
         MetricsAccess::Local if !peer.ip().to_canonical().is_loopback() => {
-            return (StatusCode::FORBIDDEN, "metrics are served to 127.0.0.1 and ::1 only (--metrics local)").into_response();
+            return (StatusCode::FORBIDDEN, "metrics are served to 127.0.0.1 and ::1 only (--metrics local)")
+                .into_response();
         }
         MetricsAccess::Local => {}
         MetricsAccess::Token => {
@@ -32,7 +37,8 @@ pub async fn metrics(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
                 .unwrap_or_default();
             if want.is_empty() || !same(given.as_bytes(), want.as_bytes()) {
                 let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
-                return (StatusCode::UNAUTHORIZED, challenge, "metrics need Authorization: Bearer <--metrics-token>").into_response();
+                return (StatusCode::UNAUTHORIZED, challenge, "metrics need Authorization: Bearer <--metrics-token>")
+                    .into_response();
             }
         }
     }
