@@ -39,13 +39,13 @@ struct Socket {
     provisional: bool,
     rooms: JoinedRooms,
     bucket: TokenBucket,
+    /// Subscribed to the lobby (after the first CONNECT).
+    lobby: bool,
 }
 
 pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
-    // The seed broadcasts `update_rooms` to every client: each is a lobby subscriber.
-    app.hub.subscribe_lobby(&session.conn);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     let mut socket = Socket {
         app: Arc::clone(&app),
@@ -55,6 +55,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
         provisional: false,
         rooms: JoinedRooms::default(),
         bucket,
+        lobby: false,
     };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
@@ -239,6 +240,11 @@ impl Socket {
         self.connected = true;
         let sid = &self.session.sid;
         self.session.conn.send_frame(format!("40{}", json!({"sid": format!("s{sid}")})).into()).await;
+        // The seed broadcasts `update_rooms` to every client: each connected socket is a lobby
+        // subscriber, from its CONNECT answer on (nothing may reach a namespace before it).
+        if !std::mem::replace(&mut self.lobby, true) {
+            self.app.hub.subscribe_lobby(&self.session.conn);
+        }
     }
 
     /// The session's actor, made from the `user` name the client sends when it has none yet.
