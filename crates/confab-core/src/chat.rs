@@ -19,6 +19,10 @@ use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEv
 
 mod found;
 
+/// The connection id under which people the log still lists at start-up are held (connection ids
+/// of real connections start at 1).
+const RECOVERED: ConnId = 0;
+
 pub struct Chat {
     store: Arc<dyn Store>,
     presence: Arc<Presence>,
@@ -252,25 +256,54 @@ impl Chat {
     pub fn disconnected(self: &Arc<Self>, actor: &Actor, conn: ConnId, rooms: Vec<Room>) {
         for room in rooms {
             let Some(epoch) = self.presence.drop_conn(room.id, &actor.id, conn) else { continue };
-            let chat = Arc::clone(self);
-            let actor = ActorRef::from(actor);
-            tokio::spawn(async move {
-                tokio::time::sleep(chat.limits.leave_grace).await;
-                let pending = {
-                    let _gate = chat.gate.enter(room.id, &actor.id).await;
-                    match chat.presence.expire(room.id, &actor.id, epoch, || ()) {
-                        Some(()) => chat.depart(&room, actor, LeaveReason::Disconnected).await,
-                        None => None,
-                    }
-                };
-                if let Some(pending) = pending {
-                    if let Err(e) = pending.await {
-                        tracing::warn!(room = %room.name, error = %e, "could not store a leave");
-                    }
-                    chat.sink.room_changed(&chat.room_summary(&room).await);
-                }
-            });
+            self.leave_after_grace(room, ActorRef::from(actor), epoch);
         }
+    }
+
+    /// After the grace period, announces the actor's leave unless it came back since `epoch`.
+    fn leave_after_grace(self: &Arc<Self>, room: Room, actor: ActorRef, epoch: u64) {
+        let chat = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(chat.limits.leave_grace).await;
+            let pending = {
+                let _gate = chat.gate.enter(room.id, &actor.id).await;
+                match chat.presence.expire(room.id, &actor.id, epoch, || ()) {
+                    Some(()) => chat.depart(&room, actor, LeaveReason::Disconnected).await,
+                    None => None,
+                }
+            };
+            if let Some(pending) = pending {
+                if let Err(e) = pending.await {
+                    tracing::warn!(room = %room.name, error = %e, "could not store a leave");
+                }
+                chat.sink.room_changed(&chat.room_summary(&room).await);
+            }
+        });
+    }
+
+    /// At start-up of a node that is alone (its roster is local): the log may still list people whose
+    /// leave was never logged, because the process was killed or stopped with them in a room. Each is
+    /// listed again as if their connection had just dropped: one who is back within the grace period
+    /// is neither announced as leaving nor as joining again; one who is not gets a `disconnected`
+    /// leave, so the member list and the log agree. (In a cluster the roster does this: a survivor,
+    /// or the restarted node itself, departs what a dead node left.) Returns how many were listed.
+    pub async fn recover_listed(self: &Arc<Self>) -> Result<usize> {
+        let listed = self.store.listed().await?;
+        if listed.is_empty() {
+            return Ok(0);
+        }
+        let rooms = self.store.rooms().await?;
+        let mut recovered = 0;
+        for (room_id, actor) in listed {
+            let Some(room) = rooms.iter().find(|r| r.id == room_id) else { continue };
+            self.presence.enter(room, &actor, RECOVERED, || ());
+            self.roster.arrive(room, &actor).await?;
+            if let Some(epoch) = self.presence.drop_conn(room.id, &actor.id, RECOVERED) {
+                self.leave_after_grace(room.clone(), actor, epoch);
+                recovered += 1;
+            }
+        }
+        Ok(recovered)
     }
 
     /// The room as lists show it now: the cluster's member count and the current top sequence.

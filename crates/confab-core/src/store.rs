@@ -144,4 +144,13 @@ pub trait Store: Send + Sync + 'static {
     async fn recent_messages(&self, room: RoomId, limit: usize) -> Result<Vec<Event>>;
     /// The room's current top sequence number (0 before its first event).
     async fn top_seq(&self, room: RoomId) -> Result<Seq>;
+    /// The people each room's log still lists: those whose last join or leave there is a join, in
+    /// log order. After a crash these are the members whose leave was never logged.
+    async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>>;
 }
+
+/// The query behind [`Store::listed`], in SQL that SQLite and PostgreSQL both read.
+pub const LISTED_SQL: &str = "SELECT e.room_id, e.actor_id, e.actor_name FROM events e \
+    JOIN (SELECT room_id, actor_id, MAX(seq) AS seq FROM events WHERE kind IN ('join', 'leave') \
+          GROUP BY room_id, actor_id) last ON e.room_id = last.room_id AND e.seq = last.seq \
+    WHERE e.kind = 'join' ORDER BY e.room_id, e.seq";

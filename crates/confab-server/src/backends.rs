@@ -75,6 +75,13 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         NodeBus::Redis(b) => b.attach(hub.clone()),
     }
     let chat = Chat::with_roster(store, presence, roster, sink, config.limits());
+    if redis.is_none() {
+        // Alone, this node is the only one that can tell who the log lists after a crash.
+        let listed = chat.recover_listed().await?;
+        if listed > 0 {
+            tracing::info!(listed, "people the log still listed are in their grace period");
+        }
+    }
     let description = match &redis {
         Some(r) => format!("{storage}; redis bus, node {}", r.node),
         None => storage,

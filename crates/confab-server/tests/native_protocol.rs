@@ -496,3 +496,36 @@ async fn websocket_framing_over_raw_tcp() {
     let (_, head) = request(&server.addr, &old).await;
     assert!(head.starts_with("HTTP/1.1 426") && head.to_lowercase().contains("sec-websocket-version: 13"), "{head}");
 }
+
+/// After a crash the log still lists who was in the room. On restart they are held for the grace
+/// period: one who comes back is not announced again, one who does not gets a `disconnected` leave,
+/// so the member list and the log agree (no ghost members).
+#[tokio::test]
+async fn members_a_crash_left_listed_leave_unless_they_return() {
+    let server = Server::start(&["--leave-grace-ms", "800"]);
+    let mut ann = Client::guest(&server, "ann").await;
+    ann.ok("join", json!({"room": "after-crash", "create": true})).await;
+    let mut bob = Client::guest(&server, "bob").await;
+    bob.join("after-crash").await;
+    let (ann_token, bob_id) = (ann.token(), bob.id());
+    let server = server.restart();
+
+    // ann is back within the grace period: she is listed, and nobody is told she joined again.
+    let mut ann = Client::with_token(&server, &ann_token).await;
+    let joined = ann.join("after-crash").await;
+    let names: Vec<&str> = joined["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ann", "bob"], "both still listed during the grace period");
+    // bob is not: his leave is announced after the grace period, and only his.
+    let leave = ann.event().await;
+    assert_eq!((leave["kind"].as_str(), leave["reason"].as_str()), (Some("leave"), Some("disconnected")), "{leave}");
+    assert_eq!(leave["actor"]["id"], bob_id.as_str());
+    ann.quiet(1200).await;
+    let history = ann.ok("history", json!({"room": "after-crash", "after": 0})).await;
+    let kinds: Vec<(&str, &str)> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["actor"]["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("join", "ann"), ("join", "bob"), ("leave", "bob")], "one leave, no second join");
+}

@@ -101,6 +101,7 @@ macro_rules! for_each_check {
             messages::recent_messages_are_the_newest_live_ones,
             rooms::room_names_are_case_insensitive_and_unique,
             rooms::roles_and_memberships,
+            rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
             rooms::reopening_keeps_everything
         );

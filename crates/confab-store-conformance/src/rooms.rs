@@ -52,6 +52,39 @@ pub async fn roles_and_memberships<B: Backend>(backend: &B) {
     assert_eq!(s.top_seq(room.id).await.expect("top"), 3, "every join is an event");
 }
 
+/// `listed` names, per room and in log order, the people whose last join or leave there is a join:
+/// who a crash left in the room without a logged leave.
+pub async fn the_log_lists_who_joined_and_did_not_leave<B: Backend>(backend: &B) {
+    use confab_core::event::LeaveReason;
+    let f = fixture(backend).await;
+    let s = f.store.as_ref();
+    let (ann, hall) = crate::guest_and_room(s, "ann", "hall").await;
+    let attic = s.create_room("attic", RoomKind::Public, &ActorRef::from(&ann)).await.expect("room");
+    let bob = ActorRef::from(&s.create_guest("bob", b"hash-bob").await.expect("bob"));
+    let cat = ActorRef::from(&s.create_guest("cat", b"hash-cat").await.expect("cat"));
+    let ann = ActorRef::from(&ann);
+    assert!(s.listed().await.expect("listed").is_empty(), "nobody joined yet");
+    let left = NewEvent::Leave { reason: LeaveReason::Left };
+    for (room, who, new) in [
+        (&hall, &ann, NewEvent::Join),
+        (&hall, &bob, NewEvent::Join),
+        (&hall, &bob, text("hello")),
+        (&hall, &bob, left.clone()),
+        (&attic, &cat, NewEvent::Join),
+        (&hall, &cat, NewEvent::Join),
+        (&attic, &bob, NewEvent::Join),
+        (&attic, &cat, left.clone()),
+        (&hall, &bob, NewEvent::Join),
+    ] {
+        s.append(room, who.clone(), new).await.expect("append");
+    }
+    let listed: Vec<(i64, String)> = s.listed().await.expect("listed").into_iter().map(|(r, a)| (r, a.name)).collect();
+    let mut want: Vec<(i64, String)> =
+        [(hall.id, "ann"), (hall.id, "cat"), (hall.id, "bob"), (attic.id, "bob")].map(|(r, n)| (r, n.to_string())).into();
+    want.sort_by_key(|(room, _)| *room);
+    assert_eq!(listed, want, "ann, cat and bob (back) in the hall; bob, not cat, in the attic");
+}
+
 /// A session token finds its actor, an unknown one nothing; a rename shows in later lookups and
 /// events, while stored events keep the name they had.
 pub async fn tokens_and_renames<B: Backend>(backend: &B) {

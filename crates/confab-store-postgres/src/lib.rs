@@ -219,4 +219,8 @@ impl Store for PostgresStore {
     async fn top_seq(&self, room: RoomId) -> Result<Seq> {
         read::top_seq(&self.db, room).await
     }
+
+    async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>> {
+        read::listed(&self.db).await
+    }
 }

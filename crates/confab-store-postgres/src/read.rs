@@ -80,6 +80,13 @@ pub async fn rooms(db: &Db) -> Result<Vec<Room>> {
     db.query(&sql, &[]).await?.iter().map(room_row).collect()
 }
 
+pub async fn listed(db: &Db) -> Result<Vec<(RoomId, ActorRef)>> {
+    let rows = db.query(confab_core::store::LISTED_SQL, &[]).await?;
+    rows.iter()
+        .map(|r| Ok((get(r, 0)?, ActorRef { id: ActorId::from(get::<String>(r, 1)?), name: get(r, 2)? })))
+        .collect()
+}
+
 pub async fn top_seq(db: &Db, room: RoomId) -> Result<Seq> {
     match db.query_opt("SELECT top_seq FROM rooms WHERE id = $1", &[&room]).await? {
         Some(row) => get(&row, 0),

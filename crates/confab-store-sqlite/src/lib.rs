@@ -124,5 +124,9 @@ impl Store for SqliteStore {
     async fn top_seq(&self, room: RoomId) -> Result<Seq> {
         self.readers.run(move |c| read::top_seq(c, room)).await
     }
+
+    async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>> {
+        self.readers.run(read::listed).await
+    }
 }
 

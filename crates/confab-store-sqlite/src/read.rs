@@ -108,6 +108,14 @@ pub fn rooms(c: &Connection) -> Result<Vec<Room>> {
     rows.collect::<rusqlite::Result<_>>().map_err(internal)
 }
 
+pub fn listed(c: &Connection) -> Result<Vec<(RoomId, ActorRef)>> {
+    let mut s = c.prepare_cached(confab_core::store::LISTED_SQL).map_err(db)?;
+    let rows = s
+        .query_map([], |r| Ok((r.get(0)?, ActorRef { id: ActorId::from(r.get::<_, String>(1)?), name: r.get(2)? })))
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
 pub fn top_seq(c: &Connection, room: RoomId) -> Result<Seq> {
     c.prepare_cached("SELECT top_seq FROM rooms WHERE id = ?1")
         .and_then(|mut s| s.query_row([room], |r| r.get(0)))
