@@ -1,5 +1,5 @@
 //! The HTTP/1.1 upgrade to WebSocket (RFC 6455 §4.2), without I/O: whether a request is a valid
-//! upgrade, and the `Sec-WebSocket-Accept` value of the `101` answer. [`crate::upgrade`] wires it to
+//! upgrade, and the `Sec-WebSocket-Accept` value of the `101` answer. `crate::upgrade` wires it to
 //! axum; the fuzz target `ws_handshake` feeds it arbitrary requests.
 
 use base64::Engine;

@@ -3,7 +3,7 @@
 //! crate knows about chat: it turns bytes into [`Message`]s and text into frames.
 //!
 //! - [`handshake`]: checking an upgrade request and the `Sec-WebSocket-Accept` answer (no I/O).
-//! - [`upgrade`] (feature `axum`): the upgrade as an axum extractor, and the connection's two halves
+//! - `upgrade` (feature `axum`): the upgrade as an axum extractor, and the connection's two halves
 //!   after the `101`.
 //! - [`read`]: client frames: masked, possibly fragmented, control frames in between. Bytes are read
 //!   into a buffer on the stack and only what is left of a partial frame is kept, so an idle
