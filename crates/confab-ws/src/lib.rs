@@ -8,7 +8,7 @@
 //! - [`read`]: client frames: masked, possibly fragmented, control frames in between. Bytes are read
 //!   into a buffer on the stack and only what is left of a partial frame is kept, so an idle
 //!   connection holds no read buffer.
-//! - [`write`]: server frames: each frame is a 2-10 byte header and the payload, which is the
+//! - [`write`](mod@write): server frames: each frame is a 2-10 byte header and the payload, which is the
 //!   delivery's shared, already-encoded bytes; one vectored write sends a whole batch. There is no
 //!   per-connection write buffer and no copy of a payload.
 //! - [`close`]: which close codes a peer may send, and the codes reading errors map to.

@@ -1,6 +1,6 @@
 //! Reading client frames (RFC 6455 §5).
 //!
-//! Each read takes up to [`CHUNK`] bytes into a buffer on the stack (inside one poll, so it is never
+//! Each read takes up to `CHUNK` (4 KiB) bytes into a buffer on the stack (inside one poll, so it is never
 //! part of the connection's future); whole frames are parsed out of it and only an incomplete tail is
 //! kept on the heap, until the frame completes. An idle connection therefore holds no read buffer.
 
