@@ -122,10 +122,8 @@ impl Hub {
                 match hub.store.events(feed.room, EventRange::After(last), FILL_PAGE).await {
                     Ok(events) => {
                         let short = events.len() < FILL_PAGE;
-                        let accepted = feed.accept(events);
-                        if accepted.members_changed {
-                            hub.member_list_changed(feed.room);
-                        }
+                        // No second fill starts from here: this one is running (`begin_fill`).
+                        hub.follow_up(&feed, feed.accept(events));
                         let advanced = feed.last() > Some(last);
                         if !feed.has_gap() && short {
                             break;
@@ -141,10 +139,7 @@ impl Hub {
                 }
                 if failures >= FILL_ATTEMPTS {
                     tracing::error!(room = feed.room, "gap not filled: subscribers resume from the log");
-                    let accepted = feed.give_up();
-                    if accepted.members_changed {
-                        hub.member_list_changed(feed.room);
-                    }
+                    hub.follow_up(&feed, feed.give_up());
                     if !feed.has_gap() {
                         break;
                     }
