@@ -5,6 +5,36 @@
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::model::{Actor, ActorId, Role, RoomKind};
 
+/// Who may come in without an account (the `--guests` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuestAccess {
+    /// Only accounts: an anonymous connection is refused on every protocol.
+    Off,
+    /// Guests may be in public rooms only.
+    Public,
+    /// Guests may do what accounts do in public and private rooms (never in direct conversations).
+    #[default]
+    On,
+}
+
+impl GuestAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestAccess::Off => "off",
+            GuestAccess::Public => "public",
+            GuestAccess::On => "on",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(GuestAccess::Off),
+            "public" => Some(GuestAccess::Public),
+            "on" => Some(GuestAccess::On),
+            _ => None,
+        }
+    }
+}
+
 /// What the actor wants to do.
 #[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {
@@ -52,10 +82,9 @@ pub fn authorize(actor: &Actor, action: Action<'_>, standing: &Standing) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ActorKind;
 
     fn actor(id: &str) -> Actor {
-        Actor { id: ActorId::from(id.to_string()), name: "sam".into(), kind: ActorKind::Guest }
+        Actor::guest(ActorId::from(id.to_string()), "sam")
     }
 
     /// The whole matrix of today's rules: who may do what, in a public room.

@@ -22,24 +22,44 @@ pub struct Actor {
     pub name: String,
     #[serde(skip)]
     pub kind: ActorKind,
+    /// A server administrator (accounts only; operators grant it with `confab admin`).
+    #[serde(skip)]
+    pub admin: bool,
 }
 
+impl Actor {
+    /// A guest: a display name with a server-issued session.
+    pub fn guest(id: ActorId, name: impl Into<String>) -> Actor {
+        Actor { id, name: name.into(), kind: ActorKind::Guest, admin: false }
+    }
+}
+
+/// What kind of identity an actor is. Stored as text; a value the code does not know is an error
+/// wherever it is read (never a default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ActorKind {
-    /// A display name with a server-issued session; today's only kind. Accounts come later.
+    /// A display name with a server-issued session (`g_` ids).
     #[default]
     Guest,
+    /// A registered account with a username and password (`u_` ids). API tokens act as their account.
+    User,
+    /// An incoming webhook of one room, posting as itself (`w_` ids).
+    Webhook,
 }
 
 impl ActorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ActorKind::Guest => "guest",
+            ActorKind::User => "user",
+            ActorKind::Webhook => "webhook",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "guest" => Some(ActorKind::Guest),
+            "user" => Some(ActorKind::User),
+            "webhook" => Some(ActorKind::Webhook),
             _ => None,
         }
     }
@@ -58,11 +78,25 @@ impl ActorId {
     /// A new guest's id: `g_` and 20 random characters from an alphabet without look-alikes
     /// (no `l`, `o`, `0`, `1`). Every store gives guests ids of this form.
     pub fn new_guest() -> ActorId {
+        Self::new_random("g_")
+    }
+
+    /// A new account's id: `u_` and 20 random characters, as for guests.
+    pub fn new_user() -> ActorId {
+        Self::new_random("u_")
+    }
+
+    /// A new webhook's id: `w_` and 20 random characters, as for guests.
+    pub fn new_webhook() -> ActorId {
+        Self::new_random("w_")
+    }
+
+    fn new_random(prefix: &str) -> ActorId {
         use rand::Rng;
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
         let mut rng = rand::rng();
         let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-        ActorId::from(format!("g_{tail}"))
+        ActorId::from(format!("{prefix}{tail}"))
     }
 }
 

@@ -22,7 +22,7 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> R
 pub async fn create_guest(db: &Db, id: String, name: &str, token_hash: &[u8]) -> Result<Actor> {
     let sql = "INSERT INTO actors (id, kind, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
     db.execute(sql, &[&id, &ActorKind::Guest.as_str(), &name, &token_hash, &now_ms()]).await?;
-    Ok(Actor { id: ActorId::from(id), name: name.to_string(), kind: ActorKind::Guest })
+    Ok(Actor::guest(ActorId::from(id), name))
 }
 
 pub async fn actor_by_token(db: &Db, hash: &[u8]) -> Result<Option<Actor>> {
@@ -33,6 +33,7 @@ pub async fn actor_by_token(db: &Db, hash: &[u8]) -> Result<Option<Actor>> {
             id: ActorId::from(get::<String>(&r, 0)?),
             name: get(&r, 1)?,
             kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
+            admin: false,
         })
     })
     .transpose()

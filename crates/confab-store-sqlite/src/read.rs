@@ -76,6 +76,7 @@ pub fn actor_by_token(c: &Connection, hash: &[u8]) -> Result<Option<Actor>> {
                     id: ActorId::from(r.get::<_, String>(0)?),
                     name: r.get(1)?,
                     kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
+                    admin: false,
                 })
             })
             .optional()

@@ -234,7 +234,7 @@ impl Txn<'_> {
                     "INSERT INTO actors (id, kind, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     (id, ActorKind::Guest.as_str(), name, token_hash, now_ms()),
                 )
-                .map(|_| Actor { id: ActorId::from(id.clone()), name: name.clone(), kind: ActorKind::Guest })
+                .map(|_| Actor::guest(ActorId::from(id.clone()), name.clone()))
                 .map_err(db),
             ),
             Cmd::Rename { id, name, .. } => Outcome::Unit(
