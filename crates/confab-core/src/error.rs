@@ -24,6 +24,12 @@ pub enum ErrorCode {
     Forbidden,
     BadSeq,
     RateLimited,
+    /// A direct conversation with more people than `--direct-max-members`.
+    TooManyMembers,
+    /// `open_direct` named someone who is not an account (unknown, a guest, a webhook).
+    UserNotFound,
+    /// A webhook URL that names no live webhook (unknown, revoked, or a wrong secret: one answer).
+    WebhookNotFound,
     Unavailable,
     Internal,
 }
@@ -48,6 +54,9 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::BadSeq => "bad_seq",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManyMembers => "too_many_members",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

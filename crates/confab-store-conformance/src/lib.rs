@@ -10,8 +10,10 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`direct`]: direct rooms (one per set of people), my rooms, webhooks.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
+pub mod direct;
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
@@ -103,7 +105,10 @@ macro_rules! for_each_check {
             rooms::roles_and_memberships,
             rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
-            rooms::reopening_keeps_everything
+            rooms::reopening_keeps_everything,
+            direct::one_direct_room_per_set_of_people,
+            direct::my_rooms_and_actors,
+            direct::webhooks_are_created_found_and_revoked
         );
     };
 }
