@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::ConnId;
@@ -18,7 +18,8 @@ use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
-use crate::http::{api, pages};
+use crate::http::webhooks::{self, WebhookLimiter};
+use crate::http::{api, direct, pages};
 use crate::{native, socketio};
 
 pub struct App {
@@ -31,6 +32,8 @@ pub struct App {
     pub engine: socketio::engine::Engine,
     /// New guest sessions per client address, for every way of becoming a guest.
     pub guests: GuestLimiter,
+    /// Messages per incoming webhook (`--webhook-burst`, `--webhook-messages-per-minute`).
+    pub webhook_limit: WebhookLimiter,
     /// The Redis bus, when the node has one: /metrics reads its counters.
     pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
 }
@@ -63,6 +66,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),
         guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
+        webhook_limit: WebhookLimiter::new(config.webhook_messages_per_minute, config.webhook_burst),
         chat,
         hub,
         config: config.clone(),
@@ -110,6 +114,14 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
+        .route("/api/direct", post(direct::open))
+        .route("/api/my/rooms", get(direct::my_rooms))
+        .route("/api/rooms/{name}/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/api/rooms/{name}/webhooks/{id}", delete(webhooks::revoke))
+        .route(
+            "/hooks/{id}/{secret}",
+            post(webhooks::post).layer(axum::extract::DefaultBodyLimit::max(webhooks::max_body(app.chat.limits.max_text_bytes))),
+        )
         .route("/ws", get(native::upgrade))
         .route(
             "/socket.io/",

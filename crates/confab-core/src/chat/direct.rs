@@ -64,14 +64,16 @@ impl Chat {
         Ok((opened.room, members))
     }
 
-    /// The members of a direct room (for the notice that tells them it was opened); empty for any
-    /// other room, which this notice never concerns.
-    pub async fn direct_members(&self, room_name: &str) -> Result<Vec<ActorRef>> {
-        match self.store.room(room_name).await? {
-            Some(room) if room.kind == RoomKind::Direct => {
-                Ok(self.store.room_members(room.id).await?.into_iter().map(|(m, _)| m).collect())
-            }
-            _ => Ok(Vec::new()),
+    /// Finds a room the actor may see: one it may not see (a private room or a direct conversation
+    /// it is not in) answers `room_not_found`, exactly as a room that does not exist.
+    pub async fn visible_room(&self, actor: Option<&Actor>, raw_name: &str) -> Result<Room> {
+        let room = self.room(raw_name).await?;
+        if room.kind == RoomKind::Public {
+            return Ok(room);
+        }
+        match actor {
+            Some(actor) => self.may_join(actor, &room).await.map(|_| room),
+            None => Err(ChatError::room_not_found(&room.name)),
         }
     }
 

@@ -2,5 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod direct;
 pub mod guest_limit;
 pub mod pages;
+pub mod webhooks;

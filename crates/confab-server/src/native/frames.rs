@@ -6,7 +6,7 @@ use confab_core::{ChatError, Event, Limits};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{Encoder, LobbyChange, MemberList};
+use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// The native protocol's frames for what the hub shares with every connection.
 pub struct NativeEncoder;
@@ -29,6 +29,10 @@ impl Encoder for NativeEncoder {
     /// Native clients follow members through join and leave events (and the join's member list).
     fn members(&self, _list: &MemberList) -> Box<[Utf8Bytes]> {
         Box::new([])
+    }
+
+    fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
+        Box::new([to_frame(&json!({"type": "direct_opened", "room": notice.room, "members": notice.members}))])
     }
 }
 
