@@ -131,6 +131,8 @@ pub async fn post(
     let not_found = || ChatError::new(ErrorCode::WebhookNotFound, "no such webhook (unknown, revoked, or a wrong secret)");
     let Path((id, secret)) = path.map_err(|_| not_found())?;
     let hook = app.chat.webhook(&id, &auth::hash_token(&secret)).await?;
+    // A payload that cannot be read costs nothing; every readable one counts against the rate.
+    let req = payload(&headers, &body)?;
     if let Err(wait) = app.webhook_limit.take(&hook.webhook.id) {
         let e = ChatError::new(
             ErrorCode::RateLimited,
@@ -140,7 +142,6 @@ pub async fn post(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
         return Ok(response);
     }
-    let req = payload(&headers, &body)?;
     let pending = app.chat.post_webhook(&hook, &req.text, req.username.as_deref()).await?;
     pending.await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response())
