@@ -44,9 +44,38 @@ impl People {
             conn.offer(Outbound::Direct(Arc::clone(notice)));
         }
     }
+}
 
-    #[cfg(test)]
-    pub fn count(&self, actor: &ActorId) -> usize {
-        self.conns.lock().get(actor).map_or(0, Vec::len)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::frames::NATIVE;
+
+    /// Each of an actor's connections gets the notice once (however often it was added); a removed
+    /// connection and other actors get nothing.
+    #[test]
+    fn notices_reach_the_actors_connections_only() {
+        let people = People::default();
+        let (ann, bob) = (ActorId::from("u_ann".to_string()), ActorId::from("u_bob".to_string()));
+        let (one, mut rx_one) = ConnShared::new(&NATIVE, 8);
+        let (two, mut rx_two) = ConnShared::new(&NATIVE, 8);
+        let (other, mut rx_other) = ConnShared::new(&NATIVE, 8);
+        people.add(&ann, &one);
+        people.add(&ann, &one);
+        people.add(&ann, &two);
+        people.add(&bob, &other);
+        people.remove(&ann, two.id);
+        let notice = Encoded::new(DirectOpened { room: "@x".into(), members: Vec::new() });
+        people.offer(&[ann.clone()], &notice);
+        let mut got = Vec::new();
+        while let Some(item) = rx_one.try_recv() {
+            got.push(item);
+        }
+        assert_eq!(got.len(), 1, "once per connection");
+        assert!(matches!(got[0], Outbound::Direct(_)));
+        assert!(rx_two.try_recv().is_none(), "removed");
+        assert!(rx_other.try_recv().is_none(), "another actor");
+        people.remove(&ann, one.id);
+        assert!(!people.conns.lock().contains_key(&ann));
     }
 }

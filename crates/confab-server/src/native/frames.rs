@@ -86,6 +86,7 @@ pub fn welcome(user: Option<&Actor>, limits: &Limits) -> Utf8Bytes {
             "request_burst": limits.request_burst,
             "history_page_max": limits.history_page_max,
             "max_replay": limits.max_replay,
+            "direct_max_members": limits.direct_max_members,
         }
     }))
 }
