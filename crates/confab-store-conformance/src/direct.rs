@@ -109,7 +109,7 @@ pub async fn webhooks_are_created_found_and_revoked<B: Backend>(backend: &B) {
     assert!(s.webhooks(other.id).await.expect("list").is_empty());
     let found = s.webhook(&hook.id).await.expect("lookup").expect("found");
     assert_eq!((found.webhook, found.secret_hash.as_slice(), found.room.id), (hook.clone(), &b"secret-hash"[..], room.id));
-    let actor = s.actors(&[hook.id.clone()]).await.expect("actor");
+    let actor = s.actors(std::slice::from_ref(&hook.id)).await.expect("actor");
     assert_eq!(actor.iter().map(|a| a.kind).collect::<Vec<_>>(), [ActorKind::Webhook]);
     let as_hook = ActorRef { id: hook.id.clone(), name: "deploy bot".into() };
     s.append(&room, as_hook, text("build passed")).await.expect("a webhook authors messages");

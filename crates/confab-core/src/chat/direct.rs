@@ -30,20 +30,26 @@ impl Chat {
             return Err(ChatError::forbidden("direct conversations are between accounts: sign in first"));
         }
         let max = self.limits.direct_max_members;
-        if with.is_empty() {
-            return Err(ChatError::bad_request("open_direct: `with` names at least one other person"));
+        // Each person once, and never the caller: the list checked against the limit before any lookup.
+        let mut wanted: Vec<&str> = Vec::new();
+        for w in with.iter().map(|w| w.trim()) {
+            if w != actor.id.as_str() && !wanted.contains(&w) {
+                wanted.push(w);
+            }
         }
-        // Checked before any lookup, so a long list costs nothing.
-        if with.len() >= max.max(1) + 1 {
+        if wanted.is_empty() {
+            return Err(ChatError::bad_request("open_direct: `with` names at least one person other than yourself"));
+        }
+        if wanted.len() + 1 > max {
             return Err(direct::too_many_members(max));
         }
-        let ids: Vec<ActorId> = with.iter().map(|w| ActorId::from(w.trim().to_string())).collect();
+        let ids: Vec<ActorId> = wanted.iter().map(|w| ActorId::from(w.to_string())).collect();
         let found = self.store.actors(&ids).await?;
         let mut members = vec![ActorRef::from(actor)];
-        for (raw, id) in with.iter().zip(&ids) {
+        for (raw, id) in wanted.iter().zip(&ids) {
             // Guests and webhooks are answered exactly like names that match nobody.
             let Some(other) = found.iter().find(|a| a.id == *id && a.kind == ActorKind::User) else {
-                return Err(ChatError::new(ErrorCode::UserNotFound, format!("no account {:?}", raw.trim())));
+                return Err(ChatError::new(ErrorCode::UserNotFound, format!("no account {raw:?}")));
             };
             if !members.iter().any(|m| m.id == other.id) {
                 members.push(ActorRef::from(other));
