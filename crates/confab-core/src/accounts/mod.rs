@@ -111,6 +111,11 @@ pub fn new_credential_id(kind: CredentialKind) -> String {
     random_id(kind.id_prefix(), 20)
 }
 
+/// A random code of `len` characters from an alphabet without look-alikes (invites and the like).
+pub fn random_code(len: usize) -> String {
+    random_id("", len)
+}
+
 pub(crate) fn random_id(prefix: &str, len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
