@@ -1,6 +1,7 @@
-//! Direct conversations end to end, as people meet them: real WebSocket clients (Confab's protocol
-//! and Socket.IO) and raw HTTP against a running server, on SQLite or, with
-//! `CONFAB_TEST_STORE=postgres`, PostgreSQL; one test runs two nodes on PostgreSQL and Redis.
+//! Direct conversations end to end, as people meet them: accounts registered over the API, real
+//! WebSocket clients (Confab's protocol and Socket.IO) and raw HTTP against a running server, on
+//! SQLite or, with `CONFAB_TEST_STORE=postgres`, PostgreSQL; one test runs two nodes on PostgreSQL
+//! and Redis.
 
 mod support;
 
@@ -45,7 +46,8 @@ async fn two_people_talk_in_a_direct_room_on_both_protocols() {
     let mut b = signed_in(&server, &bob).await;
     let mut b_sio = SioWs::connect(&server, Some(&bob.token)).await;
 
-    let opened = a.ok("open_direct", json!({"with": [bob.id]})).await;
+    // By username, in any letter case.
+    let opened = a.ok("open_direct", json!({"with": ["BOB"]})).await;
     let room = opened["room"]["name"].as_str().expect("name").to_string();
     assert!(room.starts_with('@') && room.len() == 21, "{room}");
     assert!(!room.contains(&ann.id[2..]) && !room.contains(&bob.id[2..]) && !room.to_lowercase().contains("ann"));
@@ -60,7 +62,7 @@ async fn two_people_talk_in_a_direct_room_on_both_protocols() {
     // The opener's connections are told too (its other tabs list the conversation at once).
     assert_eq!(direct_opened(&mut a).await["room"], room.as_str());
 
-    let again = b.ok("open_direct", json!({"with": [ann.id]})).await;
+    let again = b.ok("open_direct", json!({"with": [ann.username]})).await;
     assert_eq!(again["room"]["name"], room.as_str(), "the same pair, the same room, from either side");
     let by_http = http(&server, "POST", "/api/direct", &[("Authorization", &bearer(&ann)), ("Content-Type", "application/json")],
         json!({"with": [bob.id, bob.id]}).to_string().as_bytes()).await;
@@ -171,6 +173,8 @@ async fn an_outsider_sees_nothing_of_a_direct_room() {
     let gid = guest.id();
     a.refused("open_direct", json!({"with": [gid]}), "user_not_found").await;
     a.refused("open_direct", json!({"with": ["u_nobodyatallxxxxxxxx"]}), "user_not_found").await;
+    a.refused("open_direct", json!({"with": ["nobody-here"]}), "user_not_found").await;
+    a.refused("open_direct", json!({"with": ["gus"]}), "user_not_found").await; // a guest's display name is no username
     a.refused("open_direct", json!({"with": [ann.id]}), "bad_request").await;
     a.refused("open_direct", json!({"with": []}), "bad_request").await;
     let anonymous = http(&server, "POST", "/api/direct", &[("Content-Type", "application/json")], br#"{"with": ["x"]}"#).await;
@@ -197,7 +201,7 @@ async fn three_people_and_the_member_limit() {
     for who in [&mut a, &mut b, &mut c] {
         assert_eq!(direct_opened(who).await["room"], room.as_str());
     }
-    let same = c.ok("open_direct", json!({"with": [ids[1], ids[0]]})).await;
+    let same = c.ok("open_direct", json!({"with": ["bob", ids[0]]})).await;
     assert_eq!(same["room"]["name"], room.as_str());
     let pair = a.ok("open_direct", json!({"with": [ids[1]]})).await;
     assert_ne!(pair["room"]["name"], room.as_str(), "a pair inside the group is another conversation");

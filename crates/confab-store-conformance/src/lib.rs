@@ -7,12 +7,14 @@
 //! in an integration test, which makes one `#[tokio::test]` per check (failures are named), or awaits
 //! [`run_all`].
 //!
+//! - [`accounts`]: accounts, 2FA steps and recovery codes, sessions and API tokens, invites.
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
 //! - [`direct`]: direct rooms (one per set of people), my rooms, webhooks.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
+pub mod accounts;
 pub mod direct;
 pub mod messages;
 pub mod rooms;
@@ -106,6 +108,10 @@ macro_rules! for_each_check {
             rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
             rooms::reopening_keeps_everything,
+            accounts::accounts_are_unique_by_key_and_change,
+            accounts::two_factor_steps_and_recovery_codes_are_used_once,
+            accounts::credentials_are_found_listed_revoked_and_rechecked,
+            accounts::invites_are_single_use_and_expire,
             direct::one_direct_room_per_set_of_people,
             direct::my_rooms_and_actors,
             direct::webhooks_are_created_found_and_revoked

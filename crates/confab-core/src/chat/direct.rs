@@ -12,6 +12,7 @@
 use subtle::ConstantTimeEq;
 
 use super::Chat;
+use crate::accounts::username;
 use crate::direct::{self, MyRoom, Webhook, WebhookSecret};
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::model::{self, Actor, ActorId, ActorKind, ActorRef, Content, Room, RoomKind};
@@ -23,8 +24,8 @@ fn webhook_name(raw: &str) -> Result<String> {
 }
 
 impl Chat {
-    /// The direct room of the caller and the people `with` names (by account id; usernames once
-    /// accounts have them), created if it does not exist yet. Returns the room and its members.
+    /// The direct room of the caller and the people `with` names (by username or account id),
+    /// created if it does not exist yet. Returns the room and its members.
     pub async fn open_direct(&self, actor: &Actor, with: &[String]) -> Result<(Room, Vec<ActorRef>)> {
         if actor.kind != ActorKind::User {
             return Err(ChatError::forbidden("direct conversations are between accounts: sign in first"));
@@ -43,16 +44,13 @@ impl Chat {
         if wanted.len() + 1 > max {
             return Err(direct::too_many_members(max));
         }
-        let ids: Vec<ActorId> = wanted.iter().map(|w| ActorId::from(w.to_string())).collect();
-        let found = self.store.actors(&ids).await?;
         let mut members = vec![ActorRef::from(actor)];
-        for (raw, id) in wanted.iter().zip(&ids) {
-            // Guests and webhooks are answered exactly like names that match nobody.
-            let Some(other) = found.iter().find(|a| a.id == *id && a.kind == ActorKind::User) else {
-                return Err(ChatError::new(ErrorCode::UserNotFound, format!("no account {raw:?}")));
-            };
+        for raw in wanted {
+            let other = self.account(raw).await?.ok_or_else(|| {
+                ChatError::new(ErrorCode::UserNotFound, format!("no account {raw:?}"))
+            })?;
             if !members.iter().any(|m| m.id == other.id) {
-                members.push(ActorRef::from(other));
+                members.push(ActorRef::from(&other));
             }
         }
         if members.len() < 2 {
@@ -68,6 +66,21 @@ impl Chat {
         }
         let members = self.store.room_members(opened.room.id).await?.into_iter().map(|(m, _)| m).collect();
         Ok((opened.room, members))
+    }
+
+    /// The account `raw` names: an account id (`u_…`), else a username (looked up by its key, so any
+    /// spelling that normalises to it). Guests, webhooks and disabled accounts are answered like names
+    /// that match nobody.
+    async fn account(&self, raw: &str) -> Result<Option<Actor>> {
+        let by_id = match raw.starts_with("u_") {
+            true => self.store.user(&ActorId::from(raw.to_string())).await?,
+            false => None,
+        };
+        let user = match by_id {
+            Some(user) => Some(user),
+            None => self.store.user_by_key(&username::lookup_key(raw)).await?,
+        };
+        Ok(user.filter(|u| !u.disabled && u.actor.kind == ActorKind::User).map(|u| u.actor))
     }
 
     /// Finds a room the actor may see: one it may not see (a private room or a direct conversation

@@ -35,13 +35,13 @@ pub async fn open(
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let req: OpenDirect = object(body, r#"{"with": ["username", ...]}"#)?;
     let (room, members) = app.chat.open_direct(&user, &req.with).await?;
     Ok(Json(json!({"room": {"name": room.name, "kind": room.kind, "members": members}})))
 }
 
 pub async fn my_rooms(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     Ok(Json(json!({"rooms": app.chat.my_rooms(&user).await?})))
 }

@@ -57,7 +57,7 @@ pub async fn create(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let name = room_path(path)?;
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let room = app.chat.visible_room(Some(&user), &name).await?;
     let req: CreateWebhook = object(body, r#"{"name": "..."}"#)?;
     let (secret, hash) = auth::new_token();
@@ -76,7 +76,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let name = room_path(path)?;
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let room = app.chat.visible_room(Some(&user), &name).await?;
     Ok(Json(json!({"webhooks": app.chat.webhooks(&user, &room).await?})))
 }
@@ -87,7 +87,7 @@ pub async fn revoke(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let Path((name, id)) = path.map_err(|e| ChatError::bad_request(format!("path: {}", e.body_text())))?;
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let room = app.chat.visible_room(Some(&user), &name).await?;
     app.chat.revoke_webhook(&user, &room, &id).await?;
     Ok(StatusCode::NO_CONTENT)

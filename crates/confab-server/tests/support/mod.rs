@@ -36,9 +36,6 @@ pub struct Server {
     args: Vec<String>,
     /// The PostgreSQL schema of this server (and its restarts), when the tests run on PostgreSQL.
     _schema: Option<PgSchema>,
-    /// The PostgreSQL URL and schema this server keeps its data in (also for cluster nodes), for
-    /// tests that write to its database directly (`accounts`).
-    pub database: Option<(String, String)>,
 }
 
 /// A PostgreSQL schema for one server, dropped when the server is.
@@ -139,8 +136,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
         let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
-        let database = schema.map(|s| (s.url.clone(), s.name.clone()));
-        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args, _schema: None, database }
+        Server { child, addr, data_dir: dir.to_path_buf(), _tmp: None, args, _schema: None }
     }
 
     /// Kills the process with SIGKILL and starts it again on the same port and data directory.
