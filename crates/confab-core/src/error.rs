@@ -26,6 +26,12 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    /// An invite code that does not exist, expired, or was used up (one answer for all three).
+    InviteInvalid,
+    /// The `--guests` setting keeps guests out of this.
+    GuestsNotAllowed,
+    /// A moderation request names someone it cannot apply to (not a member, already banned, yourself).
+    BadTarget,
 }
 
 impl ErrorCode {
@@ -50,6 +56,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::InviteInvalid => "invite_invalid",
+            ErrorCode::GuestsNotAllowed => "guests_not_allowed",
+            ErrorCode::BadTarget => "bad_target",
         }
     }
 }
@@ -80,6 +89,9 @@ impl ChatError {
     }
     pub fn room_not_found(room: &str) -> Self {
         Self::new(ErrorCode::RoomNotFound, format!("no room named {room:?}"))
+    }
+    pub fn invite_invalid() -> Self {
+        Self::new(ErrorCode::InviteInvalid, "this invite does not exist, has expired or was used up")
     }
     pub fn message_not_found() -> Self {
         Self::new(ErrorCode::MessageNotFound, "no such message in this room")

@@ -60,6 +60,53 @@ pub struct RoomOnly {
 }
 
 #[derive(Deserialize)]
+pub struct CreateRoom {
+    pub room: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Invite {
+    pub room: String,
+    pub max_uses: Option<i64>,
+    pub expires_in_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub struct AcceptInvite {
+    pub code: String,
+}
+
+/// A moderation request naming its target: `actor` (an actor id, for `kick`, `ban`, `unban`,
+/// `transfer` and `add_member`) or `username` (`add_member`, once accounts exist).
+#[derive(Deserialize)]
+pub struct Target {
+    pub room: String,
+    pub actor: Option<String>,
+    pub username: Option<String>,
+}
+
+impl Target {
+    /// The target's actor id. A username is not resolved here (accounts resolve it); until then
+    /// naming someone by username is a `bad_request`.
+    pub fn target(&self) -> Result<String, ChatError> {
+        match (&self.actor, &self.username) {
+            (Some(a), _) => Ok(a.clone()),
+            (None, Some(_)) => Err(ChatError::bad_request("naming someone by username needs accounts: give `actor` (their id)")),
+            (None, None) => Err(ChatError::bad_request("give `actor`, the id of the person")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetRole {
+    pub room: String,
+    pub actor: String,
+    pub role: String,
+}
+
+#[derive(Deserialize)]
 pub struct Join {
     pub room: String,
     pub since: Option<Seq>,

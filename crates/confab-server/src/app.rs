@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::ConnId;
@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
-use crate::http::{api, pages};
+use crate::http::{api, pages, rooms};
 use crate::{native, socketio};
 
 pub struct App {
@@ -57,7 +57,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     }
     crate::metrics::install();
     let crate::backends::Backends { chat, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
-    for room in chat.list_rooms().await? {
+    // The lobby lists public rooms only (what someone signed in as nobody may see).
+    for room in chat.list_rooms(None).await? {
         hub.known_room(&room.name);
     }
     let app = Arc::new(App {
@@ -108,8 +109,17 @@ fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(crate::metrics::route::metrics))
         .route("/api/guest", post(api::create_guest))
         .route("/api/me", get(api::me))
-        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms", get(rooms::list).post(rooms::create))
         .route("/api/rooms/{name}/history", get(api::history))
+        .route("/api/rooms/{name}/members", get(rooms::members).post(rooms::add_member))
+        .route("/api/rooms/{name}/members/{actor_id}", put(rooms::set_role))
+        .route("/api/rooms/{name}/owner", post(rooms::transfer))
+        .route("/api/rooms/{name}/invites", post(rooms::invite))
+        .route("/api/rooms/{name}/kick", post(rooms::kick))
+        .route("/api/rooms/{name}/bans", get(rooms::bans).post(rooms::ban))
+        .route("/api/rooms/{name}/bans/{actor_id}", delete(rooms::unban))
+        .route("/api/invites/{code}/accept", post(rooms::accept))
+        .route("/invite/{code}", get(pages::lobby))
         .route("/ws", get(native::upgrade))
         .route(
             "/socket.io/",

@@ -10,9 +10,11 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`moderation`]: memberships changed by moderation events, bans, and invites.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod messages;
+pub mod moderation;
 pub mod rooms;
 pub mod sequencing;
 pub mod throughput;
@@ -103,7 +105,9 @@ macro_rules! for_each_check {
             rooms::roles_and_memberships,
             rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
-            rooms::reopening_keeps_everything
+            rooms::reopening_keeps_everything,
+            moderation::moderation_events_change_memberships,
+            moderation::invites_are_used_up_and_expire
         );
     };
 }

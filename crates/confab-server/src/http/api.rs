@@ -44,8 +44,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self.0.code {
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Forbidden | ErrorCode::GuestsNotAllowed => StatusCode::FORBIDDEN,
+            ErrorCode::RoomNotFound | ErrorCode::MessageNotFound | ErrorCode::InviteInvalid => StatusCode::NOT_FOUND,
             ErrorCode::RoomExists => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -100,10 +100,6 @@ pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Js
     Ok(Json(json!({"user": user})))
 }
 
-pub async fn rooms(State(app): State<Arc<App>>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(json!({"rooms": app.chat.list_rooms().await?})))
-}
-
 #[derive(Deserialize)]
 pub struct HistoryQuery {
     before: Option<Seq>,
@@ -123,7 +119,7 @@ pub async fn history(
     let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
     let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
     let user = actor(&app, &headers, None).await?;
-    let room = app.chat.room(&name).await?;
+    let room = app.chat.visible_room(Some(&user), &name).await?;
     let range = match (q.before, q.after) {
         (Some(b), None) => EventRange::Before(b),
         (None, Some(a)) => EventRange::After(a),
