@@ -144,22 +144,26 @@ impl Chat {
     /// Finds a room the actor may see: `room_not_found`, word for word, both when there is none and
     /// when it is private (or direct) and the actor is not a member.
     pub async fn visible_room(&self, actor: Option<&Actor>, raw_name: &str) -> Result<Room> {
-        let room = self.room(raw_name).await?;
+        let name = model::room_name(raw_name)?;
+        let room = self.store.room(&name).await?.ok_or_else(|| ChatError::room_not_found(&name))?;
         if room.kind != RoomKind::Public {
-            let standing = match actor {
+            let mut standing = match actor {
                 Some(a) => self.standing(a, &room, None).await?,
-                None => Standing { room: &room.name, kind: room.kind, ..Standing::default() },
+                None => Standing { kind: room.kind, ..Standing::default() },
             };
+            // The name as the caller typed it: the stored spelling would tell that the room exists.
+            standing.room = &name;
             self.allow(actor, Action::List, &standing)?;
         }
         Ok(room)
     }
 
     /// Finds a room, creating it when `create` is set and it does not exist yet.
+    /// A private room the actor may not see is `room_not_found`, whether or not `create` is set.
     pub async fn room_or_create(&self, actor: &Actor, raw_name: &str, create: bool) -> Result<Room> {
-        match self.room(raw_name).await {
+        match self.visible_room(Some(actor), raw_name).await {
             Err(e) if e.code == ErrorCode::RoomNotFound && create => match self.create_room(actor, raw_name).await {
-                Err(e) if e.code == ErrorCode::RoomExists => self.room(raw_name).await,
+                Err(e) if e.code == ErrorCode::RoomExists => self.visible_room(Some(actor), raw_name).await,
                 other => other,
             },
             other => other,
