@@ -170,6 +170,27 @@ impl Chat {
         }
     }
 
+    /// Why this connection may not act in a room it has not joined: `room_not_found` if the actor may
+    /// not see it, `forbidden` if it is banned there, `not_joined` otherwise (a question asked only
+    /// on the way to an error).
+    pub async fn not_joined(&self, actor: Option<&Actor>, raw_name: &str) -> ChatError {
+        let room = match self.visible_room(actor, raw_name).await {
+            Ok(room) => room,
+            Err(e) => return e,
+        };
+        if let Some(actor) = actor {
+            match self.standing(actor, &room, None).await {
+                Ok(standing) => {
+                    if let Err(e) = self.allow(Some(actor), Action::Send, &standing) {
+                        return e;
+                    }
+                }
+                Err(e) => return e,
+            }
+        }
+        ChatError::new(ErrorCode::NotJoined, "join the room first")
+    }
+
     /// Every room the actor may see (public rooms, and the private rooms and direct conversations it
     /// is a member of), with its member count across the cluster.
     pub async fn list_rooms(&self, actor: Option<&Actor>) -> Result<Vec<RoomSummary>> {

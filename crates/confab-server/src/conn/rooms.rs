@@ -33,8 +33,9 @@ impl JoinedRooms {
         self.rooms.contains_key(key(&room.name).as_str())
     }
 
-    /// The joined room with this name: otherwise `not_joined` for a room the actor may see, and
-    /// `room_not_found` (the same answer as for a missing room) for one it may not.
+    /// The joined room with this name: otherwise `not_joined` for a room the actor may see,
+    /// `forbidden` where it is banned, and `room_not_found` (the same answer as for a missing room)
+    /// for one it may not see.
     pub async fn get(&self, app: &App, actor: Option<&Actor>, name: &str) -> Result<Room, ChatError> {
         // The name as the store keys it (NFC, trimmed), so that `café` typed either way is one room.
         let name = confab_core::model::room_name(name)?;
@@ -42,8 +43,7 @@ impl JoinedRooms {
         if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }
-        app.chat.visible_room(actor, name).await?;
-        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+        Err(app.chat.not_joined(actor, name).await)
     }
 
     /// Subscribes the connection to `room` and joins it (again, with `since`, to re-synchronise). On
