@@ -87,14 +87,30 @@ pub struct Target {
     pub username: Option<String>,
 }
 
+/// How a request names a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// By actor id (guests have no username).
+    Actor(String),
+    /// By an account's username.
+    Username(String),
+}
+
 impl Target {
-    /// The target's actor id. A username is not resolved here (accounts resolve it); until then
-    /// naming someone by username is a `bad_request`.
-    pub fn target(&self) -> Result<String, ChatError> {
+    /// Whom the request names: `actor` if given, else `username`.
+    pub fn named(&self) -> Result<Named, ChatError> {
         match (&self.actor, &self.username) {
-            (Some(a), _) => Ok(a.clone()),
-            (None, Some(_)) => Err(ChatError::bad_request("naming someone by username needs accounts: give `actor` (their id)")),
-            (None, None) => Err(ChatError::bad_request("give `actor`, the id of the person")),
+            (Some(a), _) => Ok(Named::Actor(a.clone())),
+            (None, Some(u)) => Ok(Named::Username(u.clone())),
+            (None, None) => Err(ChatError::bad_request("name the person: `actor` (their id) or `username`")),
+        }
+    }
+
+    /// The target's actor id, for the requests that take no username.
+    pub fn target(&self) -> Result<String, ChatError> {
+        match &self.actor {
+            Some(a) => Ok(a.clone()),
+            None => Err(ChatError::bad_request("give `actor`, the id of the person")),
         }
     }
 }

@@ -267,7 +267,17 @@ async fn the_owner_appoints_moderators_and_hands_ownership_over() {
     let [mut bob, cat, dan] = <[Client; 3]>::try_from(people).ok().unwrap();
     assert_eq!(ann.event_of("added").await["target"]["name"], "bob");
     ann.refused("add_member", json!({"room": "guild", "actor": bob.id()}), "bad_target").await;
-    ann.refused("add_member", json!({"room": "guild", "username": "bob"}), "bad_request").await;
+    // Accounts are added by username (guests have none).
+    let reg = http(&server, "POST", "/api/auth/register", &[("Content-Type", "application/json")], br#"{"username": "erin", "password": "correct horse battery"}"#).await;
+    assert_eq!(reg.status, 200, "{}", reg.text());
+    let erin = reg.json()["user"]["id"].as_str().unwrap().to_string();
+    let added = ann.ok("add_member", json!({"room": "guild", "username": "Erin"})).await;
+    assert!(added["seq"].as_i64().is_some());
+    while ann.event_of("added").await["target"]["id"].as_str() != Some(erin.as_str()) {}
+    ann.refused("add_member", json!({"room": "guild", "username": "nobody-here"}), "bad_target").await;
+    let (status, body) = api(&server, "POST", "/api/rooms/guild/members", &ann.token(), json!({"username": "erin"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_target")), "already a member: {body}");
+    ann.ok("kick", json!({"room": "guild", "actor": erin})).await;
 
     ann.ok("set_role", json!({"room": "guild", "actor": bob.id(), "role": "moderator"})).await;
     let role = ann.event_of("role").await;

@@ -7,12 +7,14 @@
 //! in an integration test, which makes one `#[tokio::test]` per check (failures are named), or awaits
 //! [`run_all`].
 //!
+//! - [`accounts`]: accounts, 2FA steps and recovery codes, sessions and API tokens, invites.
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
 //! - [`moderation`]: memberships changed by moderation events, bans, and invites.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
+pub mod accounts;
 pub mod messages;
 pub mod moderation;
 pub mod rooms;
@@ -107,7 +109,11 @@ macro_rules! for_each_check {
             rooms::tokens_and_renames,
             rooms::reopening_keeps_everything,
             moderation::moderation_events_change_memberships,
-            moderation::invites_are_used_up_and_expire
+            moderation::invites_are_used_up_and_expire,
+            accounts::accounts_are_unique_by_key_and_change,
+            accounts::two_factor_steps_and_recovery_codes_are_used_once,
+            accounts::credentials_are_found_listed_revoked_and_rechecked,
+            accounts::invites_are_single_use_and_expire
         );
     };
 }

@@ -86,17 +86,17 @@ pub async fn invites_are_used_up_and_expire<B: Backend>(backend: &B) {
         expires_at,
         max_uses,
     };
-    s.create_invite(&invite(b"two", now + 60_000, 2)).await.expect("invite");
-    s.create_invite(&invite(b"old", now - 1, 5)).await.expect("invite");
+    s.create_room_invite(&invite(b"two", now + 60_000, 2)).await.expect("invite");
+    s.create_room_invite(&invite(b"old", now - 1, 5)).await.expect("invite");
     for _ in 0..2 {
-        assert_eq!(s.use_invite(b"two", now).await.expect("use").id, room.id);
+        assert_eq!(s.use_room_invite(b"two", now).await.expect("use").id, room.id);
     }
     for (hash, why) in [(&b"two"[..], "used up"), (b"old", "expired"), (b"nope", "unknown")] {
-        let err = s.use_invite(hash, now).await.expect_err(why);
+        let err = s.use_room_invite(hash, now).await.expect_err(why);
         assert_eq!(err.code, ErrorCode::InviteInvalid, "{why}");
     }
-    assert_eq!(s.use_invite(b"two", now).await.unwrap_err().message, s.use_invite(b"nope", now).await.unwrap_err().message);
-    s.create_invite(&invite(b"last", now + 60_000, 1)).await.expect("invite");
-    let (x, y) = tokio::join!(s.use_invite(b"last", now), s.use_invite(b"last", now));
+    assert_eq!(s.use_room_invite(b"two", now).await.unwrap_err().message, s.use_room_invite(b"nope", now).await.unwrap_err().message);
+    s.create_room_invite(&invite(b"last", now + 60_000, 1)).await.expect("invite");
+    let (x, y) = tokio::join!(s.use_room_invite(b"last", now), s.use_room_invite(b"last", now));
     assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1, "one of two gets the last use");
 }

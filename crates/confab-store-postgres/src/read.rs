@@ -157,7 +157,7 @@ pub async fn actor(db: &Db, id: &ActorId) -> Result<Option<Actor>> {
     .transpose()
 }
 
-pub async fn create_invite(db: &Db, i: &NewInvite) -> Result<()> {
+pub async fn create_room_invite(db: &Db, i: &NewInvite) -> Result<()> {
     let sql = "INSERT INTO room_invites (code_hash, room_id, created_by, created_at, expires_at, max_uses)
                VALUES ($1, $2, $3, $4, $5, $6)";
     db.execute(sql, &[&i.code_hash, &i.room, &i.created_by.as_str(), &i.created_at, &i.expires_at, &i.max_uses]).await.map(drop)
@@ -165,7 +165,7 @@ pub async fn create_invite(db: &Db, i: &NewInvite) -> Result<()> {
 
 /// One statement: the row lock the `UPDATE` takes makes two accepts of the last use take turns, and
 /// the second finds no use left.
-pub async fn use_invite(db: &Db, code_hash: &[u8], now: i64) -> Result<Room> {
+pub async fn use_room_invite(db: &Db, code_hash: &[u8], now: i64) -> Result<Room> {
     let sql = format!(
         "WITH i AS (UPDATE room_invites SET uses = uses + 1
                     WHERE code_hash = $1 AND expires_at > $2 AND uses < max_uses RETURNING room_id)

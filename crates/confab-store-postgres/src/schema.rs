@@ -9,6 +9,7 @@ use crate::OpenError;
 /// Migrations in order; each runs once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_accounts.sql")),
     (3, include_str!("../migrations/0003_rooms.sql")),
 ];
 

@@ -30,8 +30,8 @@ pub enum Cmd {
     Rename { id: ActorId, name: String, reply: oneshot::Sender<Result<()>> },
     CreateRoom { name: String, kind: RoomKind, owner: ActorRef, reply: oneshot::Sender<Result<Room>> },
     Append { room_id: RoomId, room_name: String, actor: ActorRef, new: NewEvent, reply: oneshot::Sender<Result<Appended>> },
-    CreateInvite { invite: NewInvite, reply: oneshot::Sender<Result<()>> },
-    UseInvite { code_hash: Vec<u8>, now: i64, reply: oneshot::Sender<Result<Room>> },
+    CreateRoomInvite { invite: NewInvite, reply: oneshot::Sender<Result<()>> },
+    UseRoomInvite { code_hash: Vec<u8>, now: i64, reply: oneshot::Sender<Result<Room>> },
 }
 
 pub struct Writer {
@@ -77,8 +77,8 @@ impl Outcome {
 fn answer(cmd: Cmd, outcome: Outcome) {
     match (cmd, outcome) {
         (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(r)),
-        (Cmd::CreateRoom { reply, .. } | Cmd::UseInvite { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
-        (Cmd::Rename { reply, .. } | Cmd::CreateInvite { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::CreateRoom { reply, .. } | Cmd::UseRoomInvite { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
+        (Cmd::Rename { reply, .. } | Cmd::CreateRoomInvite { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
         (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
     }
@@ -181,8 +181,8 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn failed(cmd: &Cmd, err: ChatError) -> Outcome {
     match cmd {
         Cmd::CreateGuest { .. } => Outcome::Guest(Err(err)),
-        Cmd::CreateRoom { .. } | Cmd::UseInvite { .. } => Outcome::Room(Err(err)),
-        Cmd::Rename { .. } | Cmd::CreateInvite { .. } => Outcome::Unit(Err(err)),
+        Cmd::CreateRoom { .. } | Cmd::UseRoomInvite { .. } => Outcome::Room(Err(err)),
+        Cmd::Rename { .. } | Cmd::CreateRoomInvite { .. } => Outcome::Unit(Err(err)),
         Cmd::Append { .. } => Outcome::Append(Err(err)),
     }
 }
@@ -243,7 +243,7 @@ impl Txn<'_> {
                 conn.execute("UPDATE actors SET name = ?1 WHERE id = ?2", (name, id.as_str())).map(drop).map_err(db),
             ),
             Cmd::CreateRoom { name, kind, owner, .. } => Outcome::Room(create_room(conn, name, *kind, owner)),
-            Cmd::CreateInvite { invite, .. } => Outcome::Unit(
+            Cmd::CreateRoomInvite { invite, .. } => Outcome::Unit(
                 conn.execute(
                     "INSERT INTO room_invites (code_hash, room_id, created_by, created_at, expires_at, max_uses)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -252,7 +252,7 @@ impl Txn<'_> {
                 .map(drop)
                 .map_err(db),
             ),
-            Cmd::UseInvite { code_hash, now, .. } => Outcome::Room(use_invite(conn, code_hash, *now)),
+            Cmd::UseRoomInvite { code_hash, now, .. } => Outcome::Room(use_room_invite(conn, code_hash, *now)),
             Cmd::Append { room_id, room_name, actor, new, .. } => {
                 Outcome::Append(self.append(*room_id, room_name, actor, new))
             }
@@ -449,7 +449,7 @@ fn remove_member(conn: &Connection, room_id: RoomId, actor: &ActorId) -> Result<
 
 /// Takes one use of a valid invite, in the writer's transaction (so two accepts of the last use
 /// cannot both get it); `invite_invalid` for an unknown, expired or used-up code.
-fn use_invite(conn: &Connection, code_hash: &[u8], now: i64) -> Result<Room> {
+fn use_room_invite(conn: &Connection, code_hash: &[u8], now: i64) -> Result<Room> {
     let room: Option<RoomId> = conn
         .prepare_cached(
             "UPDATE room_invites SET uses = uses + 1 WHERE code_hash = ?1 AND expires_at > ?2 AND uses < max_uses

@@ -85,7 +85,7 @@ impl Chat {
         let now = now_ms();
         let expires_at = now.saturating_add((ttl as i64).saturating_mul(1000));
         let invite = NewInvite { room: room.id, code_hash, created_by: actor.id.clone(), created_at: now, expires_at, max_uses };
-        self.store.create_invite(&invite).await?;
+        self.store.create_room_invite(&invite).await?;
         Ok(InviteCreated { room, expires_at, max_uses })
     }
 
@@ -99,7 +99,7 @@ impl Chat {
         if actor.kind == ActorKind::Guest && self.policy().guests != crate::authz::GuestAccess::On {
             return Err(ChatError::new(ErrorCode::GuestsNotAllowed, "guests cannot accept invites on this server: sign in"));
         }
-        let room = self.store.use_invite(code_hash, now_ms()).await?;
+        let room = self.store.use_room_invite(code_hash, now_ms()).await?;
         let m = self.store.membership(room.id, &actor.id).await?;
         if m.banned {
             return Err(ChatError::forbidden("you are banned from this room"));
@@ -108,6 +108,19 @@ impl Chat {
             self.log(&room, actor, NewEvent::Added { target: ActorRef::from(actor) }).await?;
         }
         Ok(room)
+    }
+
+    /// A moderator adds an account by username (as `add_member` by id); `bad_target` if there is no
+    /// such account.
+    pub async fn add_member_by_username(&self, actor: &Actor, name: &str, username: &str) -> Result<Appended> {
+        let key = crate::accounts::username::lookup_key(username);
+        let Some(user) = self.store.user_by_key(&key).await? else {
+            // Asked only after the gate: a non-moderator learns nothing about who has an account.
+            let (room, m) = self.room_and_standing(actor, name).await?;
+            self.allow_in(actor, &room, m, Action::Invite)?;
+            return Err(bad_target("no account with this username"));
+        };
+        self.add_member(actor, name, user.actor.id.as_str()).await
     }
 
     /// A moderator adds someone by id: an `added` event.

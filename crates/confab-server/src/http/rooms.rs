@@ -13,6 +13,7 @@ use confab_core::chat::InviteCreated;
 use confab_core::model::RoomKind;
 use confab_core::store::Appended;
 use confab_core::ChatError;
+use confab_protocol::request::Named;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -55,7 +56,7 @@ fn moderated(a: Appended) -> Json<Value> {
 /// `GET /api/rooms`: the public rooms, and the caller's private ones (with a session).
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let who = match auth::token_from_request(&headers, None) {
-        Some(_) => Some(actor(&app, &headers, None).await?),
+        Some(_) => Some(actor(&app, &headers).await?),
         None => None,
     };
     Ok(Json(json!({"rooms": app.chat.list_rooms(who.as_ref()).await?})))
@@ -74,7 +75,7 @@ pub async fn create(
     headers: HeaderMap,
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let req: CreateRoom = body(req)?;
     let kind = if req.private { RoomKind::Private } else { RoomKind::Public };
     let room = app.chat.create_room_of(&me, &req.name, kind).await?;
@@ -91,7 +92,7 @@ pub async fn members(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let (_, members) = app.chat.member_list(&me, &name).await?;
     Ok(Json(json!({"members": members})))
 }
@@ -110,7 +111,7 @@ pub async fn invite(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let req: NewInvite = body(req)?;
     let (code, hash) = auth::new_token();
     let made = app.chat.invite(&me, &name, hash, req.max_uses, req.expires_in_secs).await?;
@@ -125,7 +126,7 @@ pub async fn accept(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let code = path(code)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let room = app.chat.accept_invite(&me, &auth::hash_token(&code)).await?;
     Ok(Json(json!({"room": app.chat.summary(&room)})))
 }
@@ -138,9 +139,11 @@ pub struct Target {
 }
 
 impl Target {
+    fn request(self) -> confab_protocol::request::Target {
+        confab_protocol::request::Target { room: String::new(), actor: self.actor_id, username: self.username }
+    }
     fn id(self) -> ApiResult<String> {
-        let t = confab_protocol::request::Target { room: String::new(), actor: self.actor_id, username: self.username };
-        t.target().map_err(ApiError)
+        self.request().target().map_err(ApiError)
     }
 }
 
@@ -152,9 +155,12 @@ pub async fn add_member(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
-    let target = body::<Target>(req)?.id()?;
-    Ok(moderated(app.chat.add_member(&me, &name, &target).await?))
+    let me = actor(&app, &headers).await?;
+    let added = match body::<Target>(req)?.request().named()? {
+        Named::Actor(id) => app.chat.add_member(&me, &name, &id).await?,
+        Named::Username(u) => app.chat.add_member_by_username(&me, &name, &u).await?,
+    };
+    Ok(moderated(added))
 }
 
 #[derive(Deserialize)]
@@ -170,7 +176,7 @@ pub async fn set_role(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let (name, target) = path(p)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let req: SetRole = body(req)?;
     Ok(moderated(app.chat.set_role(&me, &name, &target, &req.role).await?))
 }
@@ -183,7 +189,7 @@ pub async fn transfer(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let target = body::<Target>(req)?.id()?;
     Ok(moderated(app.chat.transfer(&me, &name, &target).await?))
 }
@@ -196,7 +202,7 @@ pub async fn kick(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let target = body::<Target>(req)?.id()?;
     Ok(moderated(app.chat.kick(&me, &name, &target).await?))
 }
@@ -209,7 +215,7 @@ pub async fn ban(
     req: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     let target = body::<Target>(req)?.id()?;
     Ok(moderated(app.chat.ban(&me, &name, &target).await?))
 }
@@ -221,7 +227,7 @@ pub async fn unban(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let (name, target) = path(p)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     Ok(moderated(app.chat.unban(&me, &name, &target).await?))
 }
 
@@ -232,6 +238,6 @@ pub async fn bans(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let name = path(name)?;
-    let me = actor(&app, &headers, None).await?;
+    let me = actor(&app, &headers).await?;
     Ok(Json(json!({"bans": app.chat.bans(&me, &name).await?})))
 }
