@@ -66,6 +66,14 @@ async fn register_sign_in_sign_out_and_everywhere() {
     let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "newbie", "password": "short"}))).await;
     assert_eq!((r.status, code(&r)), (400, "weak_password".into()));
 
+    // The display name may change; the username stays.
+    let r = call(&server, "PATCH", "/api/account", Some(&first), Some(json!({"display_name": "Samuel"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let me = call(&server, "GET", "/api/me", Some(&first), None).await.json();
+    assert_eq!((me["user"]["name"].clone(), me["user"]["username"].clone()), (json!("Samuel"), json!("Sam")));
+    let r = call(&server, "PATCH", "/api/account", Some(&first), Some(json!({"display_name": "bad\u{202E}name"}))).await;
+    assert_eq!(code(&r), "invalid_name");
+
     let second = login(&server, "SAM", PASSWORD).await;
     let sessions = call(&server, "GET", "/api/account/sessions", Some(&second), None).await.json();
     let list = sessions["sessions"].as_array().unwrap();
@@ -86,6 +94,18 @@ async fn register_sign_in_sign_out_and_everywhere() {
     for t in [&second, &third] {
         assert_eq!(call(&server, "GET", "/api/me", Some(t), None).await.status, 401);
     }
+}
+
+/// With --secure-cookies the session cookie is also marked Secure, and logout's clearing cookie too.
+#[tokio::test]
+async fn secure_cookies_mark_the_session_cookie_secure() {
+    let server = Server::start(&["--secure-cookies"]);
+    let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "ann", "password": PASSWORD}))).await;
+    let cookie = r.header("set-cookie").expect("cookie");
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let out = call(&server, "POST", "/api/auth/logout", Some(&token), None).await;
+    assert!(out.header("set-cookie").unwrap().contains("; Secure"));
 }
 
 /// A wrong password and an unknown username get the same status and body, and the unknown one is
