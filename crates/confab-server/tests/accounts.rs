@@ -344,6 +344,9 @@ async fn registration_closed_and_by_invitation() {
     let invite = invite.json();
     let code_text = invite["code"].as_str().unwrap().to_string();
     assert!(invite["url"].as_str().unwrap().contains(&code_text));
+    let typo = json!({"username": "a", "password": PASSWORD, "invite": code_text});
+    let r = call(&server, "POST", "/api/auth/register", None, Some(typo)).await;
+    assert_eq!(code(&r), "invalid_username", "checked before the invite is used up");
     let body = json!({"username": "ann", "password": PASSWORD, "invite": code_text});
     let r = call(&server, "POST", "/api/auth/register", None, Some(body.clone())).await;
     assert_eq!(r.status, 200, "{}", r.text());
