@@ -195,6 +195,26 @@ async fn a_revoked_session_closes_its_open_native_and_socketio_connections() {
     assert_eq!(r.status, 400, "already gone");
 }
 
+/// On the polling transport too: the pending long-poll of a revoked session's socket returns the
+/// `error` event (`session_revoked`) and the DISCONNECT with Engine.IO's close packet.
+#[tokio::test]
+async fn a_revoked_session_ends_a_polling_socketio_client_with_the_reason() {
+    let server = Server::start(&[]);
+    let token = register(&server, "ann", PASSWORD).await["token"].as_str().unwrap().to_string();
+    let (sid, _) = support::eio_open(&server).await;
+    support::eio_post(&server, &sid, &format!("40{}", json!({"token": token}))).await;
+    support::eio_poll_until(&server, &sid, |p| p.starts_with("40{")).await;
+    let addr = server.addr.clone();
+    let path = support::polling(&sid);
+    let pending = tokio::spawn(async move { support::http_at(&addr, "GET", &path, &[], b"").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(call(&server, "POST", "/api/auth/logout", Some(&token), None).await.status, 204);
+    let answer = pending.await.unwrap();
+    let packets: Vec<String> = answer.text().split('\u{1e}').map(str::to_string).collect();
+    assert!(packets[0].starts_with("42[\"error\"") && packets[0].contains("session_revoked"), "{packets:?}");
+    assert_eq!(&packets[1..], ["41", "1"], "{packets:?}");
+}
+
 /// Changing the password needs the current one, ends every other session (closing its
 /// connections), keeps this one, and the old password stops working.
 #[tokio::test]
