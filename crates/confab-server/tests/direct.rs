@@ -168,7 +168,7 @@ async fn an_outsider_sees_nothing_of_a_direct_room() {
     e.quiet(300).await;
 
     let mut guest = Client::guest(&server, "gus").await;
-    guest.refused("open_direct", json!({"with": [ann.id]}), "forbidden").await;
+    guest.refused("open_direct", json!({"with": [ann.id]}), "guests_not_allowed").await;
     guest.refused("join", json!({"room": room}), "room_not_found").await;
     let gid = guest.id();
     a.refused("open_direct", json!({"with": [gid]}), "user_not_found").await;

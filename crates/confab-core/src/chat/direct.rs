@@ -28,7 +28,10 @@ impl Chat {
     /// created if it does not exist yet. Returns the room and its members.
     pub async fn open_direct(&self, actor: &Actor, with: &[String]) -> Result<(Room, Vec<ActorRef>)> {
         if actor.kind != ActorKind::User {
-            return Err(ChatError::forbidden("direct conversations are between accounts: sign in first"));
+            return Err(match actor.kind {
+                ActorKind::Guest => ChatError::new(ErrorCode::GuestsNotAllowed, "direct conversations are between accounts: sign in first"),
+                _ => ChatError::forbidden("a webhook only posts messages"),
+            });
         }
         let max = self.limits.direct_max_members;
         // Each person once, and never the caller: the list checked against the limit before any lookup.
@@ -81,19 +84,6 @@ impl Chat {
             None => self.store.user_by_key(&username::lookup_key(raw)).await?,
         };
         Ok(user.filter(|u| !u.disabled && u.actor.kind == ActorKind::User).map(|u| u.actor))
-    }
-
-    /// Finds a room the actor may see: one it may not see (a private room or a direct conversation
-    /// it is not in) answers `room_not_found`, exactly as a room that does not exist.
-    pub async fn visible_room(&self, actor: Option<&Actor>, raw_name: &str) -> Result<Room> {
-        let room = self.room(raw_name).await?;
-        if room.kind == RoomKind::Public {
-            return Ok(room);
-        }
-        match actor {
-            Some(actor) => self.may_join(actor, &room).await.map(|_| room),
-            None => Err(ChatError::room_not_found(&room.name)),
-        }
     }
 
     /// Every room the caller belongs to (public rooms it joined, private rooms, direct rooms), with

@@ -6,4 +6,5 @@ pub mod auth;
 pub mod direct;
 pub mod guest_limit;
 pub mod pages;
+pub mod rooms;
 pub mod webhooks;

@@ -106,6 +106,12 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
                 unanswered = None;
             }
+            // A kick or ban of this socket's actor was delivered: it leaves those rooms.
+            rooms = session.conn.evicted() => {
+                if let Some(actor) = socket.actor.clone() {
+                    socket.rooms.evict(&socket.app, &session.conn, &actor, &rooms).await;
+                }
+            }
             _ = session.conn.killed() => break,
         }
     }
@@ -257,6 +263,7 @@ impl Socket {
                     if let Some(id) = me.credential_id() {
                         self.app.accounts.registry.add(id, &self.session.conn, goodbye);
                     }
+                    self.session.conn.set_actor(&me.actor.id);
                     self.app.hub.people.add(&me.actor.id, &self.session.conn);
                     self.actor = Some(me.actor);
                 }
@@ -298,6 +305,7 @@ impl Socket {
                 self.app.guests.take(self.session.peer)?;
                 let (_, hash) = auth::new_token();
                 let actor = self.app.chat.create_guest(name, &hash).await?;
+                self.session.conn.set_actor(&actor.id);
                 self.actor = Some(actor.clone());
                 Ok(actor)
             }
@@ -321,6 +329,11 @@ impl Socket {
         let chat = Arc::clone(&self.app.chat);
         let conn = Arc::clone(&self.session.conn);
         match name {
+            // A name held by a private room (or a direct conversation) the caller cannot see is answered
+            // like any taken name (`room_exists`, `created: false`): names are one namespace, so that
+            // the name is taken is the one thing anyone can learn, on every protocol alike; its kind,
+            // members, count and history stay hidden, and joining it answers `room_not_found` exactly
+            // as for a missing room (docs/protocol.md, "Private rooms").
             "check_room" => {
                 let room: String = args(name, argv)?;
                 // A room this socket may not see is answered as one that does not exist.
@@ -412,7 +425,7 @@ impl Socket {
     async fn join(&mut self, actor: &Actor, name: &str) -> Result<Reply, ChatError> {
         let chat = Arc::clone(&self.app.chat);
         let conn = Arc::clone(&self.session.conn);
-        let room = chat.room(name).await?;
+        let room = chat.visible_room(Some(actor), name).await?;
         if self.rooms.contains(&room) {
             return Ok(Reply::Now(json!({"room": room.name})));
         }
