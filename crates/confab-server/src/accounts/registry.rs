@@ -24,9 +24,12 @@ use crate::conn::{CloseReason, ConnShared};
 /// What a transport sends before the connection is closed for a revoked credential.
 pub type Goodbye = fn(&ConnShared);
 
+/// The open connections one credential authenticates, each with its transport's goodbye.
+type Conns = Vec<(Weak<ConnShared>, Goodbye)>;
+
 #[derive(Default)]
 pub struct Registry {
-    conns: Mutex<HashMap<String, Vec<(Weak<ConnShared>, Goodbye)>>>,
+    conns: Mutex<HashMap<String, Conns>>,
 }
 
 impl Registry {
