@@ -24,12 +24,12 @@ use crate::conn::{CloseReason, ConnShared};
 /// What a transport sends before the connection is closed for a revoked credential.
 pub type Goodbye = fn(&ConnShared);
 
-/// The open connections one credential authenticates, each with its transport's goodbye.
-type Conns = Vec<(Weak<ConnShared>, Goodbye)>;
+/// One open connection of a credential, and what to tell it before closing.
+type Entry = (Weak<ConnShared>, Goodbye);
 
 #[derive(Default)]
 pub struct Registry {
-    conns: Mutex<HashMap<String, Conns>>,
+    conns: Mutex<HashMap<String, Vec<Entry>>>,
 }
 
 impl Registry {

@@ -59,7 +59,12 @@ impl IntoResponse for ApiError {
         };
         crate::metrics::error(self.0.code);
         let body = json!({"error": {"code": self.0.code.as_str(), "message": self.0.message}});
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Callers that know better (the guest and sign-in limits) replace it.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
+        response
     }
 }
 
