@@ -263,8 +263,11 @@ mod tests {
     /// the order of [`EVERYONE`]: anonymous, guest (a member, under `--guests on`), non-member, member,
     /// author (of the message acted on), moderator, owner, banned, administrator (not a member),
     /// API token (of a member), webhook (of the room). The target of kick/ban/role is a plain member.
+    /// One room kind's answers, a column each.
+    type Row = [Want; 11];
+
     #[rustfmt::skip]
-    const RULES: &[(Act, [Want; 11], [Want; 11], [Want; 11])] = &[
+    const RULES: &[(Act, Row, Row, Row)] = &[
         //                 anon  guest  non-m  member author  mod  owner  banned  admin  token  webhook
         (Act::List,       [Yes,  Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   Yes,    Yes,   Yes,   Yes],
                           [HIDDEN, Yes, HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  Yes],

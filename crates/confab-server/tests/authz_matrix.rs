@@ -64,12 +64,15 @@ const FORBIDDEN: Want = No("forbidden");
 const ANON: Want = No("unauthenticated");
 const NOT_JOINED: Want = No("not_joined");
 
+/// One room kind's answers, a column each.
+type Row = [Want; 9];
+
 /// One row per action, the public room's answers then the private room's, for each column in the
 /// order of [`COLUMNS`]: anonymous, guest (a guest member), non-member, member, author (of the message
 /// acted on), moderator, owner, banned, API token (of an account that is a member). The target of
 /// kick, ban and change role is a plain member; edit and delete act on the author's message.
 #[rustfmt::skip]
-const RULES: &[(Act, [Want; 9], [Want; 9])] = &[
+const RULES: &[(Act, Row, Row)] = &[
     //                 anon    guest       non-member   member      author      moderator   owner       banned      API token
     (Act::List,       [Yes,     Yes,        Yes,         Yes,        Yes,        Yes,        Yes,        Yes,        Yes],
                       [HIDDEN,  Yes,        HIDDEN,      Yes,        Yes,        Yes,        Yes,        HIDDEN,     Yes]),
