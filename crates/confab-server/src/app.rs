@@ -56,12 +56,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
     }
     crate::metrics::install();
-    let crate::backends::Backends { chat, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
+    let crate::backends::Backends { chat, hub, description: storage, redis_bus, stash } = crate::backends::open(&config).await?;
     for room in chat.list_rooms().await? {
         hub.known_room(&room.name);
     }
     let app = Arc::new(App {
-        engine: socketio::engine::Engine::new(&config),
+        engine: socketio::engine::Engine::new(&config, stash),
         guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
         chat,
         hub,

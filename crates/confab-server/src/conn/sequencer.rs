@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{RoomId, Seq};
+use parking_lot::Mutex;
 
+use super::trail::Trail;
 use super::vecmap::VecMap;
 use super::{CloseReason, Delivery, Encoder, JoinAnswer, Outbound};
 
@@ -27,11 +29,19 @@ enum Cursor {
 pub struct Sequencer {
     encoder: &'static dyn Encoder,
     rooms: VecMap<RoomId, Cursor>,
+    /// For Socket.IO sockets with connection state recovery: what was written, room by room, in
+    /// order (`None` for every other connection, which pays nothing for it).
+    trail: Option<Arc<Mutex<Trail>>>,
 }
 
 impl Sequencer {
     pub fn new(encoder: &'static dyn Encoder) -> Self {
-        Sequencer { encoder, rooms: VecMap::default() }
+        Sequencer { encoder, rooms: VecMap::default(), trail: None }
+    }
+
+    /// A sequencer that also records what it writes in `trail`.
+    pub fn with_trail(encoder: &'static dyn Encoder, trail: Option<Arc<Mutex<Trail>>>) -> Self {
+        Sequencer { encoder, rooms: VecMap::default(), trail }
     }
 
     /// Appends the frames for `item` to `out`.
@@ -54,39 +64,62 @@ impl Sequencer {
                 // Not (or no longer) in the room: a race with leave; nothing to deliver.
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
-                Some(Cursor::Live(last)) => deliver(self.encoder, last, &d, out)?,
+                Some(Cursor::Live(last)) => {
+                    if deliver(self.encoder, last, &d, out)? {
+                        if let Some(trail) = &self.trail {
+                            trail.lock().wrote(d.item.room_id, d.item.seq);
+                        }
+                    }
+                }
             },
             Outbound::Subscribing(room) => {
                 self.rooms.insert(room, Cursor::Joining(Vec::new()));
             }
             Outbound::Joined(answer) => {
-                let JoinAnswer { room, ack, replay, after } = *answer;
+                let JoinAnswer { room, ack, replay, after, history } = *answer;
                 out.extend(ack);
                 let held = match self.rooms.remove(&room) {
                     Some(Cursor::Joining(held)) => held,
                     _ => Vec::new(),
                 };
+                let mut trail = self.trail.as_ref().map(|t| t.lock());
+                // History is shown as it is to every protocol's joiner: without recovery offsets.
+                let replay_encoder = if history { self.encoder.plain().unwrap_or(self.encoder) } else { self.encoder };
                 for d in &replay {
-                    encode(self.encoder, d, out);
+                    encode(replay_encoder, d, out);
+                    if let (Some(t), false) = (trail.as_mut(), history) {
+                        t.wrote(room, d.item.seq);
+                    }
+                }
+                if let Some(t) = trail.as_mut() {
+                    t.reached(room, after);
                 }
                 let mut last = after;
                 for d in held {
-                    deliver(self.encoder, &mut last, &d, out)?;
+                    if deliver(self.encoder, &mut last, &d, out)? {
+                        if let Some(t) = trail.as_mut() {
+                            t.wrote(room, d.item.seq);
+                        }
+                    }
                 }
                 self.rooms.insert(room, Cursor::Live(last));
             }
             Outbound::Left(room) => {
                 self.rooms.remove(&room);
+                if let Some(trail) = &self.trail {
+                    trail.lock().forget(room);
+                }
             }
         }
         Ok(())
     }
 }
 
-fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
+/// Writes a live event after `last`; false when the event was already covered (nothing written).
+fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<bool, CloseReason> {
     let seq = d.item.seq;
     if seq <= *last {
-        return Ok(());
+        return Ok(false);
     }
     if seq != *last + 1 {
         tracing::warn!(room = %d.item.room, expected = *last + 1, got = seq, "gap in live events");
@@ -94,7 +127,7 @@ fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Ut
     }
     *last = seq;
     encode(encoder, d, out);
-    Ok(())
+    Ok(true)
 }
 
 fn encode(encoder: &dyn Encoder, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
@@ -144,7 +177,7 @@ mod tests {
             _ => unreachable!(),
         };
         let ack = Utf8Bytes::from_static(r#"{"type":"ack","seq":-1}"#);
-        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay, after: 5 })), &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay, after: 5, history: false })), &mut out).unwrap();
         s.push(ev(6), &mut out).unwrap();
         s.push(ev(7), &mut out).unwrap();
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
@@ -156,7 +189,7 @@ mod tests {
         let mut out = Vec::new();
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
         let ack = Utf8Bytes::from_static("{}");
-        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 3 })), &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 3, history: false })), &mut out).unwrap();
         s.push(ev(4), &mut out).unwrap();
         assert_eq!(s.push(ev(6), &mut out), Err(CloseReason::Resync));
     }
