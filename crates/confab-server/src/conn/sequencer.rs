@@ -183,6 +183,34 @@ mod tests {
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
     }
 
+    /// A recovering Socket.IO socket: history on join is written without offsets and only marks the
+    /// join's position in the trail; live events carry their offset and are recorded, so the offset
+    /// the client last processed places it exactly.
+    #[test]
+    fn a_trail_records_live_events_and_the_join_position() {
+        use crate::conn::trail::Trail;
+        use crate::socketio::encode::SOCKETIO_RECOVERY;
+        let trail = Arc::new(Mutex::new(Trail::new(16)));
+        let mut s = Sequencer::with_trail(&SOCKETIO_RECOVERY, Some(Arc::clone(&trail)));
+        let mut out = Vec::new();
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        let Outbound::Event(history) = ev(3) else { unreachable!() };
+        let answer = JoinAnswer { room: 1, ack: None, replay: vec![history], after: 4, history: true };
+        s.push(Outbound::Joined(Box::new(answer)), &mut out).unwrap();
+        s.push(ev(5), &mut out).unwrap();
+        s.push(ev(6), &mut out).unwrap();
+        let args: Vec<serde_json::Value> = out
+            .iter()
+            .map(|f| serde_json::from_str(f.as_str().strip_prefix("42").unwrap()).unwrap())
+            .collect();
+        assert_eq!(args[0].as_array().unwrap().len(), 2, "history has no offset: {}", args[0]);
+        assert_eq!((args[1][2].as_str(), args[2][2].as_str()), (Some("1:5"), Some("1:6")));
+        let t = trail.lock();
+        assert_eq!(t.positions(Some((1, 5))), Some(vec![(1, 5)]));
+        assert_eq!(t.positions(None), Some(vec![(1, 4)]), "nothing processed: where the join put it");
+        assert_eq!(t.positions(Some((1, 3))), None, "a history event is no offset");
+    }
+
     #[test]
     fn a_gap_closes_with_resync() {
         let mut s = Sequencer::new(&NATIVE);
