@@ -65,10 +65,9 @@ impl Sequencer {
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
                 Some(Cursor::Live(last)) => {
-                    if deliver(self.encoder, last, &d, out)? {
-                        if let Some(trail) = &self.trail {
-                            trail.lock().wrote(d.item.room_id, d.item.seq);
-                        }
+                    let written = deliver(self.encoder, last, &d, out)?;
+                    if let (true, Some(trail)) = (written, &self.trail) {
+                        trail.lock().wrote(d.item.room_id, d.item.seq);
                     }
                 }
             },
@@ -96,10 +95,9 @@ impl Sequencer {
                 }
                 let mut last = after;
                 for d in held {
-                    if deliver(self.encoder, &mut last, &d, out)? {
-                        if let Some(t) = trail.as_mut() {
-                            t.wrote(room, d.item.seq);
-                        }
+                    let written = deliver(self.encoder, &mut last, &d, out)?;
+                    if let (true, Some(t)) = (written, trail.as_mut()) {
+                        t.wrote(room, d.item.seq);
                     }
                 }
                 self.rooms.insert(room, Cursor::Live(last));
