@@ -32,6 +32,8 @@ pub struct Record {
     pub actor: ActorRecord,
     /// The rooms the socket had joined: id (to check the name still means that room) and name.
     pub rooms: Vec<(RoomId, String)>,
+    /// The account session or API token behind the actor, if any: checked still live on recovery.
+    pub credential: Option<String>,
     pub trail: Trail,
 }
 

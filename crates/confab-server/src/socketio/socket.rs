@@ -25,6 +25,17 @@ use crate::conn::rooms::JoinedRooms;
 use crate::conn::queue;
 use crate::conn::CloseReason;
 use crate::http::auth;
+use crate::identity::{self, Identity};
+use confab_core::authz::GuestAccess;
+
+/// Before a revoked session's connection closes: an `error` event with code `session_revoked`,
+/// then a DISCONNECT of the namespace, so that a Socket.IO client knows why (the writer sends
+/// what is queued before it closes).
+fn goodbye(conn: &crate::conn::ConnShared) {
+    let err = ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again");
+    conn.offer(crate::conn::Outbound::Frame(encode::error_event(&err)));
+    conn.offer(crate::conn::Outbound::Frame(Utf8Bytes::from_static("41")));
+}
 
 /// A frame to queue once a store commit resolves (an ack or an error event), or nothing.
 type Answer = BoxFuture<Option<Utf8Bytes>>;
@@ -47,11 +58,19 @@ struct Socket {
     /// The private session id, with connection state recovery on; kept as the record's key when the
     /// connection is lost.
     pid: Option<String>,
+    /// The session or API token that authenticated the actor (an account's), for the recovery
+    /// record: a recovered socket is registered under it again, and not recovered once it is revoked.
+    credential: Option<String>,
 }
 
-pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, identity: Option<Identity>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
+    if let Some(id) = identity.as_ref().and_then(Identity::credential_id) {
+        app.accounts.registry.add(id, &session.conn, goodbye);
+    }
+    let credential = identity.as_ref().and_then(Identity::credential_id).map(str::to_string);
+    let actor = identity.map(|i| i.actor);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     let mut socket = Socket {
         app: Arc::clone(&app),
@@ -64,6 +83,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
         lobby: false,
         socket_id: format!("s{}", session.sid),
         pid: None,
+        credential,
     };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
@@ -237,12 +257,15 @@ impl Socket {
             return self.session.conn.send_frame(frame.into()).await;
         }
         if let Some(token) = auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str) {
-            match self.app.chat.authenticate(&auth::hash_token(token)).await {
-                Ok(Some(actor)) => self.actor = Some(actor),
-                _ => {
-                    let frame = format!("44{}", json!({"message": "unknown session token", "data": {"code": "unauthenticated"}}));
-                    return self.session.conn.send_frame(frame.into()).await;
+            match identity::resolve(&self.app, token).await.and_then(|me| me.full().cloned()) {
+                Ok(me) => {
+                    if let Some(id) = me.credential_id() {
+                        self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+                        self.credential = Some(id.to_string());
+                    }
+                    self.actor = Some(me.actor);
                 }
+                Err(e) => return self.connect_error(&e).await,
             }
         }
         let app = Arc::clone(&self.app);
@@ -257,6 +280,9 @@ impl Socket {
             if self.pid.is_none() {
                 self.pid = Some(recovery::new_pid());
             }
+        }
+        if self.actor.is_none() && self.app.accounts.guests == GuestAccess::Off {
+            return self.connect_error(&identity::guests_not_allowed()).await;
         }
         self.connected = true;
         self.answer_connect().await;
@@ -286,6 +312,15 @@ impl Socket {
         let Some(actor) = record.actor.actor() else { return false };
         if self.actor.as_ref().is_some_and(|a| a.id != actor.id) {
             return false;
+        }
+        // An account's session or token revoked meanwhile: no recovery (the pid stood for it).
+        if let Some(id) = &record.credential {
+            match self.app.accounts.store.live_credentials(std::slice::from_ref(id)).await {
+                Ok(live) if live.contains(id) => {}
+                _ => return false,
+            }
+            self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+            self.credential = Some(id.clone());
         }
         let offset = match offset {
             None | Some(Value::Null) => None,
@@ -337,6 +372,13 @@ impl Socket {
         true
     }
 
+    /// Refuses the namespace CONNECT: CONNECT_ERROR with the error's code in `data`.
+    async fn connect_error(&self, e: &ChatError) {
+        crate::metrics::error(e.code);
+        let frame = format!("44{}", json!({"message": e.message, "data": {"code": e.code.as_str()}}));
+        self.session.conn.send_frame(frame.into()).await
+    }
+
     /// The session's actor, made from the `user` name the client sends when it has none yet.
     async fn identify(&mut self, user: Option<&str>) -> Result<Actor, ChatError> {
         match (&self.actor, user) {
@@ -347,6 +389,7 @@ impl Socket {
                 Ok(actor)
             }
             (Some(actor), _) => Ok(actor.clone()),
+            (None, Some(_)) if self.app.accounts.guests == GuestAccess::Off => Err(identity::guests_not_allowed()),
             (None, Some(name)) => {
                 self.app.guests.take(self.session.peer)?;
                 let (_, hash) = auth::new_token();
@@ -493,6 +536,7 @@ impl Socket {
             socket_id: self.socket_id.clone(),
             actor: ActorRecord::of(actor),
             rooms: self.rooms.rooms().map(|r| (r.id, r.name.clone())).collect(),
+            credential: self.credential.clone(),
             trail: self.session.trail.as_ref().map(|t| t.lock().clone()).unwrap_or_default(),
         };
         let app = Arc::clone(&self.app);
