@@ -128,6 +128,32 @@ describe('connection state recovery on one node (SQLite, no Redis)', () => {
     alice.socket.close();
   });
 
+  it('a socket in two rooms recovers each room exactly from the one offset it kept', async () => {
+    const [r1, r2] = [uniqueRoom('two'), uniqueRoom('two')];
+    for (const r of [r1, r2]) {
+      await bob.call('check_room', r);
+      assert.equal((await bob.call('join_room', { room: r, user: 'bob' })).ok, true);
+    }
+    const { token } = await server.guest('alice');
+    const alice = recoveringClient(balancer.url, token);
+    await alice.until(() => alice.connects.length === 1, 'first connect');
+    for (const r of [r1, r2]) assert.equal((await alice.call('join_room', { room: r, user: 'alice' })).ok, true);
+    const say = async (r, text) => assert.equal((await bob.call('send_message', { room: r, message: text, message_id: text })).ok, true);
+    // Interleaved, so the trail has one run per switch, and the offset names the last room only.
+    for (let i = 0; i < 4; i++) await say(i % 2 ? r2 : r1, `before ${i}`);
+    await alice.until(() => alice.messages().length === 4, 'messages before the cut');
+    balancer.cut();
+    for (let i = 0; i < 6; i++) await say(i % 3 ? r1 : r2, `missed ${i}`);
+    await alice.until(() => alice.connects.length === 2, 'reconnect');
+    assert.equal(alice.connects[1].recovered, true);
+    await alice.until(() => alice.messages().length === 10, 'the missed messages of both rooms');
+    await sleep(QUIET);
+    const inRoom = (r) => alice.messages().filter((m) => m.room === r).map((m) => m.message);
+    assert.deepEqual(inRoom(r1), ['before 0', 'before 2', 'missed 1', 'missed 2', 'missed 4', 'missed 5']);
+    assert.deepEqual(inRoom(r2), ['before 1', 'before 3', 'missed 0', 'missed 3']);
+    alice.socket.close();
+  });
+
   it('after the recovery window the client starts afresh: not recovered, nothing replayed until it rejoins', async () => {
     const short = await new ConfabServer({ leaveGraceMs: GRACE_MS, extraArgs: ['--socketio-recovery-ms', '200'] }).start();
     const lb = await new Balancer(short.addr).start();
