@@ -44,6 +44,14 @@ pub struct Limits {
     pub departure_queue: usize,
     /// How long to wait between two tries of the queued departures.
     pub departure_retry: Duration,
+    /// Uses an invite gets when its creator names none.
+    pub invite_default_uses: i64,
+    /// Most uses one invite may have (`bad_request` above).
+    pub invite_max_uses: i64,
+    /// How long an invite stays valid when its creator names no expiry.
+    pub invite_default_ttl: Duration,
+    /// Longest validity an invite may have (`bad_request` above).
+    pub invite_max_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -66,6 +74,10 @@ impl Default for Limits {
             socketio_max_payload: 1_000_000,
             departure_queue: 10_000,
             departure_retry: Duration::from_secs(1),
+            invite_default_uses: 10,
+            invite_max_uses: 1000,
+            invite_default_ttl: Duration::from_secs(7 * 24 * 3600),
+            invite_max_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{RoomId, Seq};
+use confab_core::model::{ActorId, RoomId, Seq};
 use parking_lot::Mutex;
 
 use super::trail::Trail;
@@ -32,16 +32,34 @@ pub struct Sequencer {
     /// For Socket.IO sockets with connection state recovery: what was written, room by room, in
     /// order (`None` for every other connection, which pays nothing for it).
     trail: Option<Arc<Mutex<Trail>>>,
+    /// The connection's actor: a `kick` or `ban` naming it ends the room's delivery right after it.
+    pub me: Option<ActorId>,
+    /// Rooms that ended so since the last [`Sequencer::take_evicted`].
+    evicted: Vec<RoomId>,
 }
 
 impl Sequencer {
     pub fn new(encoder: &'static dyn Encoder) -> Self {
-        Sequencer { encoder, rooms: VecMap::default(), trail: None }
+        Sequencer { encoder, rooms: VecMap::default(), trail: None, me: None, evicted: Vec::new() }
     }
 
     /// A sequencer that also records what it writes in `trail`.
     pub fn with_trail(encoder: &'static dyn Encoder, trail: Option<Arc<Mutex<Trail>>>) -> Self {
-        Sequencer { encoder, rooms: VecMap::default(), trail }
+        Sequencer { encoder, rooms: VecMap::default(), trail, me: None, evicted: Vec::new() }
+    }
+
+    /// Rooms a kick or ban of this connection's actor ended, for the session to leave.
+    pub fn take_evicted(&mut self) -> Vec<RoomId> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// After delivering `d`: if it kicks or bans this connection's actor, nothing more of its room
+    /// is delivered (the ban rides the room's log, so this happens on every node).
+    fn after(&mut self, d: &Delivery) {
+        let room = d.item.room_id;
+        if self.me.is_some() && d.item.body.evicts() == self.me.as_ref() && self.rooms.remove(&room).is_some() {
+            self.evicted.push(room);
+        }
     }
 
     /// Appends the frames for `item` to `out`.
@@ -69,6 +87,7 @@ impl Sequencer {
                     if let (true, Some(trail)) = (written, &self.trail) {
                         trail.lock().wrote(d.item.room_id, d.item.seq);
                     }
+                    self.after(&d);
                 }
             },
             Outbound::Subscribing(room) => {
@@ -81,7 +100,8 @@ impl Sequencer {
                     Some(Cursor::Joining(held)) => held,
                     _ => Vec::new(),
                 };
-                let mut trail = self.trail.as_ref().map(|t| t.lock());
+                let trail_of = self.trail.clone();
+                let mut trail = trail_of.as_ref().map(|t| t.lock());
                 // History is shown as it is to every protocol's joiner: without recovery offsets.
                 let replay_encoder = if history { self.encoder.plain().unwrap_or(self.encoder) } else { self.encoder };
                 for d in &replay {
@@ -94,13 +114,20 @@ impl Sequencer {
                     t.reached(room, after);
                 }
                 let mut last = after;
+                self.rooms.insert(room, Cursor::Live(last));
                 for d in held {
                     let written = deliver(self.encoder, &mut last, &d, out)?;
                     if let (true, Some(t)) = (written, trail.as_mut()) {
                         t.wrote(room, d.item.seq);
                     }
+                    if let Some(Cursor::Live(l)) = self.rooms.get_mut(&room) {
+                        *l = last;
+                    }
+                    self.after(&d);
+                    if !self.rooms.contains_key(&room) {
+                        break;
+                    }
                 }
-                self.rooms.insert(room, Cursor::Live(last));
             }
             Outbound::Left(room) => {
                 self.rooms.remove(&room);
@@ -207,6 +234,31 @@ mod tests {
         assert_eq!(t.positions(Some((1, 5))), Some(vec![(1, 5)]));
         assert_eq!(t.positions(None), Some(vec![(1, 4)]), "nothing processed: where the join put it");
         assert_eq!(t.positions(Some((1, 3))), None, "a history event is no offset");
+    }
+
+    /// A ban naming the connection's actor is delivered, and nothing of that room after it.
+    #[test]
+    fn a_ban_of_me_ends_the_room_after_delivering_it() {
+        use confab_core::model::ActorId;
+        let mut s = Sequencer::new(&NATIVE);
+        s.me = Some(ActorId::from("g_me".to_string()));
+        let mut out = Vec::new();
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        let ack = Utf8Bytes::from_static("{}");
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 0, history: false })), &mut out).unwrap();
+        let ban = |seq, target: &str| {
+            let target = ActorRef { id: ActorId::from(target.to_string()), name: "x".into() };
+            let Outbound::Event(d) = ev(seq) else { unreachable!() };
+            let mut e = d.item.clone();
+            e.body = EventBody::Ban { target };
+            Outbound::Event(Encoded::new(e))
+        };
+        s.push(ban(1, "g_other"), &mut out).unwrap();
+        assert!(s.take_evicted().is_empty(), "someone else's ban");
+        s.push(ban(2, "g_me"), &mut out).unwrap();
+        s.push(ev(3), &mut out).unwrap();
+        assert_eq!(seqs(&out), vec![-1, 1, 2], "the ban is delivered, the event after it is not");
+        assert_eq!(s.take_evicted(), vec![1]);
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod api;
 pub mod auth;
 pub mod guest_limit;
 pub mod pages;
+pub mod rooms;
