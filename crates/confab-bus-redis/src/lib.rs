@@ -5,6 +5,8 @@
 //! - [`RedisRoster`] ([`roster`]; its task in `reaper`): cluster-wide presence, the
 //!   [`Roster`](confab_core::roster::Roster) contract, in Redis keys kept atomic by Lua scripts
 //!   (`src/lua/`), with a heartbeat per node and a reaper that departs a dead node's members.
+//! - [`RedisStash`] ([`stash`]): the [`Stash`](confab_core::stash::Stash) contract (records taken
+//!   once, expiring), for Socket.IO sessions recovered on another node.
 //! - [`RedisSettings`] ([`settings`]): every setting both take; [`BusError`] ([`error`]).
 //!
 //! The database stays the source of truth: Redis only wakes other nodes up and counts who is where.
@@ -31,9 +33,11 @@ mod publisher;
 mod reaper;
 pub mod roster;
 pub mod settings;
+pub mod stash;
 mod subscriber;
 
 pub use bus::RedisBus;
 pub use error::BusError;
 pub use roster::RedisRoster;
 pub use settings::RedisSettings;
+pub use stash::RedisStash;

@@ -18,6 +18,7 @@ use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 mod direct;
+mod departures;
 mod found;
 mod moderation;
 
@@ -36,9 +37,18 @@ pub struct Chat {
     gate: Gate,
     /// Told when a room's summary changes (created, member count), for lobby lists.
     sink: Arc<dyn EventSink>,
+    /// Leaves the roster could not take (unreachable), announced once it answers again.
+    departures: Arc<departures::Departures>,
     pub limits: Limits,
     /// The settings the authorization gate reads (`--guests`); set once at start-up.
     policy: parking_lot::RwLock<Policy>,
+}
+
+impl Drop for Chat {
+    fn drop(&mut self) {
+        // Lets the departures task see that the service is gone.
+        self.departures.waiting.notify_one();
+    }
 }
 
 /// What a connection gets when it joins a room.
@@ -72,14 +82,19 @@ impl Chat {
         limits: Limits,
     ) -> Arc<Self> {
         let found = roster.found();
-        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits, policy: Default::default() });
-        if let Some(found) = found {
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
+        let departures = Arc::new(departures::Departures::default());
+        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, departures: Arc::clone(&departures), limits, policy: Default::default() });
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                if let Some(found) = found {
                     rt.spawn(found::act_on(Arc::downgrade(&chat), found));
                 }
-                Err(_) => tracing::error!("no Tokio runtime: a dead node's leaves will not be announced"),
+                rt.spawn(departures::retry(Arc::downgrade(&chat), departures));
             }
+            Err(_) if found.is_some() => {
+                tracing::error!("no Tokio runtime: a dead node's leaves will not be announced")
+            }
+            Err(_) => {}
         }
         chat
     }
@@ -324,9 +339,16 @@ impl Chat {
             Ok(true) => Some(self.store.append(room, actor, NewEvent::Leave { reason })),
             Ok(false) => None,
             Err(e) => {
-                // The local leave stands; the cluster keeps listing the actor until this node
-                // departs it again or stops (docs/scaling.md, "Presence across nodes").
-                tracing::error!(room = %room.name, actor = %actor.id.as_str(), error = %e, "roster unavailable: leave not announced");
+                // The local leave stands; the departure waits for the roster to answer again
+                // (`departures`), or, past the queue's bound, the cluster keeps listing the actor
+                // until this node stops or is counted dead (docs/scaling.md, "Presence across nodes").
+                let (room_name, actor_id) = (room.name.clone(), actor.id.clone());
+                if self.queue_departure(departures::Departure { room: room.clone(), actor, reason }) {
+                    tracing::warn!(room = %room_name, actor = %actor_id.as_str(), error = %e, "roster unavailable: leave queued until it answers");
+                } else {
+                    let limit = self.limits.departure_queue;
+                    tracing::error!(room = %room_name, actor = %actor_id.as_str(), error = %e, limit, "roster unavailable and departure queue full: leave not announced");
+                }
                 None
             }
         }

@@ -16,6 +16,8 @@
 //!   reconnect quiet.
 //! - [`roster`]: the contract for presence across a cluster (one member per actor, announced once,
 //!   a dead node's members departed), and its implementation for a single node.
+//! - [`stash`]: the contract for short-lived records a client may come back for on any node
+//!   (Socket.IO's connection state recovery), and its in-memory implementation for one node.
 //! - [`observe`]: the hook through which stores report their commits (for the server's metrics).
 //! - [`chat`]: the service that transports call; it holds the chat rules.
 
@@ -32,6 +34,7 @@ pub mod names;
 pub mod observe;
 pub mod presence;
 pub mod roster;
+pub mod stash;
 pub mod store;
 
 pub use chat::Chat;

@@ -39,6 +39,11 @@ pub struct Limits {
     /// Largest Engine.IO packet payload (a polling POST body, or one WebSocket message on
     /// `/socket.io/`), advertised as `maxPayload` in the handshake; larger closes the session.
     pub socketio_max_payload: usize,
+    /// Leaves whose departure the roster could not take (Redis unreachable), kept to be announced
+    /// when it answers again; beyond it a leave is logged and not announced (docs/scaling.md).
+    pub departure_queue: usize,
+    /// How long to wait between two tries of the queued departures.
+    pub departure_retry: Duration,
     /// Uses an invite gets when its creator names none.
     pub invite_default_uses: i64,
     /// Most uses one invite may have (`bad_request` above).
@@ -69,6 +74,8 @@ impl Default for Limits {
             guests_per_minute_per_address: 60,
             guest_burst_per_address: 200,
             socketio_max_payload: 1_000_000,
+            departure_queue: 10_000,
+            departure_retry: Duration::from_secs(1),
             invite_default_uses: 10,
             invite_max_uses: 1000,
             invite_default_ttl: Duration::from_secs(7 * 24 * 3600),

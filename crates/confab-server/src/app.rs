@@ -62,7 +62,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
     }
     crate::metrics::install();
-    let crate::backends::Backends { chat, store, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
+    let crate::backends::Backends { chat, store, hub, description: storage, redis_bus, stash } =
+        crate::backends::open(&config).await?;
     let accounts = Accounts::new(Arc::clone(&store), &config);
     accounts.registry.start_rechecks(store, Duration::from_millis(config.credential_recheck_ms));
     // The authorization gate reads --guests (guests in public rooms only, or not at all).
@@ -72,7 +73,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         hub.known_room(&room.name);
     }
     let app = Arc::new(App {
-        engine: socketio::engine::Engine::new(&config),
+        engine: socketio::engine::Engine::new(&config, stash),
         guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
         webhook_limit: WebhookLimiter::new(config.webhook_messages_per_minute, config.webhook_burst),
         chat,

@@ -9,10 +9,11 @@
 
 use std::sync::Arc;
 
-use confab_bus_redis::{BusError, RedisBus, RedisRoster};
+use confab_bus_redis::{BusError, RedisBus, RedisRoster, RedisStash};
 use confab_core::fanout::{Bus, LocalBus, Publisher};
 use confab_core::presence::Presence;
 use confab_core::roster::{LocalRoster, Roster};
+use confab_core::stash::{LocalStash, Stash};
 use confab_core::store::{EventSink, Store};
 use confab_core::Chat;
 use confab_store_postgres::PostgresStore;
@@ -31,6 +32,9 @@ pub struct Backends {
     pub description: String,
     /// The Redis bus, when there is one, for its counters on /metrics.
     pub redis_bus: Option<Arc<RedisBus>>,
+    /// Where Socket.IO sessions wait for their client to come back: Redis with several nodes (the
+    /// client may come back to any of them), this node's memory alone.
+    pub stash: Arc<dyn Stash>,
 }
 
 /// The two buses, which differ only in how they are attached to the hub.
@@ -71,6 +75,10 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         Some(settings) => RedisRoster::start(settings.clone()).await?,
         None => Arc::new(LocalRoster::default()),
     };
+    let stash: Arc<dyn Stash> = match &redis {
+        Some(settings) => Arc::new(RedisStash::connect(settings).await?),
+        None => Arc::new(LocalStash::default()),
+    };
     let hub = Hub::start(Arc::clone(&store), bus.as_bus(), Arc::clone(&roster), config.gap_fill_wait());
     match &bus {
         NodeBus::Local(b) => b.attach(hub.clone()),
@@ -92,7 +100,7 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         NodeBus::Redis(b) => Some(Arc::clone(b)),
         NodeBus::Local(_) => None,
     };
-    Ok(Backends { chat, store, hub, description, redis_bus })
+    Ok(Backends { chat, store, hub, description, redis_bus, stash })
 }
 
 impl From<BusError> for StartError {

@@ -174,6 +174,27 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SOCKETIO_MAX_PAYLOAD", default_value_t = Limits::default().socketio_max_payload)]
     pub socketio_max_payload: usize,
 
+    /// Socket.IO connection state recovery window in milliseconds, 0 = off. When on, the CONNECT
+    /// answer carries a `pid` and every room event an offset as its last argument (handlers with a
+    /// fixed signature, such as python-socketio's, get one argument more); a client that reconnects
+    /// within the window, to any node, gets the events it missed and its rooms back.
+    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_MS", default_value_t = 0)]
+    pub socketio_recovery_ms: u64,
+
+    /// Write-order runs kept per recovering Socket.IO socket (one per switch between rooms); an
+    /// offset older than them cannot be placed, and that client reconnects afresh.
+    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_TRAIL", default_value_t = 1024)]
+    pub socketio_recovery_trail: usize,
+
+    /// Leaves that could not be counted in Redis (unreachable) waiting to be announced once it is
+    /// back; beyond it a leave is logged and not announced.
+    #[arg(long, env = "CONFAB_DEPARTURE_QUEUE", default_value_t = Limits::default().departure_queue)]
+    pub departure_queue: usize,
+
+    /// Milliseconds between tries to announce the queued leaves while Redis is unreachable.
+    #[arg(long, env = "CONFAB_DEPARTURE_RETRY_MS", default_value_t = Limits::default().departure_retry.as_millis() as u64)]
+    pub departure_retry_ms: u64,
+
     /// Milliseconds a gap in a room's live events may stay open before it is filled from the
     /// database (events of one room committed on two nodes can cross the bus out of order).
     #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
@@ -350,6 +371,8 @@ impl Config {
             guests_per_minute_per_address: self.guests_per_minute_per_address,
             guest_burst_per_address: self.guest_burst_per_address,
             socketio_max_payload: self.socketio_max_payload,
+            departure_queue: self.departure_queue,
+            departure_retry: Duration::from_millis(self.departure_retry_ms.max(1)),
             invite_default_uses: self.invite_default_uses,
             invite_max_uses: self.invite_max_uses,
             invite_default_ttl: Duration::from_secs(self.invite_default_ttl_secs),

@@ -247,3 +247,122 @@ async fn a_database_outage_is_answered_and_survived() {
         .collect();
     assert_eq!(texts, ["before", "after"]);
 }
+
+/// A leave made while Redis is unreachable cannot be counted in the cluster's roster at once; it
+/// waits in the node's departure queue and is announced once Redis answers again, exactly once, so
+/// the member list and the log agree after the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_during_a_redis_outage_is_announced_when_redis_is_back() {
+    let proxy = TcpProxy::start(&redis_addr()).await;
+    let cluster = Cluster::start(
+        2,
+        &proxy.addr.to_string(),
+        &["--requests-per-second", "0", "--redis-backoff-max-ms", "300", "--departure-retry-ms", "200"],
+    );
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let mut ann = Client::guest(a, "ann").await;
+    ann.ok("create_room", json!({"room": "outage"})).await;
+    ann.join("outage").await;
+    let mut bob = Client::guest(b, "bob").await;
+    let joined = bob.join("outage").await;
+    let names = |v: &Value| -> Vec<String> {
+        v["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&joined), ["ann", "bob"]);
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ann.ok("leave", json!({"room": "outage"})).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.restore();
+
+    let leave = tokio::time::timeout(Duration::from_secs(10), bob.event_of("leave")).await.expect("the leave is announced");
+    assert_eq!(leave["actor"]["name"], "ann", "{leave}");
+    // Node 1's own roster connection may still be coming back: its first joins can be `unavailable`.
+    let mut carol = Client::guest(b, "carol").await;
+    let mut tries = 0;
+    let listed = loop {
+        let answer = carol.request("join", json!({"room": "outage"})).await;
+        if answer["type"] == "ack" || tries == 20 {
+            break answer;
+        }
+        assert_eq!(answer["code"], "unavailable", "{answer}");
+        tries += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(names(&listed), ["bob", "carol"], "the member list agrees with the log: {listed}");
+    // Once: no second leave (bob sees carol's join and nothing about ann).
+    let next = bob.event().await;
+    assert_eq!((next["kind"].as_str(), next["actor"]["name"].as_str()), (Some("join"), Some("carol")), "{next}");
+    bob.quiet(500).await;
+}
+
+/// Socket.IO connection state recovery across nodes, on the raw protocol: a socket connected to
+/// node 0 loses its connection (dropped, no close), messages are sent meanwhile on node 1, and the
+/// client's CONNECT to node 1 with `{pid, offset}` is answered with the same pid, followed by
+/// exactly the missed messages, once, in order, each with its offset, then live ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socketio_client_recovers_on_another_node() {
+    let cluster = Cluster::start(
+        2,
+        &redis_addr(),
+        &["--requests-per-second", "0", "--socketio-recovery-ms", "5000", "--leave-grace-ms", "5000"],
+    );
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let mut bob = Client::guest(b, "bob").await;
+    bob.ok("create_room", json!({"room": "relay"})).await;
+    bob.join("relay").await;
+
+    let mut sio = SioWs::open(a).await;
+    sio.send("40").await;
+    let connect = sio.recv().await;
+    let answer: Value = serde_json::from_str(connect.strip_prefix("40").expect("CONNECT answer")).unwrap();
+    let pid = answer["pid"].as_str().expect("a pid with recovery on").to_string();
+    let joined = sio.call(1, "join_room", json!({"room": "relay", "user": "sam"})).await;
+    assert_eq!(joined["ok"], true, "{joined}");
+    bob.say("relay", "seen").await;
+    // The last event the client processed, with its offset (its last argument).
+    let offset = loop {
+        let p = sio.recv().await;
+        let Some(rest) = p.strip_prefix("42") else { continue };
+        let v: Value = serde_json::from_str(rest).unwrap();
+        if v[0] == "room_message" && v[1]["message"] == "seen" {
+            let offset = v[2].as_str().expect("an offset").to_string();
+            assert_eq!(offset, format!("{}:{}", offset.split(':').next().unwrap(), v[1]["seq"]));
+            break offset;
+        }
+    };
+    drop(sio);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..5 {
+        bob.say("relay", &format!("missed {i}")).await;
+    }
+
+    let mut back = SioWs::open(b).await;
+    back.send(&format!("40{}", json!({"pid": pid, "offset": offset}))).await;
+    let connect = back.recv().await;
+    let answer: Value = serde_json::from_str(connect.strip_prefix("40").expect("CONNECT answer")).unwrap();
+    assert_eq!(answer["pid"], pid.as_str(), "the same pid: socket.recovered on the client");
+    bob.say("relay", "live").await;
+    let mut texts = Vec::new();
+    let mut seqs = Vec::new();
+    while texts.last().map(String::as_str) != Some("live") {
+        let p = back.recv().await;
+        assert!(!p.starts_with("closed"), "{p}");
+        let Some(rest) = p.strip_prefix("42") else { continue };
+        let v: Value = serde_json::from_str(rest).unwrap();
+        if v[0] != "room_message" {
+            continue;
+        }
+        assert_eq!(v[2].as_str(), Some(format!("{}:{}", offset.split(':').next().unwrap(), v[1]["seq"]).as_str()), "{v}");
+        assert_ne!(v[1]["user"], "System", "no join or leave notice for a recovered socket: {v}");
+        texts.push(v[1]["message"].as_str().unwrap().to_string());
+        seqs.push(v[1]["seq"].as_i64().unwrap());
+    }
+    let want: Vec<String> = (0..5).map(|i| format!("missed {i}")).chain(["live".to_string()]).collect();
+    assert_eq!(texts, want, "exactly the missed messages, once, in order, then live");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "gap-free: {seqs:?}");
+    // The restored socket is still sam in the room: it may send there without joining again.
+    let sent = back.call(2, "send_message", json!({"room": "relay", "message": "back", "message_id": "b-1"})).await;
+    assert_eq!(sent["ok"], true, "{sent}");
+}

@@ -7,6 +7,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sequencer;
+pub mod trail;
 pub mod vecmap;
 pub mod writer;
 
@@ -39,10 +40,16 @@ pub trait Encoder: Send + Sync + 'static {
     fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]>;
     /// The frames telling a member that a direct conversation was opened with them.
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]>;
+    /// The encoder for a room's history shown on join, when this one adds something to live
+    /// events that history must not carry (Socket.IO's recovery offsets); `None`: this one.
+    fn plain(&self) -> Option<&'static dyn Encoder> {
+        None
+    }
 }
 
-/// How many transports share encoded items (one slot each).
-pub const SLOTS: usize = 2;
+/// How many encodings share encoded items (one slot each): native, Socket.IO, and Socket.IO with
+/// connection state recovery offsets.
+pub const SLOTS: usize = 3;
 
 /// Something the hub hands to many connections, encoded at most once per transport, by the first
 /// connection of that transport that writes it, and shared by all of them.
@@ -121,6 +128,9 @@ pub struct JoinAnswer {
     pub ack: Option<Utf8Bytes>,
     pub replay: Vec<Arc<Delivery>>,
     pub after: Seq,
+    /// `replay` is the room's history shown to a joiner (Socket.IO's `join_room`), not events the
+    /// client missed: it is encoded with [`Encoder::plain`].
+    pub history: bool,
 }
 
 /// Why the server closes a connection (docs/protocol.md lists them).

@@ -86,11 +86,22 @@ impl JoinedRooms {
         }
     }
 
-    /// Queues the join's answer: `ack` (if the protocol has one), then `replay`, then live events
-    /// after `after`.
+    /// Queues the join's answer: `ack` (if the protocol has one), then `replay` (events the client
+    /// missed), then live events after `after`.
     pub async fn answer(conn: &ConnShared, room: &Room, ack: Option<Utf8Bytes>, replay: Vec<Event>, after: Seq) {
         let replay = replay.into_iter().map(Encoded::new).collect();
-        conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack, replay, after }))).await;
+        conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack, replay, after, history: false }))).await;
+    }
+
+    /// Like [`JoinedRooms::answer`], with the room's recent history instead of missed events.
+    pub async fn answer_with_history(conn: &ConnShared, room: &Room, history: Vec<Event>, after: Seq) {
+        let replay = history.into_iter().map(Encoded::new).collect();
+        conn.send(Outbound::Joined(Box::new(JoinAnswer { room: room.id, ack: None, replay, after, history: true }))).await;
+    }
+
+    /// The joined rooms (for Socket.IO's connection state recovery record).
+    pub fn rooms(&self) -> impl Iterator<Item = &Room> {
+        self.rooms.iter().map(|(_, r)| r)
     }
 
     /// An explicit leave, announced to the room if it was the actor's last connection there.

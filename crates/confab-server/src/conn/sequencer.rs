@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{ActorId, RoomId, Seq};
+use parking_lot::Mutex;
 
+use super::trail::Trail;
 use super::vecmap::VecMap;
 use super::{CloseReason, Delivery, Encoder, JoinAnswer, Outbound};
 
@@ -27,6 +29,9 @@ enum Cursor {
 pub struct Sequencer {
     encoder: &'static dyn Encoder,
     rooms: VecMap<RoomId, Cursor>,
+    /// For Socket.IO sockets with connection state recovery: what was written, room by room, in
+    /// order (`None` for every other connection, which pays nothing for it).
+    trail: Option<Arc<Mutex<Trail>>>,
     /// The connection's actor: a `kick` or `ban` naming it ends the room's delivery right after it.
     pub me: Option<ActorId>,
     /// Rooms that ended so since the last [`Sequencer::take_evicted`].
@@ -35,7 +40,12 @@ pub struct Sequencer {
 
 impl Sequencer {
     pub fn new(encoder: &'static dyn Encoder) -> Self {
-        Sequencer { encoder, rooms: VecMap::default(), me: None, evicted: Vec::new() }
+        Sequencer { encoder, rooms: VecMap::default(), trail: None, me: None, evicted: Vec::new() }
+    }
+
+    /// A sequencer that also records what it writes in `trail`.
+    pub fn with_trail(encoder: &'static dyn Encoder, trail: Option<Arc<Mutex<Trail>>>) -> Self {
+        Sequencer { encoder, rooms: VecMap::default(), trail, me: None, evicted: Vec::new() }
     }
 
     /// Rooms a kick or ban of this connection's actor ended, for the session to leave.
@@ -77,7 +87,10 @@ impl Sequencer {
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
                 Some(Cursor::Live(last)) => {
-                    deliver(self.encoder, last, &d, out)?;
+                    let written = deliver(self.encoder, last, &d, out)?;
+                    if let (true, Some(trail)) = (written, &self.trail) {
+                        trail.lock().wrote(d.item.room_id, d.item.seq);
+                    }
                     self.after(&d);
                 }
             },
@@ -85,19 +98,32 @@ impl Sequencer {
                 self.rooms.insert(room, Cursor::Joining(Vec::new()));
             }
             Outbound::Joined(answer) => {
-                let JoinAnswer { room, ack, replay, after } = *answer;
+                let JoinAnswer { room, ack, replay, after, history } = *answer;
                 out.extend(ack);
                 let held = match self.rooms.remove(&room) {
                     Some(Cursor::Joining(held)) => held,
                     _ => Vec::new(),
                 };
+                let trail_of = self.trail.clone();
+                let mut trail = trail_of.as_ref().map(|t| t.lock());
+                // History is shown as it is to every protocol's joiner: without recovery offsets.
+                let replay_encoder = if history { self.encoder.plain().unwrap_or(self.encoder) } else { self.encoder };
                 for d in &replay {
-                    encode(self.encoder, d, out);
+                    encode(replay_encoder, d, out);
+                    if let (Some(t), false) = (trail.as_mut(), history) {
+                        t.wrote(room, d.item.seq);
+                    }
+                }
+                if let Some(t) = trail.as_mut() {
+                    t.reached(room, after);
                 }
                 let mut last = after;
                 self.rooms.insert(room, Cursor::Live(last));
                 for d in held {
-                    deliver(self.encoder, &mut last, &d, out)?;
+                    let written = deliver(self.encoder, &mut last, &d, out)?;
+                    if let (true, Some(t)) = (written, trail.as_mut()) {
+                        t.wrote(room, d.item.seq);
+                    }
                     if let Some(Cursor::Live(l)) = self.rooms.get_mut(&room) {
                         *l = last;
                     }
@@ -109,16 +135,20 @@ impl Sequencer {
             }
             Outbound::Left(room) => {
                 self.rooms.remove(&room);
+                if let Some(trail) = &self.trail {
+                    trail.lock().forget(room);
+                }
             }
         }
         Ok(())
     }
 }
 
-fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
+/// Writes a live event after `last`; false when the event was already covered (nothing written).
+fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<bool, CloseReason> {
     let seq = d.item.seq;
     if seq <= *last {
-        return Ok(());
+        return Ok(false);
     }
     if seq != *last + 1 {
         tracing::warn!(room = %d.item.room, expected = *last + 1, got = seq, "gap in live events");
@@ -126,7 +156,7 @@ fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Ut
     }
     *last = seq;
     encode(encoder, d, out);
-    Ok(())
+    Ok(true)
 }
 
 fn encode(encoder: &dyn Encoder, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
@@ -176,10 +206,38 @@ mod tests {
             _ => unreachable!(),
         };
         let ack = Utf8Bytes::from_static(r#"{"type":"ack","seq":-1}"#);
-        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay, after: 5 })), &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay, after: 5, history: false })), &mut out).unwrap();
         s.push(ev(6), &mut out).unwrap();
         s.push(ev(7), &mut out).unwrap();
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
+    }
+
+    /// A recovering Socket.IO socket: history on join is written without offsets and only marks the
+    /// join's position in the trail; live events carry their offset and are recorded, so the offset
+    /// the client last processed places it exactly.
+    #[test]
+    fn a_trail_records_live_events_and_the_join_position() {
+        use crate::conn::trail::Trail;
+        use crate::socketio::encode::SOCKETIO_RECOVERY;
+        let trail = Arc::new(Mutex::new(Trail::new(16)));
+        let mut s = Sequencer::with_trail(&SOCKETIO_RECOVERY, Some(Arc::clone(&trail)));
+        let mut out = Vec::new();
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        let Outbound::Event(history) = ev(3) else { unreachable!() };
+        let answer = JoinAnswer { room: 1, ack: None, replay: vec![history], after: 4, history: true };
+        s.push(Outbound::Joined(Box::new(answer)), &mut out).unwrap();
+        s.push(ev(5), &mut out).unwrap();
+        s.push(ev(6), &mut out).unwrap();
+        let args: Vec<serde_json::Value> = out
+            .iter()
+            .map(|f| serde_json::from_str(f.as_str().strip_prefix("42").unwrap()).unwrap())
+            .collect();
+        assert_eq!(args[0].as_array().unwrap().len(), 2, "history has no offset: {}", args[0]);
+        assert_eq!((args[1][2].as_str(), args[2][2].as_str()), (Some("1:5"), Some("1:6")));
+        let t = trail.lock();
+        assert_eq!(t.positions(Some((1, 5))), Some(vec![(1, 5)]));
+        assert_eq!(t.positions(None), Some(vec![(1, 4)]), "nothing processed: where the join put it");
+        assert_eq!(t.positions(Some((1, 3))), None, "a history event is no offset");
     }
 
     /// A ban naming the connection's actor is delivered, and nothing of that room after it.
@@ -191,7 +249,7 @@ mod tests {
         let mut out = Vec::new();
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
         let ack = Utf8Bytes::from_static("{}");
-        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 0 })), &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 0, history: false })), &mut out).unwrap();
         let ban = |seq, target: &str| {
             let target = ActorRef { id: ActorId::from(target.to_string()), name: "x".into() };
             let Outbound::Event(d) = ev(seq) else { unreachable!() };
@@ -213,7 +271,7 @@ mod tests {
         let mut out = Vec::new();
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
         let ack = Utf8Bytes::from_static("{}");
-        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 3 })), &mut out).unwrap();
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 3, history: false })), &mut out).unwrap();
         s.push(ev(4), &mut out).unwrap();
         assert_eq!(s.push(ev(6), &mut out), Err(CloseReason::Resync));
     }

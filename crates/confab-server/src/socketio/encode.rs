@@ -11,17 +11,47 @@ use serde_json::{json, Value};
 use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// Socket.IO frames, in the seed's vocabulary, for what the hub shares with every connection.
-pub struct SocketIoEncoder;
+pub struct SocketIoEncoder {
+    /// Room events carry their recovery offset as a last argument (sockets of a server with
+    /// connection state recovery on, `--socketio-recovery-ms`).
+    offsets: bool,
+}
 
-pub static SOCKETIO: SocketIoEncoder = SocketIoEncoder;
+pub static SOCKETIO: SocketIoEncoder = SocketIoEncoder { offsets: false };
+
+/// The encoder of sockets with connection state recovery: the same frames, room events with their
+/// offset. A slot of its own, so that sockets without recovery pay nothing and both kinds share
+/// each event's frames with every socket of their kind.
+pub static SOCKETIO_RECOVERY: SocketIoEncoder = SocketIoEncoder { offsets: true };
+
+/// A room event's recovery offset: `"<room id>:<seq>"`. It names one event of one room's log, so it
+/// is the same for every recipient, and a node that never saw the connection can read it.
+pub fn offset(room: confab_core::model::RoomId, seq: confab_core::model::Seq) -> String {
+    format!("{room}:{seq}")
+}
+
+/// The room and sequence an offset names; `None` for anything else a client sends.
+pub fn parse_offset(offset: &str) -> Option<(confab_core::model::RoomId, confab_core::model::Seq)> {
+    let (room, seq) = offset.split_once(':')?;
+    let (room, seq) = (room.parse().ok()?, seq.parse().ok()?);
+    (seq >= 0).then_some((room, seq))
+}
 
 impl Encoder for SocketIoEncoder {
     fn slot(&self) -> usize {
-        1
+        if self.offsets {
+            2
+        } else {
+            1
+        }
     }
 
     fn event(&self, e: &Event) -> Box<[Utf8Bytes]> {
-        event_frames(e)
+        event_frames(e, self.offsets.then(|| offset(e.room_id, e.seq)).as_deref())
+    }
+
+    fn plain(&self) -> Option<&'static dyn Encoder> {
+        Some(&SOCKETIO)
     }
 
     /// The seed knows no member counts: only the whole list of names, when rooms were created.
@@ -88,8 +118,20 @@ pub fn message_id(id: i64, client_id: &Option<String>) -> String {
     client_id.clone().unwrap_or_else(|| id.to_string())
 }
 
+/// `42["name", data, "offset"]`: a room event with its recovery offset.
+fn event_at<T: Serialize + ?Sized>(name: &str, data: &T, offset: Option<&str>) -> Utf8Bytes {
+    match offset {
+        None => event(name, data),
+        Some(offset) => {
+            let payload = serde_json::to_string(&(name, data, offset)).unwrap_or_else(|_| format!("[{name:?}]"));
+            Utf8Bytes::from(format!("42{payload}"))
+        }
+    }
+}
+
 /// The frames of a room event (encoded once, and shared by every Socket.IO member of the room).
-fn event_frames(e: &Event) -> Box<[Utf8Bytes]> {
+fn event_frames(e: &Event, offset: Option<&str>) -> Box<[Utf8Bytes]> {
+    let event = |name: &str, data: &Value| event_at(name, data, offset);
     let notice = |text: String| {
         event(
             "room_message",

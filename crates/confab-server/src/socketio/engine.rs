@@ -18,9 +18,12 @@ use parking_lot::Mutex;
 use rand::RngCore;
 use tokio::sync::Notify;
 
+use confab_core::stash::Stash;
+
 use crate::config::Config;
 use crate::conn::queue;
 use crate::conn::sequencer::Sequencer;
+use crate::conn::trail::Trail;
 use crate::conn::{ConnShared, Outbound};
 
 pub struct Engine {
@@ -30,6 +33,18 @@ pub struct Engine {
     /// Largest POST body (and WebSocket message) a client may send: `--socketio-max-payload`, and what
     /// the handshake advertises as `maxPayload`, so a client that respects it is never cut off.
     pub max_payload: usize,
+    /// Connection state recovery, when `--socketio-recovery-ms` turns it on.
+    pub recovery: Option<Recovery>,
+}
+
+/// Socket.IO connection state recovery's settings (socketio/recovery.rs).
+pub struct Recovery {
+    /// How long a disconnected socket's record is kept (`--socketio-recovery-ms`).
+    pub window: Duration,
+    /// Runs kept in each socket's trail (`--socketio-recovery-trail`).
+    pub trail: usize,
+    /// Where records wait for their client, on any node.
+    pub stash: Arc<dyn Stash>,
 }
 
 pub struct EioSession {
@@ -37,6 +52,8 @@ pub struct EioSession {
     pub conn: Arc<ConnShared>,
     /// Packets from the client, in order, to the socket task.
     pub inbound: queue::Sender<String>,
+    /// What the sequencer wrote, room by room, when connection state recovery is on.
+    pub trail: Option<Arc<Mutex<Trail>>>,
     /// The outbound queue's receiver and sequencer, held by the transport that delivers.
     pub out: tokio::sync::Mutex<Option<(queue::Receiver<Outbound>, Sequencer)>>,
     /// Set when a WebSocket probe succeeded: polling must hand over.
@@ -56,12 +73,18 @@ pub struct EioSession {
 }
 
 impl Engine {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, stash: Arc<dyn Stash>) -> Self {
+        let recovery = (config.socketio_recovery_ms > 0).then(|| Recovery {
+            window: Duration::from_millis(config.socketio_recovery_ms),
+            trail: config.socketio_recovery_trail,
+            stash,
+        });
         Engine {
             sessions: Mutex::new(HashMap::new()),
             ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
             ping_timeout: Duration::from_millis(config.socketio_ping_timeout_ms),
             max_payload: config.socketio_max_payload,
+            recovery,
         }
     }
 
@@ -75,9 +98,12 @@ impl Engine {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let sid = URL_SAFE_NO_PAD.encode(bytes);
+        let trail = self.recovery.as_ref().map(|r| Arc::new(Mutex::new(Trail::new(r.trail))));
+        let sequencer = Sequencer::with_trail(conn.encoder, trail.clone());
         let session = Arc::new(EioSession {
             sid: sid.clone(),
-            out: tokio::sync::Mutex::new(Some((rx, Sequencer::new(conn.encoder)))),
+            trail,
+            out: tokio::sync::Mutex::new(Some((rx, sequencer))),
             conn,
             inbound,
             upgrading: AtomicBool::new(false),

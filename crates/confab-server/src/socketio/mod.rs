@@ -4,6 +4,7 @@
 //! - [`packet`]: parsing what clients send; [`encode`]: what they receive.
 //! - [`engine`]: Engine.IO sessions across long-polling requests and the upgrade to WebSocket.
 //! - [`socket`]: one task per session that speaks the seed's event vocabulary to the chat service.
+//! - [`recovery`]: connection state recovery (`pid` and offsets), on this node or another.
 //! - this file: the HTTP transport (GET polls, POST sends, CORS) and the WebSocket transport.
 //!
 //! Written here rather than with a Socket.IO crate so that both protocols share one delivery path:
@@ -13,6 +14,7 @@
 pub mod encode;
 pub mod engine;
 pub use confab_engineio as packet;
+mod recovery;
 mod socket;
 
 use std::net::{IpAddr, SocketAddr};
@@ -179,7 +181,8 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<Identity> {
 
 /// Starts an Engine.IO session and its socket task.
 fn open_session(app: &Arc<App>, actor: Option<Identity>, peer: IpAddr) -> Arc<EioSession> {
-    let (conn, rx) = ConnShared::new(&encode::SOCKETIO, app.chat.limits.outbound_queue);
+    let encoder = if app.engine.recovery.is_some() { &encode::SOCKETIO_RECOVERY } else { &encode::SOCKETIO };
+    let (conn, rx) = ConnShared::new(encoder, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx, peer);
     tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));

@@ -16,8 +16,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::encode;
-use super::engine::EioSession;
+use super::engine::{EioSession, Recovery};
 use super::packet::{self, SocketPacket};
+use super::recovery::{self, ActorRecord, Record};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::rooms::JoinedRooms;
@@ -52,6 +53,14 @@ struct Socket {
     bucket: TokenBucket,
     /// Subscribed to the lobby (after the first CONNECT).
     lobby: bool,
+    /// The socket id the client was given (`s` + the Engine.IO sid, or a recovered socket's own).
+    socket_id: String,
+    /// The private session id, with connection state recovery on; kept as the record's key when the
+    /// connection is lost.
+    pid: Option<String>,
+    /// The session or API token that authenticated the actor (an account's), for the recovery
+    /// record: a recovered socket is registered under it again, and not recovered once it is revoked.
+    credential: Option<String>,
 }
 
 pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, identity: Option<Identity>) {
@@ -60,6 +69,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
     if let Some(id) = identity.as_ref().and_then(Identity::credential_id) {
         app.accounts.registry.add(id, &session.conn, goodbye);
     }
+    let credential = identity.as_ref().and_then(Identity::credential_id).map(str::to_string);
     let actor = identity.map(|i| i.actor);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     if let Some(actor) = &actor {
@@ -74,6 +84,9 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
         rooms: JoinedRooms::default(),
         bucket,
         lobby: false,
+        socket_id: format!("s{}", session.sid),
+        pid: None,
+        credential,
     };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
@@ -262,6 +275,7 @@ impl Socket {
                 Ok(me) => {
                     if let Some(id) = me.credential_id() {
                         self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+                        self.credential = Some(id.to_string());
                     }
                     self.session.conn.set_actor(&me.actor.id);
                     self.app.hub.people.add(&me.actor.id, &self.session.conn);
@@ -270,17 +284,108 @@ impl Socket {
                 Err(e) => return self.connect_error(&e).await,
             }
         }
+        let app = Arc::clone(&self.app);
+        if let Some(recovery) = &app.engine.recovery {
+            let pid = auth.as_ref().and_then(|a| a.get("pid")).and_then(Value::as_str);
+            if let (Some(pid), false) = (pid, self.connected) {
+                let offset = auth.as_ref().and_then(|a| a.get("offset"));
+                if self.recover(recovery, pid, offset).await {
+                    return;
+                }
+            }
+            if self.pid.is_none() {
+                self.pid = Some(recovery::new_pid());
+            }
+        }
         if self.actor.is_none() && self.app.accounts.guests == GuestAccess::Off {
             return self.connect_error(&identity::guests_not_allowed()).await;
         }
         self.connected = true;
-        let sid = &self.session.sid;
-        self.session.conn.send_frame(format!("40{}", json!({"sid": format!("s{sid}")})).into()).await;
-        // The seed broadcasts `update_rooms` to every client: each connected socket is a lobby
-        // subscriber, from its CONNECT answer on (nothing may reach a namespace before it).
+        self.answer_connect().await;
+    }
+
+    /// `40{"sid", "pid"}` (the pid only with recovery on), then the lobby. The seed broadcasts
+    /// `update_rooms` to every client: each connected socket is a lobby subscriber, from its CONNECT
+    /// answer on (nothing may reach a namespace before it).
+    async fn answer_connect(&mut self) {
+        let mut answer = json!({"sid": self.socket_id});
+        if let Some(pid) = &self.pid {
+            answer["pid"] = json!(pid);
+        }
+        self.session.conn.send_frame(format!("40{answer}").into()).await;
         if !std::mem::replace(&mut self.lobby, true) {
             self.app.hub.subscribe_lobby(&self.session.conn);
         }
+    }
+
+    /// Connection state recovery: when the record of `pid` is still kept and `offset` places the
+    /// client in each of its rooms, answers CONNECT with the same pid, rejoins the rooms (no join is
+    /// announced within the leave grace period: the member never left) and replays what each room
+    /// logged after the client's position, then live events. False: nothing was done, the client
+    /// gets a fresh session (a new pid, `socket.recovered` false) and rejoins as it would anyway.
+    async fn recover(&mut self, recovery: &Recovery, pid: &str, offset: Option<&Value>) -> bool {
+        let Some(record) = recovery::take(recovery, pid).await else { return false };
+        let Some(actor) = record.actor.actor() else { return false };
+        if self.actor.as_ref().is_some_and(|a| a.id != actor.id) {
+            return false;
+        }
+        // An account's session or token revoked meanwhile: no recovery (the pid stood for it).
+        if let Some(id) = &record.credential {
+            match self.app.accounts.store.live_credentials(std::slice::from_ref(id)).await {
+                Ok(live) if live.contains(id) => {}
+                _ => return false,
+            }
+            self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+            self.credential = Some(id.clone());
+        }
+        let offset = match offset {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match encode::parse_offset(s) {
+                Some(o) => Some(o),
+                None => return false,
+            },
+            Some(_) => return false,
+        };
+        let Some(positions) = record.positions(offset) else {
+            tracing::debug!(pid, "offset not in the recorded trail; fresh session");
+            return false;
+        };
+        let chat = Arc::clone(&self.app.chat);
+        let max_replay = chat.limits.max_replay as i64;
+        let mut rooms = Vec::with_capacity(positions.len());
+        for (id, name, at) in positions {
+            // The room as it is now: still the one recorded, and not more missed than one replay.
+            match chat.room(&name).await {
+                Ok(room) if room.id == id && at <= room.top_seq && room.top_seq - at <= max_replay => rooms.push((room, at)),
+                _ => return false,
+            }
+        }
+        self.actor = Some(actor.clone());
+        self.connected = true;
+        self.pid = Some(pid.to_string());
+        self.socket_id = record.socket_id;
+        self.answer_connect().await;
+        let conn = Arc::clone(&self.session.conn);
+        for (room, at) in rooms {
+            match self.rooms.join(&self.app, &conn, &actor, &room, Some(at)).await {
+                Ok(joined) if joined.complete => {
+                    JoinedRooms::answer(&conn, &room, None, joined.replay, joined.top_seq).await;
+                }
+                outcome => {
+                    // More was logged since the check than one replay holds, or the join failed:
+                    // the client cannot have exactly what it missed here. Its connection is closed
+                    // and not kept, so its next CONNECT starts afresh and it rejoins.
+                    if let Ok(joined) = outcome {
+                        JoinedRooms::answer(&conn, &room, None, Vec::new(), joined.top_seq).await;
+                    }
+                    tracing::warn!(room = %room.name, "Socket.IO recovery could not replay a room; closing for a fresh start");
+                    self.pid = None;
+                    conn.kill(CloseReason::Resync);
+                    break;
+                }
+            }
+        }
+        true
     }
 
     /// Refuses the namespace CONNECT: CONNECT_ERROR with the error's code in `data`.
@@ -437,7 +542,7 @@ impl Socket {
                 Vec::new()
             }
         };
-        JoinedRooms::answer(&conn, &room, None, history, joined.top_seq).await;
+        JoinedRooms::answer_with_history(&conn, &room, history, joined.top_seq).await;
         Ok(Reply::Now(json!({"room": room.name, "seq": joined.top_seq})))
     }
 
@@ -446,9 +551,33 @@ impl Socket {
     }
 
     fn finish(&mut self) {
-        let conn = &self.session.conn;
         self.app.engine.remove(&self.session.sid);
+        self.keep_for_recovery();
+        let conn = &self.session.conn;
         self.rooms.release(&self.app, conn.id, self.actor.as_ref());
         conn.kill(CloseReason::Normal);
+    }
+
+    /// With recovery on, a connection that was lost (not closed by its client) leaves its record
+    /// for the recovery window, before its rooms are released.
+    fn keep_for_recovery(&mut self) {
+        let Some(pid) = self.pid.take() else { return };
+        let Some(actor) = &self.actor else { return };
+        if !self.connected || self.session.closed_by_client() {
+            return;
+        }
+        let record = Record {
+            socket_id: self.socket_id.clone(),
+            actor: ActorRecord::of(actor),
+            rooms: self.rooms.rooms().map(|r| (r.id, r.name.clone())).collect(),
+            credential: self.credential.clone(),
+            trail: self.session.trail.as_ref().map(|t| t.lock().clone()).unwrap_or_default(),
+        };
+        let app = Arc::clone(&self.app);
+        tokio::spawn(async move {
+            if let Some(recovery) = &app.engine.recovery {
+                recovery::save(recovery, &pid, &record).await;
+            }
+        });
     }
 }

@@ -27,12 +27,13 @@ const system = (text) => (m) => m && m.user === 'System' && m.message === text;
 const byId = (id) => (m) => m && m.message_id === id;
 
 class ConfabServer {
-  constructor({ allowedOrigins, extraArgs = [] } = {}) {
+  constructor({ allowedOrigins, extraArgs = [], leaveGraceMs = LEAVE_GRACE_MS } = {}) {
     this.bin = process.env.CONFAB_BIN;
     if (!this.bin) throw new Error('CONFAB_BIN must name the confab server binary');
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-sio-node-'));
     this.allowedOrigins = allowedOrigins;
     this.extraArgs = extraArgs;
+    this.leaveGraceMs = leaveGraceMs;
     this.log = [];
     this.proc = null;
     this.addr = null;
@@ -41,7 +42,7 @@ class ConfabServer {
   get url() { return `http://${this.addr}`; }
 
   async start(bind = '127.0.0.1:0') {
-    const args = ['--bind', bind, '--data-dir', this.dataDir, '--leave-grace-ms', String(LEAVE_GRACE_MS)];
+    const args = ['--bind', bind, '--data-dir', this.dataDir, '--leave-grace-ms', String(this.leaveGraceMs)];
     if (this.allowedOrigins) args.push('--allowed-origins', this.allowedOrigins.join(','));
     args.push(...this.extraArgs);
     const proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
