@@ -103,7 +103,6 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(pages::lobby))
         .route("/chat-room/{name}", get(pages::room))
-        .route("/invite/{code}", get(pages::invite))
         .route("/static/{file}", get(pages::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::route::metrics))

@@ -226,9 +226,12 @@ export class Connection {
       case 'room_update':
         if (msg.room && typeof msg.room.name === 'string') this.handlers.onRoomUpdate?.(msg.room);
         break;
-      case 'direct':
-        if (msg.room && typeof msg.room.name === 'string') this.handlers.onDirect?.(msg.room);
+      case 'direct_opened': {
+        // Someone opened a direct conversation with this account: `{room, members}`.
+        const name = typeof msg.room === 'string' ? msg.room : msg.room?.name;
+        if (typeof name === 'string') this.handlers.onDirect?.({ name, kind: 'direct', members: Array.isArray(msg.members) ? msg.members : [] });
         break;
+      }
       default:
         break;
     }

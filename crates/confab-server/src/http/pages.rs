@@ -57,12 +57,6 @@ pub async fn room() -> impl IntoResponse {
     (PAGE_HEADERS, Html(SHELL))
 }
 
-/// A private room's invitation link (`/invite/<code>`): the app shell, which signs the person in if needed
-/// and then accepts the invitation through the API (`POST /api/invites/{code}/accept`).
-pub async fn invite() -> impl IntoResponse {
-    (PAGE_HEADERS, Html(SHELL))
-}
-
 /// One embedded script or style sheet. The modules must change together (a new `app.js` with an old
 /// cached `chat.js` would break), so the browser revalidates every time (`no-cache`) and gets a 304 for
 /// an unchanged file: its ETag is a hash of the content, computed once.
