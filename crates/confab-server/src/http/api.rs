@@ -43,8 +43,13 @@ impl From<ChatError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self.0.code {
-            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Unauthenticated | ErrorCode::BadCredentials | ErrorCode::TwoFactorRequired | ErrorCode::SessionRevoked => {
+                StatusCode::UNAUTHORIZED
+            }
+            ErrorCode::Forbidden | ErrorCode::RegistrationClosed | ErrorCode::GuestsNotAllowed | ErrorCode::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
             ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
             ErrorCode::RoomExists => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -60,14 +65,11 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The session's actor, or `unauthenticated`.
-pub async fn actor(app: &App, headers: &HeaderMap, query: Option<&str>) -> ApiResult<Actor> {
-    let token = auth::token_from_request(headers, query)
-        .ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "no session: create one with POST /api/guest"))?;
-    app.chat
-        .authenticate(&auth::hash_token(&token))
-        .await?
-        .ok_or_else(|| ApiError(ChatError::new(ErrorCode::Unauthenticated, "unknown or expired session")))
+/// The request's actor (a guest, or an account by session or API token), or `unauthenticated`;
+/// a setup-only administrator gets `two_factor_required`.
+pub async fn actor(app: &App, headers: &HeaderMap) -> ApiResult<Actor> {
+    let me = super::account::identity(app, headers).await?;
+    Ok(me.full()?.actor.clone())
 }
 
 #[derive(Deserialize)]
@@ -80,6 +82,9 @@ pub async fn create_guest(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
+    if app.accounts.guests == confab_core::authz::GuestAccess::Off {
+        return Err(crate::identity::guests_not_allowed().into());
+    }
     if let Err(e) = app.guests.take(peer.ip()) {
         return Ok(too_many_guests(e));
     }
@@ -93,11 +98,6 @@ pub async fn create_guest(
     let user = app.chat.create_guest(&req.name, &hash).await?;
     let cookie = auth::session_cookie(&token, app.config.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Json(json!({"token": token, "user": user}))).into_response())
-}
-
-pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
-    let user = actor(&app, &headers, None).await?;
-    Ok(Json(json!({"user": user})))
 }
 
 pub async fn rooms(State(app): State<Arc<App>>) -> ApiResult<Json<serde_json::Value>> {
@@ -122,7 +122,7 @@ pub async fn history(
 ) -> ApiResult<Json<serde_json::Value>> {
     let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
     let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let room = app.chat.room(&name).await?;
     let range = match (q.before, q.after) {
         (Some(b), None) => EventRange::Before(b),

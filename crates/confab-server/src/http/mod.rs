@@ -1,5 +1,6 @@
 //! The HTTP side: pages of the embedded web UI, the small JSON API, and session handling.
 
+pub mod account;
 pub mod api;
 pub mod auth;
 pub mod guest_limit;
