@@ -133,6 +133,10 @@ export class Welcome {
         $('signin-code').value = '';
         $('signin-code').focus();
         showText(error, asked ? 'That code is not right. Try the current one.' : explain(err));
+      } else if (this.needCode && err.code === 'bad_credentials') {
+        // The password was right a moment ago: what failed is the code (wrong, or already used once).
+        $('signin-code').select();
+        showText(error, 'That code is not right, or was already used. Enter the next one your app shows.');
       } else {
         showText(error, explain(err));
       }
