@@ -249,3 +249,27 @@ test('with guests off the welcome view is the sign-in page only; by invitation i
     await server.dispose();
   }
 });
+
+test('a guest signs in from settings: the page starts over as the account, without the guest rooms', { timeout: 60000 }, async () => {
+  await newAccount(ctx.browser, ctx.server, { username: 'katherine', password: PASSWORD });
+  const guest = await newPerson(ctx.browser, ctx.server, { name: 'kat-as-guest' });
+  const page = await guest.newPage('/chat-room/guest-corner');
+  await page.getByTestId('create-missing').click();
+  await page.getByTestId('composer').waitFor();
+  await page.locator('[data-testid="room-item"]', { hasText: 'guest-corner' }).waitFor();
+  await page.getByTestId('browse-rooms').click();
+  await page.getByTestId('view-browse').waitFor();
+  await openSettings(page);
+  await page.getByTestId('account-text').filter({ hasText: 'guest' }).waitFor();
+  await page.getByTestId('account-signin').click();
+  await page.getByTestId('panel-signin').waitFor();
+  await signInWithForm(page, { username: 'katherine', password: PASSWORD });
+  await eventually(async () => {
+    const me = await page.evaluate(async () => (await (await fetch('/api/me')).json()).user);
+    assert.equal(me.username, 'katherine');
+  });
+  await waitConnected(page);
+  assert.equal(await page.getByTestId('me').textContent(), 'katherine');
+  assert.equal(await page.locator('[data-testid="room-item"]', { hasText: 'guest-corner' }).count(), 0);
+  assert.deepEqual(guest.pageErrors, []);
+});
