@@ -17,15 +17,19 @@ const ROLE_TEXT = { owner: 'the owner', moderator: 'a moderator', member: 'a mem
 export function systemText(ev) {
   const name = ev.actor?.name || 'someone';
   const target = ev.target?.name || 'someone';
+  const self = !!ev.actor?.id && ev.actor.id === ev.target?.id;
   switch (ev.kind) {
     case 'join': return `${name} joined`;
     case 'leave': return `${name} left`;
-    case 'role': return ev.role === 'member' ? `${name} made ${target} a member (no longer a moderator)`
-      : `${name} made ${target} ${ROLE_TEXT[ev.role] || ev.role}`;
+    // Handing a room over is two role events: the new owner's, then the old owner's own new role.
+    case 'role':
+      if (self) return `${name} is now ${ROLE_TEXT[ev.role] || ev.role}`;
+      if (ev.role === 'member') return `${name} made ${target} a member (no longer a moderator)`;
+      return `${name} made ${target} ${ROLE_TEXT[ev.role] || ev.role}`;
     case 'kick': return `${name} removed ${target} from the room`;
     case 'ban': return `${name} banned ${target}`;
     case 'unban': return `${name} lifted the ban on ${target}`;
-    case 'added': return `${name} added ${target}`;
+    case 'added': return self ? `${name} accepted an invitation` : `${name} added ${target}`;
     default: return `${name}: ${ev.kind}`;
   }
 }

@@ -25,6 +25,8 @@ test('moderation events read as who did what to whom', () => {
   assert.equal(systemText(ev(1, 'ban', { target: trent })), 'Olga banned Trent');
   assert.equal(systemText(ev(1, 'unban', { target: trent })), 'Olga lifted the ban on Trent');
   assert.equal(systemText(ev(1, 'added', { target: trent })), 'Olga added Trent');
+  assert.equal(systemText(ev(1, 'added', { target: olga })), 'Olga accepted an invitation');
+  assert.equal(systemText(ev(1, 'role', { target: olga, role: 'moderator' })), 'Olga is now a moderator', 'the old owner after a hand-over');
   assert.equal(systemText(ev(1, 'join')), 'Olga joined');
   assert.equal(systemText({ seq: 1, kind: 'leave' }), 'someone left');
 });
