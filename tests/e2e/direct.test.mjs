@@ -64,7 +64,7 @@ test('a DM from a member name: live in the other sidebar with an unread badge, s
   // Eve, in the same public room the whole time, saw nothing of it.
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await e.locator('[data-testid="dm-item"]').count(), 0);
-  for (const secret of ['psst, bob', 'hi alice', dmPath.slice('/chat-room/'.length)]) {
+  for (const secret of ['psst, bob', 'hi alice', decodeURIComponent(dmPath.slice('/chat-room/'.length))]) {
     assert.equal(traffic.text().includes(secret), false, `eve's browser never received ${secret}`);
   }
   assert.deepEqual([...alice.pageErrors, ...bob.pageErrors, ...eve.pageErrors], []);

@@ -43,7 +43,8 @@ export class Chat {
           else store.directory.set(room.name, room);
           store.changed();
         },
-        onDirect: (room) => this.#adopt(room),
+        // A conversation just opened with me: all of it is news, so it is joined from its first event.
+        onDirect: (room) => this.#adopt(room, { fromStart: true }),
         onClosed: (code, reason) => views.onClosed?.(code, reason),
       },
     });
@@ -127,9 +128,11 @@ export class Chat {
   }
 
   /** A room the server says I am in: added to the sidebar (with its kind and people) and joined. */
-  #adopt(r) {
+  #adopt(r, { fromStart = false } = {}) {
     if (!r || typeof r.name !== 'string') return null;
-    const room = this.store.findRoom(r.name) || this.store.addRoom(r.name);
+    const known = this.store.findRoom(r.name);
+    const room = known || this.store.addRoom(r.name);
+    if (!known && fromStart) room.fromStart = true;
     if (typeof r.kind === 'string') room.kind = r.kind;
     if (Array.isArray(r.members) && r.members.length) room.people = r.members.filter((m) => m && m.id);
     if (r.role) room.role = r.role;
@@ -184,7 +187,8 @@ export class Chat {
     const resuming = room.seq.last > 0 || room.joinedBefore;
     // The open room needs no replay on its first join: the timeline loads its latest page.
     const background = this.store.active !== room.name;
-    const since = resuming ? room.seq.last : background && room.lastRead > 0 ? room.lastRead : undefined;
+    const since = resuming ? room.seq.last
+      : background && (room.lastRead > 0 || room.fromStart) ? room.lastRead : undefined;
     room.status = 'joining';
     let ack;
     try {

@@ -54,6 +54,8 @@ export class RoomState {
     this.kind = null;
     /** A direct conversation's people (`{id, name}`), from my rooms or `open_direct`: its label. */
     this.people = [];
+    /** Opened with me by someone else just now: its first join replays it from the start, as unread. */
+    this.fromStart = false;
     this.members = new Map();
     /** The member list reflects the room at this seq; only later joins and leaves change it. */
     this.membersAt = 0;
