@@ -8,6 +8,17 @@ import { h, showText } from './dom.js';
 
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : 'never');
 
+/** "Chrome on Linux" from a User-Agent header: what a person recognises their devices by. */
+export function describeAgent(ua) {
+  if (!ua) return 'An unknown browser';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
+    : /Safari\//.test(ua) ? 'Safari' : null;
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows'
+    : /Mac OS X|Macintosh/.test(ua) ? 'macOS' : /Linux|X11/.test(ua) ? 'Linux' : null;
+  if (!browser) return ua.length > 60 ? `${ua.slice(0, 57)}…` : ua;
+  return os ? `${browser} on ${os}` : browser;
+}
+
 /** Copies `text`, and says so next to the button (the clipboard may be denied: the text stays selectable). */
 export function copyButton(text, testid, label = 'Copy') {
   const status = h('span', { class: 'hint inline', role: 'status' });
@@ -215,10 +226,10 @@ export class Account {
         const sessions = await api.sessions();
         list.replaceChildren(...sessions.map((s) => h('li', { class: 'item', 'data-testid': 'session', 'data-current': String(!!s.current), 'data-id': s.id },
           h('span', { class: 'item-main' },
-            h('span', { class: 'item-title', text: s.user_agent || 'unknown browser' }),
+            h('span', { class: 'item-title', title: s.user_agent || '', text: describeAgent(s.user_agent) }),
             h('span', { class: 'hint', text: `${s.current ? 'This browser · ' : ''}signed in ${when(s.created_at)} · last used ${when(s.last_used_at)}` })),
           s.current ? h('span', { class: 'you', text: '(this one)' })
-            : h('button', { type: 'button', class: 'small secondary', 'data-testid': 'revoke-session', 'aria-label': `Sign out ${s.user_agent || 'this session'}`, text: 'Sign out',
+            : h('button', { type: 'button', class: 'small secondary', 'data-testid': 'revoke-session', 'aria-label': `Sign out ${describeAgent(s.user_agent)}, signed in ${when(s.created_at)}`, text: 'Sign out',
               onclick: async () => {
                 try {
                   await api.revokeSession(s.id);

@@ -11,6 +11,7 @@ const { systemText, isAccount } = await import(ui('message.js'));
 const { RoomState } = await import(ui('state.js'));
 const { TimelineWindow } = await import(ui('window.js'));
 const { Connection } = await import(ui('protocol.js'));
+const { describeAgent } = await import(ui('account.js'));
 
 const olga = { id: 'u_olga', name: 'Olga' };
 const trent = { id: 'u_trent', name: 'Trent' };
@@ -116,4 +117,13 @@ test('the test helpers compute TOTP codes as RFC 6238 appendix B says (SHA-1, 8 
     [2000000000, '69279037'], [20000000000, '65353130']];
   for (const [t, code] of vectors) assert.equal(totp(secret, { time: t * 1000, digits: 8 }), code, `T=${t}`);
   assert.equal(totp(secret, { time: 59000 }), '287082', 'six digits: the last six of the same number');
+});
+
+test('sessions are listed by browser and system, not by the raw User-Agent', () => {
+  assert.equal(describeAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36'), 'Chrome on Linux');
+  assert.equal(describeAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0'), 'Firefox on Windows');
+  assert.equal(describeAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1'), 'Safari on iOS');
+  assert.equal(describeAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 Edg/131.0'), 'Edge on Windows');
+  assert.equal(describeAgent('curl/8.5.0'), 'curl/8.5.0');
+  assert.equal(describeAgent(''), 'An unknown browser');
 });
