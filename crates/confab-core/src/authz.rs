@@ -3,7 +3,7 @@
 //! messages, moderators delete any); private rooms, bans and admins extend this function, not its callers.
 
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::model::{Actor, ActorId, Role, RoomKind};
+use crate::model::{Actor, ActorId, ActorKind, Role, RoomKind};
 
 /// Who may come in without an account (the `--guests` setting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,12 +59,19 @@ pub struct Standing {
 }
 
 pub fn authorize(actor: &Actor, action: Action<'_>, standing: &Standing) -> Result<()> {
-    let visible = standing.kind == RoomKind::Public || standing.role.is_some();
+    let visible = match standing.kind {
+        RoomKind::Public => true,
+        RoomKind::Private => standing.role.is_some(),
+        // Direct conversations: their members, who are accounts (a guest or a webhook never is one).
+        RoomKind::Direct => standing.role.is_some() && actor.kind == ActorKind::User,
+    };
     let moderator = standing.role.is_some_and(Role::moderates);
     match action {
         Action::CreateRoom => Ok(()),
         Action::Join | Action::Read if visible => Ok(()),
-        Action::Join | Action::Read => Err(ChatError::forbidden("this room is private")),
+        // A room the actor may not see answers exactly as a room that does not exist (the caller,
+        // who knows the name, puts it in the message: `Chat` does).
+        Action::Join | Action::Read => Err(ChatError::new(ErrorCode::RoomNotFound, "no such room")),
         Action::Send | Action::Edit { .. } | Action::Delete { .. } if !standing.joined => Err(ChatError::new(
             ErrorCode::NotJoined,
             "join the room first",
@@ -93,7 +100,8 @@ mod tests {
         let me = actor("g_me");
         let other = ActorId::from("g_other".to_string());
         let mine = me.id.clone();
-        let cases: Vec<(&str, Option<Role>, bool, Action, Option<ErrorCode>)> = vec![
+        type Case<'a> = (&'a str, Option<Role>, bool, Action<'a>, Option<ErrorCode>);
+        let cases: Vec<Case> = vec![
             ("create", None, false, Action::CreateRoom, None),
             ("join public", None, false, Action::Join, None),
             ("send not joined", Some(Role::Member), false, Action::Send, Some(ErrorCode::NotJoined)),
@@ -112,6 +120,23 @@ mod tests {
             assert_eq!(got.err().map(|e| e.code), want, "{name}");
         }
         let private = Standing { kind: RoomKind::Private, role: None, joined: false };
-        assert_eq!(authorize(&me, Action::Join, &private).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(authorize(&me, Action::Join, &private).unwrap_err().code, ErrorCode::RoomNotFound);
+    }
+
+    /// Direct conversations: members who are accounts, nobody else, and a refusal that looks like a
+    /// missing room.
+    #[test]
+    fn direct_rooms_are_for_their_member_accounts() {
+        let user = Actor { kind: ActorKind::User, ..actor("u_me") };
+        let guest = actor("g_me");
+        let hook = Actor { kind: ActorKind::Webhook, ..actor("w_me") };
+        let member = Standing { kind: RoomKind::Direct, role: Some(Role::Member), joined: false };
+        let outsider = Standing { kind: RoomKind::Direct, role: None, joined: false };
+        for action in [Action::Join, Action::Read] {
+            assert!(authorize(&user, action, &member).is_ok());
+            assert_eq!(authorize(&user, action, &outsider).unwrap_err().code, ErrorCode::RoomNotFound);
+            assert_eq!(authorize(&guest, action, &member).unwrap_err().code, ErrorCode::RoomNotFound, "guests never");
+            assert_eq!(authorize(&hook, action, &member).unwrap_err().code, ErrorCode::RoomNotFound, "webhooks never");
+        }
     }
 }

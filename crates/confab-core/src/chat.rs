@@ -17,6 +17,7 @@ use crate::presence::{ConnId, Exit, Gate, Presence};
 use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
+mod direct;
 mod found;
 
 /// The connection id under which people the log still lists at start-up are held (connection ids
@@ -111,14 +112,15 @@ impl Chat {
 
     /// Finds a room by name; `room_not_found` if there is none.
     pub async fn room(&self, raw_name: &str) -> Result<Room> {
-        let name = model::room_name(raw_name)?;
+        let name = crate::direct::lookup_name(raw_name)?;
         self.store.room(&name).await?.ok_or_else(|| ChatError::room_not_found(&name))
     }
 
     /// Finds a room, creating it when `create` is set and it does not exist yet.
     pub async fn room_or_create(&self, actor: &Actor, raw_name: &str, create: bool) -> Result<Room> {
         match self.room(raw_name).await {
-            Err(e) if e.code == ErrorCode::RoomNotFound && create => match self.create_room(actor, raw_name).await {
+            // A direct room's name is never created by joining it: it answers as any missing room.
+            Err(e) if e.code == ErrorCode::RoomNotFound && create && !crate::direct::is_direct_name(raw_name.trim()) => match self.create_room(actor, raw_name).await {
                 Err(e) if e.code == ErrorCode::RoomExists => self.room(raw_name).await,
                 other => other,
             },
@@ -128,7 +130,9 @@ impl Chat {
 
     /// Every room, with its member count across the cluster.
     pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>> {
-        let rooms = self.store.rooms().await?;
+        let mut rooms = self.store.rooms().await?;
+        // Lists show public rooms only: private and direct rooms are for their members.
+        rooms.retain(|r| r.kind == RoomKind::Public);
         let ids: Vec<_> = rooms.iter().map(|r| r.id).collect();
         let counts = self.roster.counts(&ids).await?;
         Ok(rooms
@@ -167,7 +171,7 @@ impl Chat {
     /// before subscribing the connection to the room's events.
     pub async fn may_join(&self, actor: &Actor, room: &Room) -> Result<Role> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Join, &standing)?;
+        authorize(actor, Action::Join, &standing).map_err(|e| hidden(e, room))?;
         Ok(standing.role.unwrap_or_default())
     }
 
@@ -395,7 +399,7 @@ impl Chat {
 
     pub async fn history(&self, actor: &Actor, room: &Room, range: EventRange, limit: usize) -> Result<(Vec<Event>, bool)> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Read, &standing)?;
+        authorize(actor, Action::Read, &standing).map_err(|e| hidden(e, room))?;
         if matches!(range, EventRange::After(s) | EventRange::Before(s) if s < 0) {
             return Err(ChatError::new(ErrorCode::BadSeq, "sequence numbers are not negative"));
         }
@@ -417,7 +421,16 @@ impl Chat {
     /// The newest messages of a room (edits applied, deleted ones left out), oldest first.
     pub async fn recent_messages(&self, actor: &Actor, room: &Room, limit: usize) -> Result<Vec<Event>> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Read, &standing)?;
+        authorize(actor, Action::Read, &standing).map_err(|e| hidden(e, room))?;
         self.store.recent_messages(room.id, limit).await
+    }
+}
+
+/// A refusal that must look like a missing room gets the very answer a missing room gets.
+fn hidden(e: ChatError, room: &Room) -> ChatError {
+    if e.code == ErrorCode::RoomNotFound {
+        ChatError::room_not_found(&room.name)
+    } else {
+        e
     }
 }

@@ -40,6 +40,12 @@ pub enum ErrorCode {
     SessionRevoked,
     /// The signed-in account was disabled by an operator.
     AccountDisabled,
+    /// A direct conversation with more people than `--direct-max-members`.
+    TooManyMembers,
+    /// `open_direct` named someone who is not an account (unknown, a guest, a webhook).
+    UserNotFound,
+    /// A webhook URL that names no live webhook (unknown, revoked, or a wrong secret: one answer).
+    WebhookNotFound,
     Unavailable,
     Internal,
 }
@@ -74,6 +80,9 @@ impl ErrorCode {
             ErrorCode::GuestsNotAllowed => "guests_not_allowed",
             ErrorCode::SessionRevoked => "session_revoked",
             ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::TooManyMembers => "too_many_members",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

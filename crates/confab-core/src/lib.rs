@@ -4,6 +4,7 @@
 //! - [`names`]: the checks every typed name goes through (NFC, no invisible characters), reusable for usernames.
 //! - [`event`]: the per-room event log entry that history, resume and every transport read.
 //! - [`accounts`]: usernames, passwords (argon2id), TOTP two-factor, and the account records.
+//! - [`direct`]: direct conversations (their names and member keys) and incoming webhooks.
 //! - [`authz`]: the one place that decides whether an actor may do an action in a room.
 //! - [`error`]: the error every layer returns, with a stable code that clients see.
 //! - [`limits`]: every bound the server enforces, as named settings with defaults.
@@ -21,6 +22,7 @@
 pub mod accounts;
 pub mod authz;
 pub mod chat;
+pub mod direct;
 pub mod error;
 pub mod event;
 pub mod fanout;

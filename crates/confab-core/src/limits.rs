@@ -39,6 +39,8 @@ pub struct Limits {
     /// Largest Engine.IO packet payload (a polling POST body, or one WebSocket message on
     /// `/socket.io/`), advertised as `maxPayload` in the handshake; larger closes the session.
     pub socketio_max_payload: usize,
+    /// Most people in one direct conversation, the one who opens it included (`too_many_members`).
+    pub direct_max_members: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +61,7 @@ impl Default for Limits {
             guests_per_minute_per_address: 60,
             guest_burst_per_address: 200,
             socketio_max_payload: 1_000_000,
+            direct_max_members: 10,
         }
     }
 }

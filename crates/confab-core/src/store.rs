@@ -52,6 +52,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 
 use crate::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use crate::direct::{OpenedDirect, Webhook, WebhookSecret};
 use crate::error::Result;
 use crate::event::{Event, LeaveReason};
 use crate::model::{Actor, ActorId, ActorRef, Content, MessageId, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
@@ -191,6 +192,29 @@ pub trait Store: Send + Sync + 'static {
     /// The people each room's log still lists: those whose last join or leave there is a join, in
     /// log order. After a crash these are the members whose leave was never logged.
     async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>>;
+
+    // ---- direct: direct conversations, "my rooms", incoming webhooks
+
+    /// The actors with these ids (any kind), in no particular order; ids that match none are left out.
+    async fn actors(&self, ids: &[ActorId]) -> Result<Vec<Actor>>;
+    /// The direct room of exactly these people (`key` is [`member_key`](crate::direct::member_key) of
+    /// `members`), creating it under `name` with every one of them a member (role `Member`) if it does
+    /// not exist. **One room per key**, even when several instances open it at once: the loser of a
+    /// race gets the winner's room with `created: false`, and nothing of its own attempt is left.
+    async fn open_direct(&self, key: &str, name: &str, members: &[ActorRef]) -> Result<OpenedDirect>;
+    /// A room's members (every stored membership), with their current display names, in the order
+    /// they became members.
+    async fn room_members(&self, room: RoomId) -> Result<Vec<(ActorRef, Role)>>;
+    /// Every room the actor has a membership in, with its role there, ordered by lower-cased name.
+    async fn my_rooms(&self, actor: &ActorId) -> Result<Vec<(Room, Role)>>;
+    /// Creates a webhook of `room`: an actor of kind `webhook` named `name`, and its secret's hash.
+    async fn create_webhook(&self, room: RoomId, name: &str, secret_hash: &[u8], created_by: &ActorId) -> Result<Webhook>;
+    /// The room's webhooks that are not revoked, oldest first.
+    async fn webhooks(&self, room: RoomId) -> Result<Vec<Webhook>>;
+    /// The webhook with this id and its secret's hash, unless it is revoked.
+    async fn webhook(&self, id: &ActorId) -> Result<Option<WebhookSecret>>;
+    /// Revokes the room's webhook `id`; false when the room has no such live webhook. Its messages stay.
+    async fn revoke_webhook(&self, room: RoomId, id: &ActorId) -> Result<bool>;
 }
 
 /// The query behind [`Store::listed`], in SQL that SQLite and PostgreSQL both read.

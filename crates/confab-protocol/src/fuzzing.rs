@@ -21,6 +21,7 @@ pub fn native_request(data: &[u8]) {
             let _ = env.fields::<request::Edit>();
             let _ = env.fields::<request::Delete>();
             let _ = env.fields::<request::History>();
+            let _ = env.fields::<request::OpenDirect>();
         }
         // An error names the request it answers when the frame had an id at all.
         Err((id, _)) => {

@@ -95,6 +95,12 @@ pub struct History {
     pub limit: Option<usize>,
 }
 
+/// `open_direct`: the people to talk with, besides the caller (account ids or usernames).
+#[derive(Deserialize)]
+pub struct OpenDirect {
+    pub with: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,8 @@ use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
 use crate::accounts::Accounts;
-use crate::http::{account, api, pages};
+use crate::http::webhooks::{self, WebhookLimiter};
+use crate::http::{account, api, direct, pages};
 use crate::{native, socketio};
 
 pub struct App {
@@ -32,6 +33,8 @@ pub struct App {
     pub engine: socketio::engine::Engine,
     /// New guest sessions per client address, for every way of becoming a guest.
     pub guests: GuestLimiter,
+    /// Messages per incoming webhook (`--webhook-burst`, `--webhook-messages-per-minute`).
+    pub webhook_limit: WebhookLimiter,
     /// The Redis bus, when the node has one: /metrics reads its counters.
     pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
     /// Accounts, sessions, API tokens, and the registry that closes revoked sessions' connections.
@@ -68,6 +71,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config),
         guests: GuestLimiter::new(config.guests_per_minute_per_address, config.guest_burst_per_address),
+        webhook_limit: WebhookLimiter::new(config.webhook_messages_per_minute, config.webhook_burst),
         chat,
         hub,
         config: config.clone(),
@@ -130,6 +134,14 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/admin/invites", post(account::create_invite))
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
+        .route("/api/direct", post(direct::open))
+        .route("/api/my/rooms", get(direct::my_rooms))
+        .route("/api/rooms/{name}/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/api/rooms/{name}/webhooks/{id}", delete(webhooks::revoke))
+        .route(
+            "/hooks/{id}/{secret}",
+            post(webhooks::post).layer(axum::extract::DefaultBodyLimit::max(webhooks::max_body(app.chat.limits.max_text_bytes))),
+        )
         .route("/ws", get(native::upgrade))
         .route(
             "/socket.io/",

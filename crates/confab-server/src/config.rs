@@ -228,6 +228,20 @@ pub struct Config {
     /// connections with `session_revoked` within this time. Revocations on this node close at once.
     #[arg(long, env = "CONFAB_CREDENTIAL_RECHECK_MS", default_value_t = 5_000)]
     pub credential_recheck_ms: u64,
+
+    /// Most people in one direct conversation, the one who opens it included (error
+    /// `too_many_members`).
+    #[arg(long, env = "CONFAB_DIRECT_MAX_MEMBERS", default_value_t = Limits::default().direct_max_members)]
+    pub direct_max_members: usize,
+
+    /// Messages one incoming webhook may post per minute after its burst, 0 for no limit; more are
+    /// refused with 429, Retry-After and `rate_limited`.
+    #[arg(long, env = "CONFAB_WEBHOOK_MESSAGES_PER_MINUTE", default_value_t = 60)]
+    pub webhook_messages_per_minute: u32,
+
+    /// Messages one incoming webhook may post at once before the per-minute rate applies.
+    #[arg(long, env = "CONFAB_WEBHOOK_BURST", default_value_t = 20)]
+    pub webhook_burst: u32,
 }
 
 /// The `--registration` setting.
@@ -320,6 +334,7 @@ impl Config {
             guests_per_minute_per_address: self.guests_per_minute_per_address,
             guest_burst_per_address: self.guest_burst_per_address,
             socketio_max_payload: self.socketio_max_payload,
+            direct_max_members: self.direct_max_members,
             ..Limits::default()
         }
     }

@@ -11,9 +11,11 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`direct`]: direct rooms (one per set of people), my rooms, webhooks.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod accounts;
+pub mod direct;
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
@@ -109,7 +111,10 @@ macro_rules! for_each_check {
             accounts::accounts_are_unique_by_key_and_change,
             accounts::two_factor_steps_and_recovery_codes_are_used_once,
             accounts::credentials_are_found_listed_revoked_and_rechecked,
-            accounts::invites_are_single_use_and_expire
+            accounts::invites_are_single_use_and_expire,
+            direct::one_direct_room_per_set_of_people,
+            direct::my_rooms_and_actors,
+            direct::webhooks_are_created_found_and_revoked
         );
     };
 }

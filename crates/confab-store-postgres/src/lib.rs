@@ -7,6 +7,7 @@
 //!   statements of one append.
 //! - [`read`]: reads and the writes that publish nothing, on the pool.
 //! - [`accounts`]: users, sessions, API tokens, recovery codes, invites (one statement each).
+//! - [`direct`]: the store section "direct" (direct rooms, my rooms, webhooks).
 //! - [`schema`]: numbered migrations (`migrations/`), applied at open under an advisory lock.
 //! - [`settings`]: the URL, schema, pool, queue, batch and timeout.
 //!
@@ -15,6 +16,7 @@
 //! by itself when the database is back.
 
 mod accounts;
+mod direct;
 mod read;
 mod schema;
 mod settings;
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::direct::{OpenedDirect, Webhook, WebhookSecret};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
@@ -299,5 +302,37 @@ impl Store for PostgresStore {
 
     async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>> {
         read::listed(&self.db).await
+    }
+
+    async fn actors(&self, ids: &[ActorId]) -> Result<Vec<Actor>> {
+        direct::actors(&self.db, ids).await
+    }
+
+    async fn open_direct(&self, key: &str, name: &str, members: &[ActorRef]) -> Result<OpenedDirect> {
+        direct::open_direct(&self.db, key, name, members).await
+    }
+
+    async fn room_members(&self, room: RoomId) -> Result<Vec<(ActorRef, Role)>> {
+        direct::room_members(&self.db, room).await
+    }
+
+    async fn my_rooms(&self, actor: &ActorId) -> Result<Vec<(Room, Role)>> {
+        direct::my_rooms(&self.db, actor).await
+    }
+
+    async fn create_webhook(&self, room: RoomId, name: &str, secret_hash: &[u8], created_by: &ActorId) -> Result<Webhook> {
+        direct::create_webhook(&self.db, room, name, secret_hash, created_by).await
+    }
+
+    async fn webhooks(&self, room: RoomId) -> Result<Vec<Webhook>> {
+        direct::webhooks(&self.db, room).await
+    }
+
+    async fn webhook(&self, id: &ActorId) -> Result<Option<WebhookSecret>> {
+        direct::webhook(&self.db, id).await
+    }
+
+    async fn revoke_webhook(&self, room: RoomId, id: &ActorId) -> Result<bool> {
+        direct::revoke_webhook(&self.db, room, id).await
     }
 }

@@ -11,11 +11,11 @@ use tokio_postgres::Row;
 use crate::Db;
 
 /// A value this version of the code cannot read: `internal`, and logged.
-fn unreadable(what: impl std::fmt::Display) -> ChatError {
+pub(crate) fn unreadable(what: impl std::fmt::Display) -> ChatError {
     ChatError::internal(format!("unreadable value in the database: {what}"))
 }
 
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T> {
+pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T> {
     row.try_get(idx).map_err(unreadable)
 }
 
@@ -58,9 +58,9 @@ pub async fn create_room(db: &Db, name: &str, kind: RoomKind, owner: &ActorRef) 
     }
 }
 
-const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
+pub(crate) const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
 
-fn room_row(r: &Row) -> Result<Room> {
+pub(crate) fn room_row(r: &Row) -> Result<Room> {
     let kind: String = get(r, 2)?;
     Ok(Room {
         id: get(r, 0)?,

@@ -10,11 +10,13 @@
 //! - [`checkpoint`]: a thread that checkpoints the WAL, so commits never do.
 //! - [`schema`]: numbered migrations, applied at open.
 //! - [`accounts`]: users, sessions, API tokens, recovery codes, invites (own small transactions).
+//! - [`direct`]: the store section "direct" (direct rooms, my rooms, webhooks).
 //! - [`backup`]: a consistent copy of the live database (`confab admin backup`).
 
 mod accounts;
 pub mod backup;
 mod checkpoint;
+mod direct;
 mod read;
 mod schema;
 mod writer;
@@ -24,6 +26,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::direct::{OpenedDirect, Webhook, WebhookSecret};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
@@ -51,6 +54,13 @@ impl SqliteStore {
         let checkpoints = Checkpoints::start(path.clone()).map_err(ChatError::unavailable)?;
         let writer = Writer::start(conn, sink, checkpoints).map_err(ChatError::unavailable)?;
         Ok(SqliteStore { writer, readers: Arc::new(Readers::new(path)) })
+    }
+
+    /// Runs `work` on the writer thread, in a transaction with whatever else is queued.
+    async fn exec<T: Send + 'static>(&self, work: impl Fn(&rusqlite::Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let work: writer::Work = Box::new(move |c| work(c).map(|v| Box::new(v) as writer::Done));
+        let done = self.call(|reply| Cmd::Exec { work, reply }).await?;
+        done.downcast::<T>().map(|v| *v).map_err(|_| ChatError::internal("store writer: answer of another type"))
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Cmd) -> Result<T> {
@@ -204,6 +214,44 @@ impl Store for SqliteStore {
 
     async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>> {
         self.readers.run(read::listed).await
+    }
+
+    async fn actors(&self, ids: &[ActorId]) -> Result<Vec<Actor>> {
+        let ids = ids.to_vec();
+        self.readers.run(move |c| direct::actors(c, &ids)).await
+    }
+
+    async fn open_direct(&self, key: &str, name: &str, members: &[ActorRef]) -> Result<OpenedDirect> {
+        let (key, name, members) = (key.to_string(), name.to_string(), members.to_vec());
+        self.exec(move |c| direct::open_direct(c, &key, &name, &members)).await
+    }
+
+    async fn room_members(&self, room: RoomId) -> Result<Vec<(ActorRef, Role)>> {
+        self.readers.run(move |c| direct::room_members(c, room)).await
+    }
+
+    async fn my_rooms(&self, actor: &ActorId) -> Result<Vec<(Room, Role)>> {
+        let actor = actor.clone();
+        self.readers.run(move |c| direct::my_rooms(c, &actor)).await
+    }
+
+    async fn create_webhook(&self, room: RoomId, name: &str, secret_hash: &[u8], created_by: &ActorId) -> Result<Webhook> {
+        let (id, name, hash, by) = (ActorId::new_webhook(), name.to_string(), secret_hash.to_vec(), created_by.clone());
+        self.exec(move |c| direct::create_webhook(c, &id, room, &name, &hash, &by)).await
+    }
+
+    async fn webhooks(&self, room: RoomId) -> Result<Vec<Webhook>> {
+        self.readers.run(move |c| direct::webhooks(c, room)).await
+    }
+
+    async fn webhook(&self, id: &ActorId) -> Result<Option<WebhookSecret>> {
+        let id = id.clone();
+        self.readers.run(move |c| direct::webhook(c, &id)).await
+    }
+
+    async fn revoke_webhook(&self, room: RoomId, id: &ActorId) -> Result<bool> {
+        let id = id.clone();
+        self.exec(move |c| direct::revoke_webhook(c, room, &id)).await
     }
 }
 

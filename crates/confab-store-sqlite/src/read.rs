@@ -54,7 +54,7 @@ pub fn db(e: rusqlite::Error) -> ChatError {
 
 /// Reads fail as `internal` when a row holds what the code cannot read (an unknown kind), and as
 /// `unavailable` when the database itself failed.
-fn internal(e: rusqlite::Error) -> ChatError {
+pub(crate) fn internal(e: rusqlite::Error) -> ChatError {
     match e {
         rusqlite::Error::FromSqlConversionFailure(..) => ChatError::internal(e),
         other => db(other),
@@ -63,7 +63,7 @@ fn internal(e: rusqlite::Error) -> ChatError {
 
 /// A value in the database that this version of the code does not know: refused, never defaulted
 /// (reading an unknown room kind as public would open a room to everyone).
-fn unknown(what: &'static str, value: &str) -> rusqlite::Error {
+pub(crate) fn unknown(what: &'static str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what} {value:?}").into())
 }
 
@@ -84,9 +84,9 @@ pub fn actor_by_token(c: &Connection, hash: &[u8]) -> Result<Option<Actor>> {
         .map_err(internal)
 }
 
-const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
+pub(crate) const ROOM_COLUMNS: &str = "id, name, kind, created_at, top_seq";
 
-fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
+pub(crate) fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
     let kind: String = r.get(2)?;
     Ok(Room {
         id: r.get(0)?,

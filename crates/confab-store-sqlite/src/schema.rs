@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_fewer_btrees.sql")),
     (3, include_str!("../migrations/0003_accounts.sql")),
+    (5, include_str!("../migrations/0005_direct.sql")),
 ];
 
 /// What a connection is for: its page cache and checkpointing differ.

@@ -30,7 +30,15 @@ pub enum Cmd {
     Rename { id: ActorId, name: String, reply: oneshot::Sender<Result<()>> },
     CreateRoom { name: String, kind: RoomKind, owner: ActorRef, reply: oneshot::Sender<Result<Room>> },
     Append { room_id: RoomId, room_name: String, actor: ActorRef, new: NewEvent, reply: oneshot::Sender<Result<Appended>> },
+    /// A write that publishes nothing (direct rooms, webhooks: [`crate::direct`]), run in the batch's
+    /// transaction like any request, so it is serialised with every other write. It may run twice
+    /// (see [`commit_batch`]), hence `Fn`.
+    Exec { work: Work, reply: oneshot::Sender<Result<Done>> },
 }
+
+/// What an [`Cmd::Exec`] does, and what it gives back (downcast by its caller).
+pub type Work = Box<dyn Fn(&Connection) -> Result<Done> + Send>;
+pub type Done = Box<dyn std::any::Any + Send>;
 
 pub struct Writer {
     tx: mpsc::Sender<Cmd>,
@@ -57,6 +65,7 @@ enum Outcome {
     Room(Result<Room>),
     Unit(Result<()>),
     Append(Result<Appended>),
+    Exec(Result<Done>),
 }
 
 impl Outcome {
@@ -66,6 +75,7 @@ impl Outcome {
             Outcome::Room(r) => r.is_ok(),
             Outcome::Unit(r) => r.is_ok(),
             Outcome::Append(r) => r.is_ok(),
+            Outcome::Exec(r) => r.is_ok(),
         }
     }
 }
@@ -78,6 +88,7 @@ fn answer(cmd: Cmd, outcome: Outcome) {
         (Cmd::CreateRoom { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
         (Cmd::Rename { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
         (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
+        (Cmd::Exec { reply, .. }, Outcome::Exec(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
     }
 }
@@ -182,6 +193,7 @@ fn failed(cmd: &Cmd, err: ChatError) -> Outcome {
         Cmd::CreateRoom { .. } => Outcome::Room(Err(err)),
         Cmd::Rename { .. } => Outcome::Unit(Err(err)),
         Cmd::Append { .. } => Outcome::Append(Err(err)),
+        Cmd::Exec { .. } => Outcome::Exec(Err(err)),
     }
 }
 
@@ -244,6 +256,7 @@ impl Txn<'_> {
             Cmd::Append { room_id, room_name, actor, new, .. } => {
                 Outcome::Append(self.append(*room_id, room_name, actor, new))
             }
+            Cmd::Exec { work, .. } => Outcome::Exec(work(conn)),
         }
     }
 

@@ -37,6 +37,8 @@ pub trait Encoder: Send + Sync + 'static {
     fn lobby(&self, change: &LobbyChange) -> Box<[Utf8Bytes]>;
     /// The frames of a room's new member list.
     fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]>;
+    /// The frames telling a member that a direct conversation was opened with them.
+    fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]>;
 }
 
 /// How many transports share encoded items (one slot each).
@@ -80,6 +82,14 @@ pub struct MemberList {
     pub members: Vec<ActorRef>,
 }
 
+/// A direct conversation was opened with the connection's actor (by someone else, or by itself on
+/// another connection): its name and every member, the opener first.
+#[derive(Debug, Clone)]
+pub struct DirectOpened {
+    pub room: String,
+    pub members: Vec<ActorRef>,
+}
+
 /// One item in a connection's outbound queue. The queue is FIFO; the sequencer relies on it.
 pub enum Outbound {
     /// A live room event from the hub.
@@ -88,6 +98,8 @@ pub enum Outbound {
     Lobby(Arc<Encoded<LobbyChange>>),
     /// A room's member list from the hub.
     Members(Arc<Encoded<MemberList>>),
+    /// A direct conversation was opened with this connection's actor.
+    Direct(Arc<Encoded<DirectOpened>>),
     /// A frame for this connection only (an answer, an error).
     Frame(Utf8Bytes),
     /// Sent *before* the connection subscribes to a room: events that arrive from now on are held

@@ -33,15 +33,16 @@ impl JoinedRooms {
         self.rooms.contains_key(key(&room.name).as_str())
     }
 
-    /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
-    pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
+    /// The joined room with this name: `room_not_found` or `not_joined` otherwise. A room the actor
+    /// may not see answers `room_not_found`, as one that does not exist.
+    pub async fn get(&self, app: &App, actor: Option<&Actor>, name: &str) -> Result<Room, ChatError> {
         // The name as the store keys it (NFC, trimmed), so that `café` typed either way is one room.
-        let name = confab_core::model::room_name(name)?;
+        let name = confab_core::direct::lookup_name(name)?;
         let name = name.as_str();
         if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }
-        app.chat.room(name).await?;
+        app.chat.visible_room(actor, name).await?;
         Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
     }
 
@@ -94,7 +95,7 @@ impl JoinedRooms {
 
     /// An explicit leave, announced to the room if it was the actor's last connection there.
     pub async fn leave(&mut self, app: &App, conn: &ConnShared, actor: &Actor, name: &str) -> Result<(), ChatError> {
-        let room = self.get(app, name).await?;
+        let room = self.get(app, Some(actor), name).await?;
         self.rooms.remove(key(&room.name).as_str());
         app.hub.unsubscribe(room.id, conn.id);
         conn.send(Outbound::Left(room.id)).await;
@@ -110,6 +111,7 @@ impl JoinedRooms {
             app.hub.unsubscribe(room.id, conn);
         }
         if let Some(actor) = actor {
+            app.hub.people.remove(&actor.id, conn);
             app.chat.disconnected(actor, conn, rooms);
         }
     }

@@ -44,6 +44,10 @@ impl Sequencer {
                 let encoder = self.encoder;
                 out.extend(change.frames(encoder, |c| encoder.lobby(c)).iter().cloned());
             }
+            Outbound::Direct(notice) => {
+                let encoder = self.encoder;
+                out.extend(notice.frames(encoder, |n| encoder.direct_opened(n)).iter().cloned());
+            }
             Outbound::Members(list) => {
                 let encoder = self.encoder;
                 if self.rooms.contains_key(&list.item.room) {

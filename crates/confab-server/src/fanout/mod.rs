@@ -4,7 +4,8 @@
 //!
 //! - [`feed`]: one room's subscribers and the stage that orders its events, holding what comes past
 //!   a gap; the hub fills a gap that stays open from the store, the source of truth.
-//! - [`lobby`]: the list of rooms, for every connection that shows it.
+//! - [`lobby`]: the list of rooms, for every connection that shows it. Only public rooms reach it.
+//! - [`people`]: connections by actor, for `direct_opened` notices.
 //!
 //! The hub knows no wire format: it shares protocol-neutral items ([`crate::conn::Encoded`]) and
 //! each connection's transport encodes them, once per transport. A full connection queue
@@ -13,13 +14,14 @@
 
 pub mod feed;
 pub mod lobby;
+pub mod people;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use confab_core::fanout::{Bus, Inbox};
-use confab_core::model::{RoomId, RoomSummary};
+use confab_core::model::{RoomId, RoomKind, RoomSummary};
 use confab_core::presence::ConnId;
 use confab_core::roster::Roster;
 use confab_core::store::{EventRange, Store};
@@ -27,7 +29,7 @@ use confab_core::{Event, Result};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use crate::conn::{ConnShared, Encoded, MemberList};
+use crate::conn::{ConnShared, DirectOpened, Encoded, MemberList};
 use feed::{Accepted, Feed};
 use lobby::{Lobby, LIST_DELAY};
 
@@ -42,6 +44,8 @@ pub struct Hub {
     me: Weak<Hub>,
     feeds: RwLock<HashMap<RoomId, Arc<Feed>>>,
     lobby: Arc<Lobby>,
+    /// This node's connections by actor (for notices to a person: a direct conversation opened).
+    pub people: people::People,
     /// Rooms whose member list is due to be sent (see [`LIST_DELAY`]).
     members_due: Mutex<HashSet<RoomId>>,
     /// Who is in each room across the cluster, for member lists.
@@ -66,6 +70,7 @@ impl Hub {
             me: me.clone(),
             feeds: RwLock::new(HashMap::new()),
             lobby: Arc::new(Lobby::default()),
+            people: people::People::default(),
             members_due: Mutex::new(HashSet::new()),
             roster,
             store,
@@ -218,6 +223,26 @@ impl Hub {
         self.lobby.announce();
     }
 
+    /// Tells the local connections of a new direct room's members that it was opened.
+    fn direct_opened(&self, room: String) {
+        let Some(hub) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            let members = match hub.store.room(&room).await {
+                Ok(Some(r)) if r.kind == RoomKind::Direct => hub.store.room_members(r.id).await,
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+            match members {
+                Ok(members) => {
+                    let members: Vec<_> = members.into_iter().map(|(m, _)| m).collect();
+                    let to: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
+                    hub.people.offer(&to, &Encoded::new(DirectOpened { room, members }));
+                }
+                Err(e) => tracing::warn!(error = %e, "members of a new direct room unavailable; not told"),
+            }
+        });
+    }
+
     /// Schedules one member-list update for the room's subscribers, unless one is already due.
     fn member_list_changed(self: &Arc<Self>, room: RoomId) {
         if !self.members_due.lock().insert(room) {
@@ -248,8 +273,16 @@ impl Inbox for Hub {
         let _ = self.dispatch.send((room, events));
     }
 
+    /// Only public rooms reach the lobby: private and direct rooms, and their member counts, are
+    /// for their members. A direct room's summary with top sequence 0 is its opening (every later
+    /// change of its summary follows a join event, so its top is at least 1): its members'
+    /// connections here are told.
     fn room_changed(&self, room: RoomSummary) {
-        self.lobby.room_changed(room);
+        match room.kind {
+            RoomKind::Public => self.lobby.room_changed(room),
+            RoomKind::Direct if room.top_seq == 0 => self.direct_opened(room.name),
+            RoomKind::Private | RoomKind::Direct => {}
+        }
     }
 
     /// The bus may have lost publications to one room: its feed catches up from the store at once.

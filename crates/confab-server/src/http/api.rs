@@ -51,6 +51,7 @@ impl IntoResponse for ApiError {
             }
             ErrorCode::UsernameTaken => StatusCode::CONFLICT,
             ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::UserNotFound | ErrorCode::WebhookNotFound => StatusCode::NOT_FOUND,
             ErrorCode::RoomExists => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -3,5 +3,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod direct;
 pub mod guest_limit;
 pub mod pages;
+pub mod webhooks;

@@ -6,7 +6,7 @@ use confab_core::{ChatError, Event, Limits};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{Encoder, LobbyChange, MemberList};
+use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// The native protocol's frames for what the hub shares with every connection.
 pub struct NativeEncoder;
@@ -29,6 +29,10 @@ impl Encoder for NativeEncoder {
     /// Native clients follow members through join and leave events (and the join's member list).
     fn members(&self, _list: &MemberList) -> Box<[Utf8Bytes]> {
         Box::new([])
+    }
+
+    fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
+        Box::new([to_frame(&json!({"type": "direct_opened", "room": notice.room, "members": notice.members}))])
     }
 }
 
@@ -82,6 +86,7 @@ pub fn welcome(user: Option<&Actor>, limits: &Limits) -> Utf8Bytes {
             "request_burst": limits.request_burst,
             "history_page_max": limits.history_page_max,
             "max_replay": limits.max_replay,
+            "direct_max_members": limits.direct_max_members,
         }
     }))
 }

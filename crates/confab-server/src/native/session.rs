@@ -58,6 +58,9 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
     let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
+    if let Some(actor) = &actor {
+        app.hub.people.add(&actor.id, &shared);
+    }
     let mut session =
         Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket, peer });
     let mut handling: Option<Handling> = None;
@@ -218,6 +221,12 @@ impl Session {
                 let key = MessageKey::Id(req.message_id);
                 Ok(Reply::Later(chat.delete(self.actor()?, self.shared.id, &room, &key).await?))
             }
+            "open_direct" => {
+                let req: request::OpenDirect = env.fields()?;
+                let (room, members) = chat.open_direct(self.actor()?, &req.with).await?;
+                Ok(Reply::Now(json!({"room": {"name": room.name, "kind": room.kind, "members": members}})))
+            }
+            "my_rooms" => Ok(Reply::Now(json!({"rooms": chat.my_rooms(self.actor()?).await?}))),
             "history" => {
                 let req: request::History = env.fields()?;
                 let room = chat.room(&req.room).await?;
@@ -256,6 +265,7 @@ impl Session {
             (None, None) => return Err(ChatError::bad_request("hello: give a `name` or a `token`")),
         };
         let reply = json!({"user": &actor, "token": token});
+        self.app.hub.people.add(&actor.id, &self.shared);
         self.actor = Some(actor);
         Ok(Reply::Now(reply))
     }
@@ -285,7 +295,7 @@ impl Session {
     }
 
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        self.rooms.get(&self.app, name).await
+        self.rooms.get(&self.app, self.actor.as_ref(), name).await
     }
 
     fn finish(&mut self) {

@@ -8,7 +8,7 @@ use confab_core::ChatError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{Encoder, LobbyChange, MemberList};
+use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// Socket.IO frames, in the seed's vocabulary, for what the hub shares with every connection.
 pub struct SocketIoEncoder;
@@ -35,6 +35,11 @@ impl Encoder for SocketIoEncoder {
     fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]> {
         let names: Vec<&str> = list.members.iter().map(|m| m.name.as_str()).collect();
         Box::new([event("update_users", &names)])
+    }
+
+    /// An extension event (the seed has no direct messages): `direct_opened {room, members}`.
+    fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
+        Box::new([event("direct_opened", &json!({"room": notice.room, "members": notice.members}))])
     }
 }
 

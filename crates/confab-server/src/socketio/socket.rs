@@ -62,6 +62,9 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
     }
     let actor = identity.map(|i| i.actor);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
+    if let Some(actor) = &actor {
+        app.hub.people.add(&actor.id, &session.conn);
+    }
     let mut socket = Socket {
         app: Arc::clone(&app),
         session: Arc::clone(&session),
@@ -128,6 +131,11 @@ struct EditArgs {
     room: String,
     message_id: Value,
     new_message: String,
+}
+
+#[derive(Deserialize)]
+struct OpenDirectArgs {
+    with: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +257,7 @@ impl Socket {
                     if let Some(id) = me.credential_id() {
                         self.app.accounts.registry.add(id, &self.session.conn, goodbye);
                     }
+                    self.app.hub.people.add(&me.actor.id, &self.session.conn);
                     self.actor = Some(me.actor);
                 }
                 Err(e) => return self.connect_error(&e).await,
@@ -314,7 +323,8 @@ impl Socket {
         match name {
             "check_room" => {
                 let room: String = args(name, argv)?;
-                let exists = match chat.room(&room).await {
+                // A room this socket may not see is answered as one that does not exist.
+                let exists = match chat.visible_room(self.actor.as_ref(), &room).await {
                     Ok(_) => true,
                     Err(e) if e.code == ErrorCode::RoomNotFound => {
                         let actor = self.some_actor().await?;
@@ -375,6 +385,17 @@ impl Socket {
                 let client_id = Some(message_id(&a.message_id)?);
                 Ok(Reply::Later(chat.delete(&actor, conn.id, &room, &key).await?, client_id))
             }
+            // Extensions (the seed has no direct messages): the same requests as on /ws.
+            "open_direct" => {
+                let a: OpenDirectArgs = args(name, argv)?;
+                let actor = self.identify(None).await?;
+                let (room, members) = chat.open_direct(&actor, &a.with).await?;
+                Ok(Reply::Now(json!({"room": {"name": room.name, "kind": room.kind, "members": members}})))
+            }
+            "my_rooms" => {
+                let actor = self.identify(None).await?;
+                Ok(Reply::Now(json!({"rooms": chat.my_rooms(&actor).await?})))
+            }
             other => Err(ChatError::new(ErrorCode::UnknownEvent, format!("unknown event {other:?}"))),
         }
     }
@@ -408,7 +429,7 @@ impl Socket {
     }
 
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        self.rooms.get(&self.app, name).await
+        self.rooms.get(&self.app, self.actor.as_ref(), name).await
     }
 
     fn finish(&mut self) {

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod cluster;
 pub mod raw_ws;
 

@@ -1,0 +1,81 @@
+//! This node's connections by actor: for notices that concern a person rather than a room. Today
+//! one: a direct conversation was opened with you (`direct_opened`), so it appears in your sidebar
+//! while you are connected, on every connection you have here. Other nodes tell their own
+//! connections: the opening crosses the cluster as a room change (see [`super::Hub`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use confab_core::model::ActorId;
+use confab_core::presence::ConnId;
+use parking_lot::Mutex;
+
+use crate::conn::{ConnShared, DirectOpened, Encoded, Outbound};
+
+#[derive(Default)]
+pub struct People {
+    conns: Mutex<HashMap<ActorId, Vec<Arc<ConnShared>>>>,
+}
+
+impl People {
+    /// The connection speaks for `actor` from now on (called again for the same pair: no change).
+    pub fn add(&self, actor: &ActorId, conn: &Arc<ConnShared>) {
+        let mut conns = self.conns.lock();
+        let list = conns.entry(actor.clone()).or_default();
+        if !list.iter().any(|c| c.id == conn.id) {
+            list.push(Arc::clone(conn));
+        }
+    }
+
+    pub fn remove(&self, actor: &ActorId, conn: ConnId) {
+        let mut conns = self.conns.lock();
+        if let Some(list) = conns.get_mut(actor) {
+            list.retain(|c| c.id != conn);
+            if list.is_empty() {
+                conns.remove(actor);
+            }
+        }
+    }
+
+    /// Hands the notice to every local connection of each actor in `to`.
+    pub fn offer(&self, to: &[ActorId], notice: &Arc<Encoded<DirectOpened>>) {
+        let conns = self.conns.lock();
+        for conn in to.iter().filter_map(|a| conns.get(a)).flatten() {
+            conn.offer(Outbound::Direct(Arc::clone(notice)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::frames::NATIVE;
+
+    /// Each of an actor's connections gets the notice once (however often it was added); a removed
+    /// connection and other actors get nothing.
+    #[test]
+    fn notices_reach_the_actors_connections_only() {
+        let people = People::default();
+        let (ann, bob) = (ActorId::from("u_ann".to_string()), ActorId::from("u_bob".to_string()));
+        let (one, mut rx_one) = ConnShared::new(&NATIVE, 8);
+        let (two, mut rx_two) = ConnShared::new(&NATIVE, 8);
+        let (other, mut rx_other) = ConnShared::new(&NATIVE, 8);
+        people.add(&ann, &one);
+        people.add(&ann, &one);
+        people.add(&ann, &two);
+        people.add(&bob, &other);
+        people.remove(&ann, two.id);
+        let notice = Encoded::new(DirectOpened { room: "@x".into(), members: Vec::new() });
+        people.offer(&[ann.clone()], &notice);
+        let mut got = Vec::new();
+        while let Some(item) = rx_one.try_recv() {
+            got.push(item);
+        }
+        assert_eq!(got.len(), 1, "once per connection");
+        assert!(matches!(got[0], Outbound::Direct(_)));
+        assert!(rx_two.try_recv().is_none(), "removed");
+        assert!(rx_other.try_recv().is_none(), "another actor");
+        people.remove(&ann, one.id);
+        assert!(!people.conns.lock().contains_key(&ann));
+    }
+}
