@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, newPerson, newAccount, axeViolations, waitConnected, signInWithForm, totpFromUrl,
+  serverAndBrowser, newPerson, newAccount, axeViolations, waitConnected, signInWithForm, totpFromUrl, showMembers,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
@@ -72,6 +72,7 @@ for (const scheme of ['light', 'dark']) {
     const f = await friend.newPage(invite);
     await f.emulateMedia({ colorScheme: scheme });
     await f.getByTestId('composer').waitFor({ state: 'visible' });
+    await showMembers(o);
     await o.locator('[data-testid="member"]', { hasText: `friend-${scheme}` }).getByTestId('member-dm').click();
     await o.locator('[data-testid="dm-item"]').waitFor();
     await check(o, 'a direct conversation');

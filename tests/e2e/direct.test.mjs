@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   serverAndBrowser, newAccount, waitConnected, createRoom, openRoom, sendMessage, messageWithText, eventually,
-  recordTraffic,
+  recordTraffic, showMembers,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
@@ -27,6 +27,7 @@ test('a DM from a member name: live in the other sidebar with an unread badge, s
   await b.getByTestId('view-browse').waitFor();
 
   // Alice starts it from Bob's name in the member list.
+  await showMembers(a);
   const bobInList = a.locator('[data-testid="member"]', { hasText: 'Bob' });
   await bobInList.waitFor();
   await bobInList.getByTestId('member-dm').click();

@@ -450,3 +450,9 @@ export function recordTraffic(page) {
   });
   return { text: () => chunks.join('\n'), count: () => chunks.length };
 }
+
+/** Makes the member list visible (below 1280 px it is behind the header's members button). */
+export async function showMembers(page) {
+  if (!(await page.getByTestId('members-panel').isVisible())) await page.getByTestId('members-toggle').click();
+  await page.getByTestId('members-panel').waitFor();
+}
