@@ -31,10 +31,25 @@ export const LEAVE_GRACE_MS = 300;
 
 /* ----------------------------------------------------------------- server */
 
-/** The real `confab` binary, started on 127.0.0.1 with a fresh data dir. */
+/**
+ * The store a test server uses: SQLite in its data dir, or with `CONFAB_TEST_STORE=postgres` a PostgreSQL
+ * schema of its own (`confab_e2e_<random>`) in `CONFAB_TEST_DATABASE_URL` (default
+ * `postgres://postgres@127.0.0.1:5432/test`), kept across restarts and dropped with `psql` at dispose.
+ */
+function storeArgs() {
+  const store = process.env.CONFAB_TEST_STORE || 'sqlite';
+  if (store === 'sqlite') return { args: [], schema: null, url: null };
+  if (store !== 'postgres') throw new Error(`CONFAB_TEST_STORE=${store}: use sqlite or postgres`);
+  const url = process.env.CONFAB_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `confab_e2e_${Array.from({ length: 12 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
+  return { args: ['--database-url', url, '--database-schema', schema], schema, url };
+}
+
+/** The real `confab` binary, started on 127.0.0.1 with a fresh data dir (or PostgreSQL schema). */
 export class Server {
   constructor(extraArgs = []) {
-    this.extraArgs = extraArgs;
+    this.store = storeArgs();
+    this.extraArgs = [...this.store.args, ...extraArgs];
     this.bin = process.env.CONFAB_BIN;
     if (!this.bin) throw new Error('CONFAB_BIN must point at the confab server binary');
     this.root = mkdtempSync(path.join(tmpdir(), 'confab-e2e-'));
@@ -148,6 +163,10 @@ export class Server {
   async dispose() {
     await this.stop();
     this.log.end();
+    if (this.store.schema) {
+      const drop = spawn('psql', [this.store.url, '-q', '-c', `DROP SCHEMA IF EXISTS ${this.store.schema} CASCADE`], { stdio: 'ignore' });
+      await new Promise((resolve) => drop.once('exit', resolve).once('error', resolve));
+    }
     if (!process.env.KEEP_E2E_TMP) rmSync(this.root, { recursive: true, force: true });
   }
 }
