@@ -24,9 +24,12 @@ use crate::conn::{CloseReason, ConnShared};
 /// What a transport sends before the connection is closed for a revoked credential.
 pub type Goodbye = fn(&ConnShared);
 
+/// A connection that a credential opened, and how to say goodbye to it.
+type Held = (Weak<ConnShared>, Goodbye);
+
 #[derive(Default)]
 pub struct Registry {
-    conns: Mutex<HashMap<String, Vec<(Weak<ConnShared>, Goodbye)>>>,
+    conns: Mutex<HashMap<String, Vec<Held>>>,
 }
 
 impl Registry {

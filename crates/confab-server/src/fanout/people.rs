@@ -66,7 +66,7 @@ mod tests {
         people.add(&bob, &other);
         people.remove(&ann, two.id);
         let notice = Encoded::new(DirectOpened { room: "@x".into(), members: Vec::new() });
-        people.offer(&[ann.clone()], &notice);
+        people.offer(std::slice::from_ref(&ann), &notice);
         let mut got = Vec::new();
         while let Some(item) = rx_one.try_recv() {
             got.push(item);
