@@ -1,6 +1,7 @@
 // Shared helpers for Confab's browser tests: run the real server binary, drive Debian's Chromium with
 // playwright-core (no downloaded browsers), and small polling / raw-protocol utilities.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync, createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,10 +31,25 @@ export const LEAVE_GRACE_MS = 300;
 
 /* ----------------------------------------------------------------- server */
 
-/** The real `confab` binary, started on 127.0.0.1 with a fresh data dir. */
+/**
+ * The store a test server uses: SQLite in its data dir, or with `CONFAB_TEST_STORE=postgres` a PostgreSQL
+ * schema of its own (`confab_e2e_<random>`) in `CONFAB_TEST_DATABASE_URL` (default
+ * `postgres://postgres@127.0.0.1:5432/test`), kept across restarts and dropped with `psql` at dispose.
+ */
+function storeArgs() {
+  const store = process.env.CONFAB_TEST_STORE || 'sqlite';
+  if (store === 'sqlite') return { args: [], schema: null, url: null };
+  if (store !== 'postgres') throw new Error(`CONFAB_TEST_STORE=${store}: use sqlite or postgres`);
+  const url = process.env.CONFAB_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `confab_e2e_${Array.from({ length: 12 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
+  return { args: ['--database-url', url, '--database-schema', schema], schema, url };
+}
+
+/** The real `confab` binary, started on 127.0.0.1 with a fresh data dir (or PostgreSQL schema). */
 export class Server {
   constructor(extraArgs = []) {
-    this.extraArgs = extraArgs;
+    this.store = storeArgs();
+    this.extraArgs = [...this.store.args, ...extraArgs];
     this.bin = process.env.CONFAB_BIN;
     if (!this.bin) throw new Error('CONFAB_BIN must point at the confab server binary');
     this.root = mkdtempSync(path.join(tmpdir(), 'confab-e2e-'));
@@ -147,6 +163,10 @@ export class Server {
   async dispose() {
     await this.stop();
     this.log.end();
+    if (this.store.schema) {
+      const drop = spawn('psql', [this.store.url, '-q', '-c', `DROP SCHEMA IF EXISTS ${this.store.schema} CASCADE`], { stdio: 'ignore' });
+      await new Promise((resolve) => drop.once('exit', resolve).once('error', resolve));
+    }
     if (!process.env.KEEP_E2E_TMP) rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -360,4 +380,98 @@ export async function axeViolations(page) {
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary?.split('\n')[1]?.trim() || v.help})`));
+}
+
+/* --------------------------------------------------------------- accounts */
+
+/** Headers for a state-changing API call made outside a page: the same Origin a page would send. */
+export const sameOrigin = (server) => ({ origin: server.url });
+
+/**
+ * A person with an account: their own browser context, registered through `POST /api/auth/register` (the
+ * session cookie lands in the context). Returns the person with `username`, `password` and `user`.
+ */
+export async function newAccount(browser, server, { username, password = 'correct horse battery staple', displayName, viewport } = {}) {
+  const person = await newPerson(browser, server, { viewport });
+  const res = await person.context.request.post('/api/auth/register', {
+    data: { username, password, display_name: displayName }, headers: sameOrigin(server),
+  });
+  if (!res.ok()) throw new Error(`POST /api/auth/register ${res.status()}: ${await res.text()}`);
+  person.user = (await res.json()).user;
+  Object.assign(person, { username, password, name: person.user?.name });
+  return person;
+}
+
+/** Signs in through the page's sign-in form (the welcome view must be showing). */
+export async function signInWithForm(page, { username, password }) {
+  if (await page.getByTestId('panel-signin').isHidden()) await page.getByTestId('show-signin').click();
+  await page.getByTestId('signin-username').fill(username);
+  await page.getByTestId('signin-password').fill(password);
+  await page.getByTestId('signin-submit').click();
+}
+
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.toUpperCase().replace(/[=\s]/g, '')) {
+    const i = alphabet.indexOf(ch);
+    if (i < 0) throw new Error(`not base32: ${ch}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * The TOTP code (RFC 6238: HOTP of RFC 4226 over 30 s steps, HMAC-SHA1, 6 digits unless the otpauth URL says
+ * otherwise) for a base32 `secret` at `time` (ms), computed here independently of the server.
+ */
+export function totp(secret, { time = Date.now(), step = 30, digits = 6, algorithm = 'sha1' } = {}) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / 1000 / step)));
+  const mac = createHmac(algorithm, base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(binary % 10 ** digits).padStart(digits, '0');
+}
+
+/** A TOTP code for an `otpauth://totp/...` URL (its secret, digits, period and algorithm). */
+export function totpFromUrl(url, time = Date.now()) {
+  const params = new URL(url).searchParams;
+  return totp(params.get('secret'), {
+    time,
+    step: Number(params.get('period') || 30),
+    digits: Number(params.get('digits') || 6),
+    algorithm: (params.get('algorithm') || 'SHA1').toLowerCase(),
+  });
+}
+
+/**
+ * Records everything the server sends to `page` as text: HTTP response bodies (JSON, HTML, scripts) and
+ * WebSocket frames. `seen.text()` is all of it, for "this name never reached this browser" checks.
+ */
+export function recordTraffic(page) {
+  const chunks = [];
+  page.on('response', async (res) => {
+    try {
+      chunks.push(`${res.url()}\n${await res.text()}`);
+    } catch { /* a redirect or a closed page has no body */ }
+  });
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', (f) => chunks.push(String(f.payload)));
+    ws.on('framesent', (f) => chunks.push(String(f.payload)));
+  });
+  return { text: () => chunks.join('\n'), count: () => chunks.length };
+}
+
+/** Makes the member list visible (below 1280 px it is behind the header's members button). */
+export async function showMembers(page) {
+  if (!(await page.getByTestId('members-panel').isVisible())) await page.getByTestId('members-toggle').click();
+  await page.getByTestId('members-panel').waitFor();
 }

@@ -5,6 +5,7 @@
 import { Connection, ProtocolError } from './protocol.js';
 import { Outbox, isPermanent } from './outbox.js';
 import { readJson, writeJson } from './storage.js';
+import * as api from './api.js';
 
 export class Chat {
   /**
@@ -37,9 +38,14 @@ export class Chat {
         onNoSession: () => views.onNoSession(),
         onEvent: (ev) => this.#event(ev),
         onRoomUpdate: (room) => {
-          store.directory.set(room.name, room);
+          // A direct conversation someone opened with me: it joins the sidebar at once.
+          if (room.kind === 'direct') this.#adopt(room);
+          else store.directory.set(room.name, room);
           store.changed();
         },
+        // A conversation just opened with me: all of it is news, so it is joined from its first event.
+        onDirect: (room) => this.#adopt(room, { fromStart: true }),
+        onClosed: (code, reason) => views.onClosed?.(code, reason),
       },
     });
     addEventListener('online', () => this.conn.retryNow());
@@ -64,6 +70,7 @@ export class Chat {
    * stays, one this tab left goes, and each read marker keeps the furthest any tab reached.
    */
   save() {
+    if (this.forgotten) return;
     const merged = new Map();
     for (const saved of readJson(this.storage, 'rooms', []) || []) {
       if (saved && typeof saved.name === 'string' && !this.left.has(saved.name)) merged.set(saved.name, Number(saved.lastRead) || 0);
@@ -84,8 +91,11 @@ export class Chat {
   }
 
   #welcomed(welcome) {
-    this.store.me = welcome.user;
+    // The welcome's user may lack what /api/me said (username, two_factor): keep those.
+    const before = this.store.me;
+    this.store.me = before && before.id === welcome.user.id ? { ...before, ...welcome.user } : welcome.user;
     this.store.changed();
+    if (this.store.me.kind === 'user') this.refreshMyRooms();
     this.conn.request('rooms', { subscribe: true }).then((ack) => {
       this.store.directory = new Map((ack.rooms || []).map((r) => [r.name, r]));
       this.store.directoryLoaded = true;
@@ -96,6 +106,56 @@ export class Chat {
     const quiet = () => {}; // join reports its failures through the views
     if (active) this.join(active).catch(quiet);
     for (const room of this.store.rooms.values()) if (room !== active && room.status !== 'missing') this.join(room).catch(quiet);
+  }
+
+  /**
+   * Takes up every room this account belongs to (public ones joined, private ones, direct conversations)
+   * from `my_rooms`, so the sidebar is the same on every device; rooms it no longer belongs to leave.
+   */
+  async refreshMyRooms() {
+    let rooms;
+    try {
+      rooms = (await this.conn.request('my_rooms')).rooms || [];
+    } catch (err) {
+      if (err.code !== 'unknown_type') return;
+      try {
+        rooms = await api.myRooms();
+      } catch {
+        return;
+      }
+    }
+    for (const r of rooms) this.#adopt(r);
+  }
+
+  /** A room the server says I am in: added to the sidebar (with its kind and people) and joined. */
+  #adopt(r, { fromStart = false } = {}) {
+    if (!r || typeof r.name !== 'string') return null;
+    const known = this.store.findRoom(r.name);
+    const room = known || this.store.addRoom(r.name);
+    if (!known && fromStart) room.fromStart = true;
+    if (typeof r.kind === 'string') room.kind = r.kind;
+    if (Array.isArray(r.members) && r.members.length) room.people = r.members.filter((m) => m && m.id);
+    if (r.role) room.role = r.role;
+    this.left.delete(room.name);
+    if (this.conn.live && room.status === 'idle') this.join(room).catch(() => {});
+    this.store.changed();
+    return room;
+  }
+
+  /** Opens the direct conversation with `people` (usernames or account ids) and returns its room. */
+  async openDirect(people) {
+    let r;
+    try {
+      r = (await this.conn.request('open_direct', { with: people })).room;
+    } catch (err) {
+      if (err.code !== 'unknown_type') throw err;
+      r = await api.openDirect(people);
+    }
+    const room = this.#adopt(typeof r === 'string' ? { name: r, kind: 'direct' } : { kind: 'direct', ...r });
+    if (!room) throw new ProtocolError('internal', 'the server named no room');
+    room.kind = 'direct';
+    this.save();
+    return room;
   }
 
   /** Opens `name` (deep link, sidebar, room browser): joins it if needed and shows it. */
@@ -127,7 +187,8 @@ export class Chat {
     const resuming = room.seq.last > 0 || room.joinedBefore;
     // The open room needs no replay on its first join: the timeline loads its latest page.
     const background = this.store.active !== room.name;
-    const since = resuming ? room.seq.last : background && room.lastRead > 0 ? room.lastRead : undefined;
+    const since = resuming ? room.seq.last
+      : background && (room.lastRead > 0 || room.fromStart) ? room.lastRead : undefined;
     room.status = 'joining';
     let ack;
     try {
@@ -166,6 +227,9 @@ export class Chat {
     room.joinedBefore = true;
     room.status = 'joined';
     room.role = ack.role || null;
+    const kind = ack.kind || (typeof ack.room === 'object' ? ack.room?.kind : null);
+    if (typeof kind === 'string') room.kind = kind;
+    if (room.direct && Array.isArray(ack.room?.members)) room.people = ack.room.members.filter((m) => m && m.id);
     room.setMembers(ack.members, top);
     const isActive = this.store.active === room.name;
     if (isActive) {
@@ -180,9 +244,9 @@ export class Chat {
     return ack;
   }
 
-  async createRoom(name) {
+  async createRoom(name, { private: isPrivate = false } = {}) {
     try {
-      await this.conn.request('create_room', { room: name });
+      await this.conn.request('create_room', { room: name, private: isPrivate || undefined });
     } catch (err) {
       if (err.code !== 'room_exists') throw err;
     }
@@ -206,6 +270,7 @@ export class Chat {
     const ready = room.seq.accept(ev);
     const me = this.store.me;
     const timeline = this.views.timeline;
+    let removed = null;
     for (const e of ready) {
       const open = this.store.active === room.name && timeline.room === room;
       // The timeline first: whether the person saw the event depends on where it landed.
@@ -214,12 +279,29 @@ export class Chat {
       if (e.kind === 'message' && me && e.actor?.id === me.id && e.message?.client_id) {
         this.outbox.remove(e.message.client_id);
       }
+      // Kicked or banned: the server takes this connection out of the room right after this event.
+      if ((e.kind === 'kick' || e.kind === 'ban') && me && e.target?.id === me.id) removed = e;
+    }
+    if (removed) {
+      this.#removed(room, removed);
+      return;
     }
     if (room.seq.hasGap) this.#fillGap(room);
     if (ready.length) {
       this.store.changed();
       this.saveSoon();
     }
+  }
+
+  /** This account was removed from `room` by a moderator: the room leaves the sidebar and the view. */
+  #removed(room, ev) {
+    room.status = 'idle';
+    this.left.add(room.name);
+    this.store.removeRoom(room.name);
+    const wasOpen = this.store.active === room.name;
+    if (wasOpen) this.store.active = null;
+    this.save();
+    this.views.onRemoved?.(room, ev, wasOpen);
   }
 
   /** Read markers change with every event seen; writing them once a second is plenty. */

@@ -11,17 +11,43 @@ export function dayNode(row) {
   return h('li', { class: 'day', 'data-testid': 'day-divider' }, h('span', { text: dayLabel(row.at) }));
 }
 
-export function systemNode(ev) {
+const ROLE_TEXT = { owner: 'the owner', moderator: 'a moderator', member: 'a member' };
+
+/** The words of a join, leave or moderation line: who did what to whom. */
+export function systemText(ev) {
   const name = ev.actor?.name || 'someone';
-  const text = ev.kind === 'join' ? `${name} joined` : `${name} left`;
+  const target = ev.target?.name || 'someone';
+  const self = !!ev.actor?.id && ev.actor.id === ev.target?.id;
+  switch (ev.kind) {
+    case 'join': return `${name} joined`;
+    case 'leave': return `${name} left`;
+    // Handing a room over is two role events: the new owner's, then the old owner's own new role.
+    case 'role':
+      if (self) return `${name} is now ${ROLE_TEXT[ev.role] || ev.role}`;
+      if (ev.role === 'member') return `${name} made ${target} a member (no longer a moderator)`;
+      return `${name} made ${target} ${ROLE_TEXT[ev.role] || ev.role}`;
+    case 'kick': return `${name} removed ${target} from the room`;
+    case 'ban': return `${name} banned ${target}`;
+    case 'unban': return `${name} lifted the ban on ${target}`;
+    case 'added': return self ? `${name} accepted an invitation` : `${name} added ${target}`;
+    default: return `${name}: ${ev.kind}`;
+  }
+}
+
+export function systemNode(ev) {
+  const text = systemText(ev);
   return h('li', {
-    class: 'system', 'data-testid': 'system-line', 'data-kind': ev.kind, 'data-seq': ev.seq, title: absoluteTime(ev.at),
+    class: `system${ev.kind === 'join' || ev.kind === 'leave' ? '' : ' moderation'}`, 'data-testid': 'system-line', 'data-kind': ev.kind, 'data-seq': ev.seq, title: absoluteTime(ev.at),
   }, h('span', { text }), h('time', { datetime: iso(ev.at), text: clockTime(ev.at) }));
 }
 
+/** An account's id (`u_…`): someone a direct conversation can be started with. */
+export const isAccount = (actor) => typeof actor?.id === 'string' && (actor.kind ? actor.kind === 'user' : actor.id.startsWith('u_'));
+
 /** A message row. `continued`: it follows a message by the same person, so it shows no name or avatar
- * (the name stays for screen readers). */
-export function messageNode(ev, { continued, mine, mentioned }) {
+ * (the name stays for screen readers). `dm`: the author's name is a button that opens a direct
+ * conversation with them (the timeline handles the click). */
+export function messageNode(ev, { continued, mine, mentioned, dm }) {
   const m = ev.message;
   const author = ev.actor || {};
   const node = h('li', {
@@ -33,7 +59,10 @@ export function messageNode(ev, { continued, mine, mentioned }) {
     ? h('time', { class: 'gutter-time', datetime: iso(ev.at), title: absoluteTime(ev.at), text: clockTime(ev.at) })
     : h('span', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${hue(author.id)}`, text: initials(author.name) });
   const head = h('div', { class: continued ? 'msg-head visually-hidden' : 'msg-head' },
-    h('span', { class: 'author', 'data-testid': 'message-author', text: author.name || 'unknown' }),
+    dm
+      ? h('button', { type: 'button', class: 'author link', 'data-testid': 'message-author', 'data-dm-actor': author.id,
+        title: `Send a direct message to ${author.name || 'them'}`, text: author.name || 'unknown' })
+      : h('span', { class: 'author', 'data-testid': 'message-author', text: author.name || 'unknown' }),
     h('time', { class: 'time', 'data-testid': 'message-time', datetime: iso(ev.at), title: absoluteTime(ev.at), text: clockTime(ev.at) }),
     h('span', { class: 'rel', 'data-at': ev.at, text: relativeTime(ev.at) }));
   const body = h('div', { class: 'msg-body', 'data-testid': 'message-text' },

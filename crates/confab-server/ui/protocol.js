@@ -39,7 +39,9 @@ export function backoffDelay(attempt, closeCode = 0, random = Math.random) {
  * States: `connecting` (first attempt), `live` (welcomed with a session), `reconnecting` (waiting for
  * `retryAt`, or trying), `offline` (the browser says there is no network: no attempts until it returns).
  *
- * handlers: onState(state, retryAt), onWelcome(welcome, resumed), onNoSession(), onEvent(ev), onRoomUpdate(room)
+ * handlers: onState(state, retryAt), onWelcome(welcome, resumed), onNoSession(), onEvent(ev), onRoomUpdate(room),
+ * onDirect(room) (a direct conversation opened with this account), onClosed(code, reason) (the server closed
+ * the connection; returning true means "do not reconnect": the session was revoked, say).
  */
 export class Connection {
   constructor({ url, WebSocketImpl = globalThis.WebSocket, handlers = {}, random = Math.random, online = () => true }) {
@@ -133,7 +135,13 @@ export class Connection {
     this.ws = ws;
     ws.onmessage = (e) => this.#onFrame(e.data);
     ws.onclose = (e) => {
-      if (this.ws === ws) this.#lost(e.code);
+      if (this.ws !== ws) return;
+      if (this.handlers.onClosed?.(e.code, e.reason)) {
+        this.#drop();
+        this.#setState('offline');
+        return;
+      }
+      this.#lost(e.code);
     };
     ws.onerror = () => {};
   }
@@ -218,6 +226,12 @@ export class Connection {
       case 'room_update':
         if (msg.room && typeof msg.room.name === 'string') this.handlers.onRoomUpdate?.(msg.room);
         break;
+      case 'direct_opened': {
+        // Someone opened a direct conversation with this account: `{room, members}`.
+        const name = typeof msg.room === 'string' ? msg.room : msg.room?.name;
+        if (typeof name === 'string') this.handlers.onDirect?.({ name, kind: 'direct', members: Array.isArray(msg.members) ? msg.members : [] });
+        break;
+      }
       default:
         break;
     }

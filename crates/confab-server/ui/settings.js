@@ -1,15 +1,17 @@
-// The settings panel (a dialog; the accounts issue adds its sections here) and the theme: "system"
-// follows prefers-color-scheme, "light" and "dark" are a manual choice kept in localStorage.
+// The settings panel (a dialog: the theme, and the account section that account.js renders) and the theme:
+// "system" follows prefers-color-scheme, "light" and "dark" are a manual choice kept in localStorage.
 
 import { readJson, writeJson } from './storage.js';
 
 export class Settings {
-  constructor({ storage, els, store }) {
+  constructor({ storage, els, account }) {
     this.storage = storage;
     this.els = els;
-    this.store = store;
+    this.account = account;
     els.open.addEventListener('click', () => {
       this.#sync();
+      account.render();
+      account.refresh();
       els.dialog.showModal();
     });
     for (const radio of els.dialog.querySelectorAll('input[name="theme"]')) {
@@ -35,19 +37,11 @@ export class Settings {
     this.#sync();
   }
 
-  renderAccount() {
-    const me = this.store.me;
-    this.els.account.textContent = me
-      ? `You are the guest “${me.name}”. Signing in with an account arrives with accounts.`
-      : 'You have no session yet.';
-  }
-
   #sync() {
     const choice = this.choice();
     for (const radio of this.els.dialog.querySelectorAll('input[name="theme"]')) radio.checked = radio.value === choice;
     const next = this.effective() === 'dark' ? 'light' : 'dark';
     this.els.toggle.setAttribute('aria-label', `Switch to the ${next} theme`);
     this.els.toggle.dataset.next = next;
-    this.renderAccount();
   }
 }

@@ -1,6 +1,6 @@
-// The sidebar (the rooms you are in, with unread and mention badges; a place for direct messages) and
-// the room browser (public rooms from the lobby feed, and creating one). On a phone the sidebar is a
-// drawer opened from the header.
+// The sidebar (the rooms you are in, and your direct conversations, with unread and mention badges) and
+// the room browser (public rooms from the lobby feed, and creating one, public or private). On a phone the
+// sidebar is a drawer opened from the header.
 
 import { h, reconcile } from './dom.js';
 
@@ -44,13 +44,18 @@ export class Sidebar {
 
   render() {
     const store = this.store;
-    const rooms = [...store.rooms.values()].filter((r) => r.status !== 'missing' || r.name === store.active);
-    const shown = rooms.filter((r) => !this.filter || r.name.toLowerCase().includes(this.filter));
-    const nodes = shown.map((room) => this.#item(room));
-    reconcile(this.els.list, nodes);
+    const all = [...store.rooms.values()].filter((r) => r.status !== 'missing' || r.name === store.active);
+    const matches = (r) => !this.filter || r.label(store.me).toLowerCase().includes(this.filter);
+    const rooms = all.filter((r) => !r.direct);
+    const dms = all.filter((r) => r.direct);
+    reconcile(this.els.list, rooms.filter(matches).map((room) => this.#item(room)));
+    reconcile(this.els.dmList, dms.filter(matches).map((room) => this.#item(room)));
     this.els.empty.hidden = rooms.length > 0;
+    this.els.dmNote.hidden = dms.length > 0;
+    this.els.dmNote.textContent = store.me?.kind === 'user'
+      ? 'No direct messages yet. Start one from a person’s name.' : 'Direct messages are for people signed in with an account.';
     // On a phone the list is behind the menu button: a dot on it says another room has news.
-    const news = rooms.some((r) => r.name !== store.active && (r.unread || r.mentions));
+    const news = all.some((r) => r.name !== store.active && (r.unread || r.mentions));
     this.els.open.classList.toggle('has-news', news);
     this.els.open.setAttribute('aria-label', news ? 'Open the room list (unread messages)' : 'Open the room list');
     this.els.browse.toggleAttribute('aria-current', store.active === null && location.pathname === '/');
@@ -58,10 +63,10 @@ export class Sidebar {
 
   #item(room) {
     let li = this.items.get(room);
-    if (!li) {
-      li = h('li', { class: 'room-item', 'data-testid': 'room-item' },
-        h('a', { class: 'room-link', 'data-testid': 'room-link', href: '' },
-          h('span', { class: 'room-hash', 'aria-hidden': 'true', text: '#' }),
+    if (!li || (li.dataset.testid === 'dm-item') !== room.direct) {
+      li = h('li', { class: 'room-item', 'data-testid': room.direct ? 'dm-item' : 'room-item' },
+        h('a', { class: 'room-link', 'data-testid': room.direct ? 'dm-link' : 'room-link', href: '' },
+          h('span', { class: 'room-hash', 'aria-hidden': 'true', text: room.direct ? '@' : room.kind === 'private' ? '🔒' : '#' }),
           h('span', { class: 'room-name' }),
           h('span', { class: 'badge mention', 'data-testid': 'mention-count', hidden: true }),
           h('span', { class: 'badge', 'data-testid': 'unread-count', hidden: true })));
@@ -70,7 +75,9 @@ export class Sidebar {
     const link = li.firstElementChild;
     li.dataset.room = room.name;
     link.href = `/chat-room/${encodeURIComponent(room.name)}`;
-    link.querySelector('.room-name').textContent = room.name;
+    const label = room.label(this.store.me);
+    link.querySelector('.room-name').textContent = label;
+    link.querySelector('.room-hash').textContent = room.direct ? '@' : room.kind === 'private' ? '🔒' : '#';
     const active = this.store.active === room.name;
     if (active) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -85,8 +92,8 @@ export class Sidebar {
     mention.textContent = mentions ? `@${mentions}` : '';
     mention.dataset.count = String(mentions);
     link.classList.toggle('unread', unread > 0);
-    const label = [room.name, unread ? `${unread} unread` : '', mentions ? `${mentions} mentioning you` : ''].filter(Boolean).join(', ');
-    link.setAttribute('aria-label', label);
+    const spoken = [room.direct ? `direct message with ${label}` : room.kind === 'private' ? `${label}, private` : label, unread ? `${unread} unread` : '', mentions ? `${mentions} mentioning you` : ''].filter(Boolean).join(', ');
+    link.setAttribute('aria-label', spoken);
     return li;
   }
 }
@@ -108,8 +115,10 @@ export class RoomBrowser {
       }
       els.submit.disabled = true;
       try {
-        await chat.createRoom(name);
+        const isPrivate = !!els.private?.checked;
+        await chat.createRoom(name, { private: isPrivate });
         els.name.value = '';
+        if (els.private) els.private.checked = false;
         navigate(`/chat-room/${encodeURIComponent(name)}`);
       } catch (err) {
         els.error.textContent = err.code === 'invalid_room_name'
@@ -131,7 +140,8 @@ export class RoomBrowser {
 
   render() {
     const filter = this.store.filter || '';
-    const list = this.store.directoryList().filter((r) => !filter || r.name.toLowerCase().includes(filter));
+    const list = this.store.directoryList()
+      .filter((r) => (!r.kind || r.kind === 'public') && (!filter || r.name.toLowerCase().includes(filter)));
     const status = this.els.status;
     status.textContent = list.length ? `${list.length} ${list.length === 1 ? 'room' : 'rooms'}` : this.store.directoryLoaded ? 'No rooms yet. Create the first one above.' : 'Loading…';
     this.els.list.replaceChildren(...list.map((room) => {

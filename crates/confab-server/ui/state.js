@@ -50,6 +50,12 @@ export class RoomState {
     /** `idle` (not joined on this connection), `joining`, `joined`, `missing` (room_not_found). */
     this.status = 'idle';
     this.role = null;
+    /** `public`, `private` or `direct` once the server said (join ack, my rooms); null until then. */
+    this.kind = null;
+    /** A direct conversation's people (`{id, name}`), from my rooms or `open_direct`: its label. */
+    this.people = [];
+    /** Opened with me by someone else just now: its first join replays it from the start, as unread. */
+    this.fromStart = false;
     this.members = new Map();
     /** The member list reflects the room at this seq; only later joins and leaves change it. */
     this.membersAt = 0;
@@ -59,6 +65,17 @@ export class RoomState {
     this.mentions = 0;
     /** True when more was missed than the server replays: the unread count is a lower bound. */
     this.unreadMore = false;
+  }
+
+  get direct() {
+    return this.kind === 'direct';
+  }
+
+  /** What the sidebar and the title call the room: a direct conversation is named after the others in it. */
+  label(me) {
+    if (!this.direct) return this.name;
+    const others = this.people.filter((p) => !me || p.id !== me.id).map((p) => p.name);
+    return others.length ? others.join(', ') : this.people.length ? 'Just you' : 'Direct message';
   }
 
   setMembers(list, at) {
@@ -73,6 +90,9 @@ export class RoomState {
       if (ev.kind === 'join') this.members.set(ev.actor.id, { id: ev.actor.id, name: ev.actor.name });
       else if (ev.kind === 'leave') this.members.delete(ev.actor.id);
     }
+    // Whoever is kicked or banned is gone from the room at once (their leave may follow, or not).
+    if (ev.seq > this.membersAt && (ev.kind === 'kick' || ev.kind === 'ban') && ev.target?.id) this.members.delete(ev.target.id);
+    if ((ev.kind === 'role') && me && ev.target?.id === me.id && typeof ev.role === 'string') this.role = ev.role;
     if (seen) {
       this.markRead(ev.seq);
       return;
@@ -102,6 +122,8 @@ export class Store {
     this.rooms = new Map();
     this.directory = new Map();
     this.active = null;
+    /** `GET /api/server`: registration and guest settings (null until known). */
+    this.server = null;
     /** What the person typed in "Find a room": narrows the sidebar and the room browser. */
     this.filter = '';
     this.listeners = new Set();

@@ -5,14 +5,14 @@
 import { h, reconcile, showText } from './dom.js';
 import { TimelineWindow } from './window.js';
 import { relativeTime, mentions } from './format.js';
-import { dayNode, systemNode, messageNode } from './message.js';
+import { dayNode, systemNode, messageNode, isAccount } from './message.js';
 
 const PAGE = 50;
 /** Load the next page when the reader is this close (px) to an end of what is loaded. */
 const EDGE_PX = 800;
 
 export class Timeline {
-  constructor({ chat, store, els, onEditDone, announce }) {
+  constructor({ chat, store, els, onEditDone, announce, onDirect }) {
     this.chat = chat;
     this.store = store;
     this.els = els;
@@ -33,6 +33,11 @@ export class Timeline {
       if (this.stuck) els.scroller.scrollTop = els.scroller.scrollHeight;
     }).observe(els.scroller);
     els.jump.addEventListener('click', () => this.jumpToLatest());
+    // An author's name starts a direct conversation with them (message.js makes it a button).
+    els.list.addEventListener('click', (e) => {
+      const author = e.target.closest('[data-dm-actor]');
+      if (author && onDirect) onDirect({ id: author.dataset.dmActor, name: author.textContent });
+    });
     setInterval(() => this.#refreshTimes(), 30_000);
   }
 
@@ -284,7 +289,8 @@ export class Timeline {
     const mine = !!me && ev.actor?.id === me.id;
     const m = ev.message;
     const mentioned = !mine && !m.deleted && mentions(m.content?.text ?? '', me?.name);
-    const node = messageNode(ev, { continued, mine, mentioned });
+    const dm = !mine && me?.kind === 'user' && isAccount(ev.actor) && !this.room?.direct;
+    const node = messageNode(ev, { continued, mine, mentioned, dm });
     node.append(this.#menu(ev, mine));
     return node;
   }

@@ -5,7 +5,7 @@
 import { dayKey } from './format.js';
 
 /** Kinds the timeline shows; edits and deletes change a message in place instead. */
-const SHOWN = new Set(['message', 'join', 'leave']);
+const SHOWN = new Set(['message', 'join', 'leave', 'role', 'kick', 'ban', 'unban', 'added']);
 /** Consecutive messages by one person within this gap share a header. */
 const GROUP_GAP_MS = 5 * 60_000;
 

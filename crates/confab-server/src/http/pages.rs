@@ -1,7 +1,7 @@
 //! The web UI, embedded in the binary: no Node and no build step for the person running Confab.
 //!
-//! One HTML shell serves every page of the single-page app (`/` and `/chat-room/<name>`; the client routes by
-//! path). The client is plain ES modules, each embedded here with `include_str!` and served from
+//! One HTML shell serves every page of the single-page app (`/`, `/chat-room/<name>` and `/invite/<code>`;
+//! the client routes by path). The client is plain ES modules, each embedded here with `include_str!` and served from
 //! `/static/<file>`; an unknown file is a 404, never a fall-through to the shell.
 
 use std::sync::OnceLock;
@@ -39,6 +39,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("composer.js", JS, include_str!("../../ui/composer.js")),
     ("sidebar.js", JS, include_str!("../../ui/sidebar.js")),
     ("settings.js", JS, include_str!("../../ui/settings.js")),
+    ("auth.js", JS, include_str!("../../ui/auth.js")),
+    ("account.js", JS, include_str!("../../ui/account.js")),
+    ("roomsettings.js", JS, include_str!("../../ui/roomsettings.js")),
     ("chat.js", JS, include_str!("../../ui/chat.js")),
 ];
 
