@@ -18,6 +18,7 @@ use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 mod found;
+mod shutdown;
 
 /// The connection id under which people the log still lists at start-up are held (connection ids
 /// of real connections start at 1).

@@ -1,7 +1,9 @@
-//! The application: shared state handed to every handler, the router, start-up, and graceful
-//! shutdown (stop accepting, then close every connection with `going_away` so clients reconnect).
+//! The application: shared state handed to every handler, the router, start-up, and the steps of a
+//! graceful shutdown (the mechanism is `shutdown.rs`: stop accepting, let every connection answer
+//! what it was asked and close with `going_away`, announce the leaves, exit).
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
 use crate::http::{api, pages};
+use crate::shutdown::Shutdown;
 use crate::{native, socketio};
 
 pub struct App {
@@ -31,8 +34,11 @@ pub struct App {
     pub engine: socketio::engine::Engine,
     /// New guest sessions per client address, for every way of becoming a guest.
     pub guests: GuestLimiter,
-    /// The Redis bus, when the node has one: /metrics reads its counters.
+    /// The Redis bus, when the node has one: /metrics reads its counters, and a shutdown waits
+    /// for its last publications (the leaves) to go out.
     pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
+    /// The graceful shutdown's state: refuses new connections and bounds what connections finish.
+    pub shutdown: Shutdown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +74,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         config: config.clone(),
         conns: Mutex::new(HashMap::new()),
         redis_bus,
+        shutdown: Shutdown::new(Duration::from_millis(config.shutdown_timeout_ms)),
     });
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
@@ -76,10 +83,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
     let closing = Arc::clone(&app);
-    // On a signal: stop accepting, and close every connection at once (long-polls included, which
+    // On a signal: stop accepting, and ask every connection to close (long-polls included, which
     // would otherwise hold the HTTP side open for up to a ping interval).
     let signal = async move {
         shutdown_signal().await;
+        closing.shutdown.begin();
         closing.close_all();
     };
     // Chat frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm and the
@@ -91,13 +99,21 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
     // The peer address feeds the per-address limit on creating guests.
     let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(signal)
-        .await
-        .map_err(StartError::Serve)?;
+    let serve = axum::serve(listener, service).with_graceful_shutdown(signal);
+    // HTTP requests still open at the deadline (a slow history read, say) do not hold the exit.
+    tokio::select! {
+        served = serve.into_future() => served.map_err(StartError::Serve)?,
+        _ = async { app.shutdown.expired().await; tokio::time::sleep(SLACK).await } => {
+            tracing::warn!("HTTP requests still open at the shutdown deadline; stopping anyway");
+        }
+    }
     app.drain().await;
     Ok(())
 }
+
+/// What a shutdown allows past its deadline: time for the `unavailable` answers given at the
+/// deadline and the close frames to be written.
+const SLACK: Duration = Duration::from_millis(500);
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -177,10 +193,14 @@ impl App {
         own || self.config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
     }
 
-    /// Refuses a WebSocket upgrade from a foreign origin (403) or above the connection limit (503).
+    /// Refuses a WebSocket upgrade from a foreign origin (403), above the connection limit, or
+    /// while shutting down (503).
     pub fn admit_upgrade(&self, headers: &HeaderMap) -> Result<(), Response> {
         if !self.origin_allowed(headers) {
             return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+        }
+        if self.shutdown.draining() {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
         }
         if self.connection_count() >= self.chat.limits.max_connections {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
@@ -195,11 +215,29 @@ impl App {
         }
     }
 
+    /// The end of a shutdown: waits for the connections to finish and close (they answer what they
+    /// were asked first), then announces the leaves of everyone still listed here, then waits for
+    /// the bus to carry them to the other nodes. All of it bounded by the shutdown's deadline.
     async fn drain(&self) {
-        // Give writers a moment to send their close frames.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let deadline = self.shutdown.deadline() + SLACK;
         while self.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if self.connection_count() > 0 {
+            tracing::warn!(open = self.connection_count(), "connections still open at the shutdown deadline");
+        }
+        // Past the deadline the store may still take a few leaves; give it a moment of its own so a
+        // slow drain does not leave everyone listed for the next start's grace pass.
+        let leaves_until = deadline.max(tokio::time::Instant::now() + SLACK);
+        match tokio::time::timeout_at(leaves_until, self.chat.depart_everyone()).await {
+            Ok(left) if left > 0 => tracing::info!(left, "announced the leaves of the people still in rooms"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("not every leave was stored before the shutdown deadline; the next start announces them"),
+        }
+        if let Some(bus) = &self.redis_bus {
+            if !bus.flush(leaves_until.max(tokio::time::Instant::now() + SLACK)).await {
+                tracing::warn!("publications still queued for Redis at exit; other nodes read them from the database");
+            }
         }
     }
 }

@@ -174,6 +174,12 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SOCKETIO_MAX_PAYLOAD", default_value_t = Limits::default().socketio_max_payload)]
     pub socketio_max_payload: usize,
 
+    /// Milliseconds a graceful shutdown (SIGTERM, Ctrl-C) may take: connections answer what they were
+    /// asked (a commit not done by then is answered `unavailable`), close with going_away (1001),
+    /// the leaves of everyone still in rooms are stored, then the process exits 0.
+    #[arg(long, env = "CONFAB_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
+
     /// Milliseconds a gap in a room's live events may stay open before it is filled from the
     /// database (events of one room committed on two nodes can cross the bus out of order).
     #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]

@@ -9,6 +9,7 @@
 //!   that keeps each room in order, the batching writer, rate limiting.
 //! - [`fanout`]: the in-process hub that hands committed events to subscribed connections.
 //! - [`metrics`]: what the server counts, served at `/metrics`.
+//! - [`shutdown`]: graceful shutdown (answer what was asked, close with `going_away`, announce the leaves).
 //! - [`admin`]: `confab admin …`, maintenance commands (backup).
 //!
 //! `confab` with no subcommand runs the server; `confab admin …` runs a maintenance command.
@@ -24,6 +25,7 @@ mod fanout;
 mod http;
 mod metrics;
 mod native;
+mod shutdown;
 mod socketio;
 
 use clap::{Parser, Subcommand};

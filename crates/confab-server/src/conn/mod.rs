@@ -200,6 +200,10 @@ pub struct ConnShared {
     /// The payload of the latest ping not yet answered; `Some` exactly while an [`Outbound::Pong`]
     /// is queued.
     pong: parking_lot::Mutex<Option<bytes::Bytes>>,
+    /// Set when the side that handles requests has finished (and queued its last answers): a writer
+    /// of its own (Socket.IO) closing for a shutdown waits for it, so answers go out before the close.
+    settled: std::sync::atomic::AtomicBool,
+    settled_notify: Notify,
 }
 
 impl ConnShared {
@@ -212,6 +216,8 @@ impl ConnShared {
             kill_reason: AtomicU8::new(0),
             killed: Notify::new(),
             pong: parking_lot::Mutex::new(None),
+            settled: std::sync::atomic::AtomicBool::new(false),
+            settled_notify: Notify::new(),
         };
         (Arc::new(shared), rx)
     }
@@ -241,6 +247,23 @@ impl ConnShared {
             let notified = self.killed.notified();
             if let Some(r) = self.kill_reason() {
                 return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// The request side is done: nothing more will be queued but by the fan-out.
+    pub fn settle(&self) {
+        self.settled.store(true, Ordering::Release);
+        self.settled_notify.notify_waiters();
+    }
+
+    /// Resolves once [`ConnShared::settle`] was called.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.settled_notify.notified();
+            if self.settled.load(Ordering::Acquire) {
+                return;
             }
             notified.await;
         }

@@ -28,7 +28,8 @@ use confab_ws::upgrade::{Reader, Writer};
 use confab_ws::{Message, WsUpgrade};
 
 use crate::app::App;
-use crate::conn::{queue, writer, CloseReason, ConnShared};
+use crate::conn::sequencer::Sequencer;
+use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 use engine::EioSession;
 use packet::EnginePacket;
@@ -124,6 +125,9 @@ pub async fn get(
         (Some("polling"), None, _) => {
             if !app.origin_allowed(&headers) {
                 return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+            }
+            if app.shutdown.draining() {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
             }
             if app.connection_count() >= app.chat.limits.max_connections {
                 return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
@@ -222,7 +226,12 @@ async fn poll(app: &App, session: &EioSession) -> Response {
         tokio::select! {
             biased;
             // The client's own close is answered with a noop: it knows (Engine.IO's test suite checks).
-            _ = session.conn.killed() => return text(if session.closed_by_client() { "6" } else { "1" }.into()),
+            reason = session.conn.killed() => {
+                if reason == CloseReason::GoingAway {
+                    return text(last_poll(app, session, rx, sequencer).await);
+                }
+                return text(if session.closed_by_client() { "6" } else { "1" }.into());
+            }
             _ = session.released() => return text("6".into()),
             n = rx.recv_many(&mut items, 256) => {
                 if n == 0 {
@@ -246,6 +255,26 @@ async fn poll(app: &App, session: &EioSession) -> Response {
         body.push_str(f.as_str());
     }
     text(body)
+}
+
+/// The poll pending when the server shuts down: once the socket has answered what was in flight
+/// (or the shutdown's deadline passed), everything queued, then the close packet, so the client
+/// reconnects (elsewhere).
+async fn last_poll(app: &App, session: &EioSession, rx: &mut queue::Receiver<Outbound>, sequencer: &mut Sequencer) -> String {
+    let _ = tokio::time::timeout_at(app.shutdown.deadline(), session.conn.settled()).await;
+    let mut frames: Vec<Utf8Bytes> = Vec::new();
+    while let Some(item) = rx.try_recv() {
+        if sequencer.push(item, &mut frames).is_err() {
+            break;
+        }
+    }
+    let mut body = String::new();
+    for f in &frames {
+        body.push_str(f.as_str());
+        body.push(SEPARATOR);
+    }
+    body.push('1');
+    body
 }
 
 /// The WebSocket transport: a new session, or the upgrade of a polling one.
@@ -293,7 +322,9 @@ async fn websocket(
         }
     };
     let Some((rx, sequencer)) = session.out.lock().await.take() else { return };
-    let writer = tokio::spawn(writer::run(writer::Outgoing::new(sink, sequencer), rx, Arc::clone(&session.conn)));
+    let out = writer::Outgoing::new(sink, sequencer);
+    let stopping = Arc::clone(&app);
+    let writer = tokio::spawn(writer::run(out, rx, Arc::clone(&session.conn), move || stopping.shutdown.deadline()));
     loop {
         tokio::select! {
             msg = stream.next() => match msg {

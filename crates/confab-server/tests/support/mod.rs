@@ -165,6 +165,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM without waiting (the test watches the shutdown from its clients).
+    pub fn signal_term(&self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "could not signal the server");
+    }
+
+    /// Waits (at most `limit`) for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < until, "the server did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again on the same port and data (or schema) after it exited by itself.
+    pub fn start_again(self) -> Server {
+        self.restart()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
