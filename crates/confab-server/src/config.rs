@@ -19,6 +19,13 @@ pub struct Config {
     #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data")]
     pub data_dir: PathBuf,
 
+    /// Largest size, in bytes, the SQLite database may grow to (a quota); beyond it new writes fail
+    /// with `storage_full` as on a full disk, while reads and live connections go on. Default: only
+    /// the disk limits it. (SQLite only: PostgreSQL's own quotas and a full disk there give the same
+    /// error.)
+    #[arg(long, env = "CONFAB_DATABASE_MAX_BYTES")]
+    pub database_max_bytes: Option<u64>,
+
     /// PostgreSQL to keep everything in instead of SQLite, e.g. postgres://confab@db.internal/confab
     /// (libpq URL or key=value form). Several nodes may share one database.
     #[arg(long, env = "CONFAB_DATABASE_URL", hide_env_values = true)]

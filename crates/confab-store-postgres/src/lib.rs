@@ -138,12 +138,29 @@ fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, t
             if e.is_closed() || e.as_db_error().is_none() {
                 drop(Object::take(client));
             }
-            Err(ChatError::unavailable(e))
+            Err(db_error(e))
         }
         Err(_) => {
             drop(Object::take(client));
             Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
         }
+    }
+}
+
+/// A PostgreSQL failure as the client sees it: `storage_full` when the server is out of disk
+/// (SQLSTATE 53100 `disk_full`), `unavailable` for everything else (lost connection, timeout, abort).
+pub(crate) fn db_error(e: tokio_postgres::Error) -> ChatError {
+    match code_for(e.code()) {
+        confab_core::ErrorCode::StorageFull => ChatError::storage_full(e),
+        _ => ChatError::unavailable(e),
+    }
+}
+
+/// Which error code a SQLSTATE gets (see [`db_error`]).
+pub(crate) fn code_for(state: Option<&tokio_postgres::error::SqlState>) -> confab_core::ErrorCode {
+    match state {
+        Some(s) if *s == tokio_postgres::error::SqlState::DISK_FULL => confab_core::ErrorCode::StorageFull,
+        _ => confab_core::ErrorCode::Unavailable,
     }
 }
 
@@ -222,5 +239,23 @@ impl Store for PostgresStore {
 
     async fn listed(&self) -> Result<Vec<(RoomId, ActorRef)>> {
         read::listed(&self.db).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_for;
+    use confab_core::ErrorCode;
+    use tokio_postgres::error::SqlState;
+
+    /// PostgreSQL out of disk (53100) is `storage_full`, as SQLite's SQLITE_FULL is; other failures,
+    /// including other resource errors, stay `unavailable`.
+    #[test]
+    fn disk_full_is_storage_full() {
+        assert_eq!(code_for(Some(&SqlState::from_code("53100"))), ErrorCode::StorageFull);
+        assert_eq!(code_for(Some(&SqlState::DISK_FULL)), ErrorCode::StorageFull);
+        assert_eq!(code_for(Some(&SqlState::OUT_OF_MEMORY)), ErrorCode::Unavailable);
+        assert_eq!(code_for(Some(&SqlState::T_R_SERIALIZATION_FAILURE)), ErrorCode::Unavailable);
+        assert_eq!(code_for(None), ErrorCode::Unavailable);
     }
 }

@@ -31,6 +31,15 @@ use checkpoint::Checkpoints;
 use read::Readers;
 use writer::{Cmd, Writer};
 
+/// How the embedded store is run.
+#[derive(Debug, Clone, Default)]
+pub struct SqliteSettings {
+    /// The largest the database file may grow to (`--database-max-bytes`), a quota that also makes a
+    /// full disk testable: beyond it writes fail with `storage_full` while reads go on. `None`: only
+    /// the disk limits it.
+    pub max_bytes: Option<u64>,
+}
+
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
@@ -40,10 +49,16 @@ impl SqliteStore {
     /// Opens (creating if needed) `confab.db` in `dir`, applies migrations, and starts the writer
     /// thread, which hands committed events to `sink`.
     pub fn open(dir: &Path, sink: Arc<dyn EventSink>) -> Result<Self> {
+        Self::open_with(dir, sink, SqliteSettings::default())
+    }
+
+    /// [`SqliteStore::open`] with settings.
+    pub fn open_with(dir: &Path, sink: Arc<dyn EventSink>, settings: SqliteSettings) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ChatError::unavailable(format!("cannot create data dir {}: {e}", dir.display())))?;
         let path: PathBuf = dir.join("confab.db");
-        let mut conn = schema::connect(&path, schema::Use::Write).map_err(ChatError::unavailable)?;
+        let mut conn =
+            schema::connect_limited(&path, schema::Use::Write, settings.max_bytes).map_err(ChatError::unavailable)?;
         schema::migrate(&mut conn).map_err(ChatError::unavailable)?;
         let checkpoints = Checkpoints::start(path.clone()).map_err(ChatError::unavailable)?;
         let writer = Writer::start(conn, sink, checkpoints).map_err(ChatError::unavailable)?;

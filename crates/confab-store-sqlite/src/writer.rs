@@ -60,6 +60,15 @@ enum Outcome {
 }
 
 impl Outcome {
+    fn error(&self) -> Option<ChatError> {
+        match self {
+            Outcome::Guest(r) => r.as_ref().err().cloned(),
+            Outcome::Room(r) => r.as_ref().err().cloned(),
+            Outcome::Unit(r) => r.as_ref().err().cloned(),
+            Outcome::Append(r) => r.as_ref().err().cloned(),
+        }
+    }
+
     fn is_ok(&self) -> bool {
         match self {
             Outcome::Guest(r) => r.is_ok(),
@@ -141,7 +150,7 @@ type Applied = (Vec<Outcome>, Vec<Event>);
 /// Runs the batch in one transaction and commits it. `Ok(None)`: a request failed under
 /// [`Isolation::None`] and the transaction was rolled back. `Err`: the transaction itself failed.
 fn run_batch(conn: &Connection, batch: &[Cmd], isolation: Isolation) -> Result<Option<Applied>> {
-    run_cached(conn, "BEGIN IMMEDIATE").map_err(ChatError::unavailable)?;
+    run_cached(conn, "BEGIN IMMEDIATE").map_err(db)?;
     let mut txn = Txn { conn, events: Vec::new(), seqs: HashMap::new() };
     let mut outcomes = Vec::with_capacity(batch.len());
     for cmd in batch {
@@ -153,9 +162,15 @@ fn run_batch(conn: &Connection, batch: &[Cmd], isolation: Isolation) -> Result<O
             let _ = run_cached(conn, "ROLLBACK");
             return Ok(None);
         }
+        // SQLite rolls the whole transaction back by itself on some errors, SQLITE_FULL among them
+        // (https://sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction"):
+        // what the batch did so far is gone, so the batch fails as a whole, with that error.
+        if conn.is_autocommit() {
+            return Err(outcome.error().unwrap_or_else(|| ChatError::unavailable("the transaction ended by itself")));
+        }
         outcomes.push(outcome);
     }
-    match txn.store_seqs().and_then(|()| run_cached(conn, "COMMIT").map_err(ChatError::unavailable)) {
+    match txn.store_seqs().and_then(|()| run_cached(conn, "COMMIT").map_err(db)) {
         Ok(()) => Ok(Some((outcomes, txn.events))),
         Err(e) => {
             let _ = run_cached(conn, "ROLLBACK");
@@ -200,7 +215,7 @@ impl Txn<'_> {
     /// Runs one request inside a savepoint: its failure rolls back only its own writes.
     fn apply_in_savepoint(&mut self, cmd: &Cmd) -> Outcome {
         if let Err(e) = run_cached(self.conn, "SAVEPOINT req") {
-            return failed(cmd, ChatError::unavailable(e));
+            return failed(cmd, db(e));
         }
         let mark = self.events.len();
         // An append touches one room's counter: what it was before, to put back on failure.
@@ -220,8 +235,11 @@ impl Txn<'_> {
             }
             run_cached(self.conn, "ROLLBACK TO req").and_then(|_| run_cached(self.conn, "RELEASE req"))
         };
-        if let Err(e) = ended {
-            tracing::error!(error = %e, "savepoint end failed");
+        // (No savepoint is left to end when SQLite rolled the transaction back by itself.)
+        if let Err(e) = ended.map_err(|e| (e, self.conn.is_autocommit())) {
+            if !e.1 {
+                tracing::error!(error = %e.0, "savepoint end failed");
+            }
         }
         outcome
     }
@@ -270,10 +288,10 @@ impl Txn<'_> {
     /// Writes every touched room's new top sequence back.
     fn store_seqs(&self) -> Result<()> {
         let mut update =
-            self.conn.prepare_cached("UPDATE rooms SET top_seq = ?1 WHERE id = ?2").map_err(ChatError::unavailable)?;
+            self.conn.prepare_cached("UPDATE rooms SET top_seq = ?1 WHERE id = ?2").map_err(db)?;
         for (room, (stored, top)) in &self.seqs {
             if top != stored {
-                update.execute((top, room)).map_err(ChatError::unavailable)?;
+                update.execute((top, room)).map_err(db)?;
             }
         }
         Ok(())
