@@ -18,7 +18,10 @@ use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 mod found;
+mod seen;
 mod shutdown;
+
+pub use seen::TOUCH_EVERY_MS;
 
 /// The connection id under which people the log still lists at start-up are held (connection ids
 /// of real connections start at 1).
@@ -34,6 +37,8 @@ pub struct Chat {
     /// Told when a room's summary changes (created, member count), for lobby lists.
     sink: Arc<dyn EventSink>,
     pub limits: Limits,
+    /// Who this node noted as seen within the hour (for idle guest expiry).
+    seen: seen::Seen,
 }
 
 /// What a connection gets when it joins a room.
@@ -67,7 +72,7 @@ impl Chat {
         limits: Limits,
     ) -> Arc<Self> {
         let found = roster.found();
-        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits });
+        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits, seen: Default::default() });
         if let Some(found) = found {
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
@@ -96,8 +101,13 @@ impl Chat {
         Ok(Actor { name, ..actor.clone() })
     }
 
+    /// The actor a session token belongs to; `None` for an unknown token or an expired guest.
     pub async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
-        self.store.actor_by_token(token_hash).await
+        let actor = self.store.actor_by_token(token_hash).await?;
+        if let Some(actor) = &actor {
+            self.seen(actor);
+        }
+        Ok(actor)
     }
 
     // ---- rooms
@@ -342,6 +352,7 @@ impl Chat {
             joined: self.presence.is_in(room.id, &actor.id, conn),
         };
         authorize(actor, Action::Send, &standing)?;
+        self.seen(actor);
         let new = NewEvent::Message { content: Content { text }, client_id };
         Ok(self.store.append(room, ActorRef::from(actor), new))
     }

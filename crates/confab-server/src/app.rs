@@ -76,6 +76,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         redis_bus,
         shutdown: Shutdown::new(Duration::from_millis(config.shutdown_timeout_ms)),
     });
+    if config.guest_idle_days > 0 {
+        tokio::spawn(sweep_idle_guests(Arc::clone(&app.chat), config.guest_idle_days, config.guest_sweep_interval_ms));
+    }
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
@@ -114,6 +117,22 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 /// What a shutdown allows past its deadline: time for the `unavailable` answers given at the
 /// deadline and the close frames to be written.
 const SLACK: Duration = Duration::from_millis(500);
+
+/// Expires the sessions of guests idle for `--guest-idle-days`, every `--guest-sweep-interval-ms`
+/// (first at start-up). Every node of a cluster sweeps; a sweep is idempotent.
+async fn sweep_idle_guests(chat: Arc<Chat>, days: u32, interval_ms: u64) {
+    let idle = Duration::from_secs(u64::from(days) * 86_400);
+    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match chat.expire_idle_guests(idle).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, days, "expired idle guest sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not expire idle guest sessions; trying again at the next sweep"),
+        }
+    }
+}
 
 fn router(app: Arc<App>) -> Router {
     Router::new()

@@ -175,6 +175,16 @@ pub struct Config {
     #[arg(long, env = "CONFAB_GUEST_BURST_PER_ADDRESS", default_value_t = Limits::default().guest_burst_per_address)]
     pub guest_burst_per_address: u32,
 
+    /// Days a guest session may go unused (no sign-in with its token, no message sent) before it
+    /// expires: its token stops working (`unauthenticated`; the web UI asks for a name again) while
+    /// the guest's id and name stay on its messages. 0: never.
+    #[arg(long, env = "CONFAB_GUEST_IDLE_DAYS", default_value_t = 30)]
+    pub guest_idle_days: u32,
+
+    /// Milliseconds between two sweeps that expire idle guest sessions (the first runs at start-up).
+    #[arg(long, env = "CONFAB_GUEST_SWEEP_INTERVAL_MS", default_value_t = 3_600_000)]
+    pub guest_sweep_interval_ms: u64,
+
     /// Largest Engine.IO payload on /socket.io/ (a polling POST body or one WebSocket message),
     /// advertised to clients as `maxPayload`; larger closes the session (polling: 413, WebSocket: 1009).
     /// Over-long message text inside it is answered `text_too_long`.

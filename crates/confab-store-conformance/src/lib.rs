@@ -10,11 +10,13 @@
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
+//! - [`sessions`]: idle guest sessions expire, keeping the guest's id and name.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
+pub mod sessions;
 pub mod throughput;
 
 use std::future::Future;
@@ -103,7 +105,8 @@ macro_rules! for_each_check {
             rooms::roles_and_memberships,
             rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
-            rooms::reopening_keeps_everything
+            rooms::reopening_keeps_everything,
+            sessions::idle_guests_expire_and_keep_their_name
         );
     };
 }

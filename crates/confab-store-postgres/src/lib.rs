@@ -192,6 +192,14 @@ impl Store for PostgresStore {
         read::actor_by_token(&self.db, token_hash).await
     }
 
+    async fn touch_actor(&self, id: &ActorId, at_ms: i64) -> Result<()> {
+        read::touch_actor(&self.db, id, at_ms).await
+    }
+
+    async fn expire_idle_guests(&self, before_ms: i64) -> Result<usize> {
+        read::expire_idle_guests(&self.db, before_ms).await
+    }
+
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
         read::rename_actor(&self.db, id, name).await
     }

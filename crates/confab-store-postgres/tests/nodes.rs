@@ -64,5 +64,6 @@ async fn two_nodes_appending_to_one_room_stay_gap_free() {
     tokio::spawn(conn);
     let sql = format!("SELECT count(*) FROM {}.schema_migrations", schema.name);
     let applied: i64 = client.query_one(&sql, &[]).await.expect("count").get(0);
-    assert_eq!(applied, 1, "each migration applied once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).expect("migrations").count();
+    assert_eq!(applied, files as i64, "each migration applied once");
 }

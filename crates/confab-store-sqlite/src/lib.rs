@@ -84,6 +84,15 @@ impl Store for SqliteStore {
         self.readers.run(move |c| read::actor_by_token(c, &hash)).await
     }
 
+    async fn touch_actor(&self, id: &ActorId, at_ms: i64) -> Result<()> {
+        let id = id.clone();
+        self.call(|reply| Cmd::Touch { id, at: at_ms, reply }).await
+    }
+
+    async fn expire_idle_guests(&self, before_ms: i64) -> Result<usize> {
+        self.call(|reply| Cmd::ExpireGuests { before: before_ms, reply }).await
+    }
+
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
         let (id, name) = (id.clone(), name.to_string());
         self.call(|reply| Cmd::Rename { id, name, reply }).await

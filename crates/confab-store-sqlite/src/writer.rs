@@ -28,6 +28,8 @@ const MAX_BATCH: usize = 4096;
 pub enum Cmd {
     CreateGuest { id: String, name: String, token_hash: Vec<u8>, reply: oneshot::Sender<Result<Actor>> },
     Rename { id: ActorId, name: String, reply: oneshot::Sender<Result<()>> },
+    Touch { id: ActorId, at: i64, reply: oneshot::Sender<Result<()>> },
+    ExpireGuests { before: i64, reply: oneshot::Sender<Result<usize>> },
     CreateRoom { name: String, kind: RoomKind, owner: ActorRef, reply: oneshot::Sender<Result<Room>> },
     Append { room_id: RoomId, room_name: String, actor: ActorRef, new: NewEvent, reply: oneshot::Sender<Result<Appended>> },
 }
@@ -56,6 +58,7 @@ enum Outcome {
     Guest(Result<Actor>),
     Room(Result<Room>),
     Unit(Result<()>),
+    Count(Result<usize>),
     Append(Result<Appended>),
 }
 
@@ -65,6 +68,7 @@ impl Outcome {
             Outcome::Guest(r) => r.as_ref().err().cloned(),
             Outcome::Room(r) => r.as_ref().err().cloned(),
             Outcome::Unit(r) => r.as_ref().err().cloned(),
+            Outcome::Count(r) => r.as_ref().err().cloned(),
             Outcome::Append(r) => r.as_ref().err().cloned(),
         }
     }
@@ -74,6 +78,7 @@ impl Outcome {
             Outcome::Guest(r) => r.is_ok(),
             Outcome::Room(r) => r.is_ok(),
             Outcome::Unit(r) => r.is_ok(),
+            Outcome::Count(r) => r.is_ok(),
             Outcome::Append(r) => r.is_ok(),
         }
     }
@@ -86,6 +91,8 @@ fn answer(cmd: Cmd, outcome: Outcome) {
         (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(r)),
         (Cmd::CreateRoom { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
         (Cmd::Rename { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::Touch { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::ExpireGuests { reply, .. }, Outcome::Count(r)) => drop(reply.send(r)),
         (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
     }
@@ -195,7 +202,8 @@ fn failed(cmd: &Cmd, err: ChatError) -> Outcome {
     match cmd {
         Cmd::CreateGuest { .. } => Outcome::Guest(Err(err)),
         Cmd::CreateRoom { .. } => Outcome::Room(Err(err)),
-        Cmd::Rename { .. } => Outcome::Unit(Err(err)),
+        Cmd::Rename { .. } | Cmd::Touch { .. } => Outcome::Unit(Err(err)),
+        Cmd::ExpireGuests { .. } => Outcome::Count(Err(err)),
         Cmd::Append { .. } => Outcome::Append(Err(err)),
     }
 }
@@ -257,6 +265,17 @@ impl Txn<'_> {
             ),
             Cmd::Rename { id, name, .. } => Outcome::Unit(
                 conn.execute("UPDATE actors SET name = ?1 WHERE id = ?2", (name, id.as_str())).map(drop).map_err(db),
+            ),
+            Cmd::Touch { id, at, .. } => Outcome::Unit(
+                conn.execute("UPDATE actors SET last_seen = ?1 WHERE id = ?2", (at, id.as_str())).map(drop).map_err(db),
+            ),
+            Cmd::ExpireGuests { before, .. } => Outcome::Count(
+                conn.execute(
+                    "UPDATE actors SET token_hash = NULL, expired_at = ?1
+                     WHERE kind = ?2 AND token_hash IS NOT NULL AND COALESCE(last_seen, created_at) < ?3",
+                    (now_ms(), ActorKind::Guest.as_str(), before),
+                )
+                .map_err(db),
             ),
             Cmd::CreateRoom { name, kind, owner, .. } => Outcome::Room(create_room(conn, name, *kind, owner)),
             Cmd::Append { room_id, room_name, actor, new, .. } => {
