@@ -17,6 +17,7 @@ use confab_core::Chat;
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::conn::per_address::{PerAddress, Slot};
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
@@ -37,6 +38,8 @@ pub struct App {
     /// The Redis bus, when the node has one: /metrics reads its counters, and a shutdown waits
     /// for its last publications (the leaves) to go out.
     pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
+    /// Open connections per client address, for `--max-connections-per-address`.
+    pub per_address: PerAddress,
     /// The graceful shutdown's state: refuses new connections and bounds what connections finish.
     pub shutdown: Shutdown,
 }
@@ -74,6 +77,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         config: config.clone(),
         conns: Mutex::new(HashMap::new()),
         redis_bus,
+        per_address: PerAddress::new(config.max_connections_per_address),
         shutdown: Shutdown::new(Duration::from_millis(config.shutdown_timeout_ms)),
     });
     if config.guest_idle_days > 0 {
@@ -225,6 +229,15 @@ impl App {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
         }
         Ok(())
+    }
+
+    /// A place for one more connection from `peer`, or 429 when it holds
+    /// `--max-connections-per-address` already.
+    pub fn address_slot(&self, peer: std::net::IpAddr) -> Result<Slot, Response> {
+        self.per_address.take(peer).ok_or_else(|| {
+            crate::metrics::error(confab_core::ErrorCode::RateLimited);
+            (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address").into_response()
+        })
     }
 
     fn close_all(&self) {

@@ -125,6 +125,11 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_ROOMS_PER_CONNECTION", default_value_t = Limits::default().max_rooms_per_connection)]
     pub max_rooms_per_connection: usize,
 
+    /// Joins (and re-joins) one connection may make per minute, after a burst of as many (at least
+    /// --max-rooms-per-connection), 0 for no limit (error `rate_limited`).
+    #[arg(long, env = "CONFAB_JOINS_PER_MINUTE", default_value_t = Limits::default().joins_per_minute)]
+    pub joins_per_minute: u32,
+
     /// Sustained requests per second per connection, 0 for no limit (error `rate_limited`).
     #[arg(long, env = "CONFAB_REQUESTS_PER_SECOND", default_value_t = Limits::default().requests_per_second)]
     pub requests_per_second: u32,
@@ -164,6 +169,12 @@ pub struct Config {
     /// Simultaneous client connections (both protocols); more are refused with 503.
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
+
+    /// Simultaneous connections one client address (IPv6: one /64) may hold, both protocols together,
+    /// 0 for no limit; more are refused with 429. Behind a reverse proxy every client has the
+    /// proxy's address: raise it there.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
 
     /// New guest sessions one client address (IPv6: one /64) may create per minute after its burst,
     /// 0 for no limit. Counts POST /api/guest, `hello` with a name on /ws and the first Socket.IO
@@ -245,6 +256,7 @@ impl Config {
             max_text_bytes: self.max_text_bytes,
             max_frame_bytes: self.max_frame_bytes,
             max_rooms_per_connection: self.max_rooms_per_connection,
+            joins_per_minute: self.joins_per_minute,
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
             history_page_max: self.history_page_max,

@@ -3,6 +3,7 @@
 //! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
 //! Nothing here knows a wire format: each transport hands down its [`Encoder`].
 
+pub mod per_address;
 pub mod queue;
 pub mod ratelimit;
 pub mod rooms;

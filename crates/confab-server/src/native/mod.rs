@@ -26,10 +26,17 @@ pub async fn upgrade(
     if let Err(refused) = app.admit_upgrade(&headers) {
         return refused;
     }
+    let slot = match app.address_slot(peer.ip()) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     let actor = match auth::token_from_request(&headers, uri.query()) {
         Some(token) => app.chat.authenticate(&auth::hash_token(&token)).await.ok().flatten(),
         None => None,
     };
     let max = app.chat.limits.max_frame_bytes;
-    ws.on_upgrade(max, move |reader, writer| session::run(app, reader, writer, actor, peer.ip()))
+    ws.on_upgrade(max, move |reader, writer| async move {
+        let _slot = slot;
+        session::run(app, reader, writer, actor, peer.ip()).await
+    })
 }

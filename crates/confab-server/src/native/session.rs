@@ -78,7 +78,17 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
                     }));
                 }
                 Some(Ok(Message::Binary)) => {
-                    let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
+                    // A binary frame is answered like a request, so it counts like one: a flood of
+                    // them is rate limited (and closed) as a flood of requests is.
+                    let s = session.as_mut().expect("no request in flight");
+                    let err = if s.bucket.take() {
+                        ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol")
+                    } else {
+                        if s.bucket.strikes > limits.rate_limit_strikes {
+                            shared.kill(CloseReason::RateLimited);
+                        }
+                        ChatError::new(ErrorCode::RateLimited, format!("at most {} requests a second", limits.requests_per_second))
+                    };
                     shared.offer(Outbound::Frame(frames::error(&Value::Null, &err)));
                 }
                 Some(Ok(Message::Ping(payload))) => shared.ping(payload),

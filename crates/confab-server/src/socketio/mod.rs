@@ -28,6 +28,7 @@ use confab_ws::upgrade::{Reader, Writer};
 use confab_ws::{Message, WsUpgrade};
 
 use crate::app::App;
+use crate::conn::per_address::Slot;
 use crate::conn::sequencer::Sequencer;
 use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound};
 use crate::http::auth;
@@ -115,11 +116,19 @@ pub async fn get(
                 },
                 None => None,
             };
+            // A new session takes a place in its address's count; an upgrade keeps the polling one's.
+            let slot = match existing {
+                Some(_) => None,
+                None => match app.address_slot(peer.ip()) {
+                    Ok(slot) => Some(slot),
+                    Err(refused) => return refused,
+                },
+            };
             let actor = cookie_actor(&app, &headers).await;
             let app2 = Arc::clone(&app);
             let max = app.engine.max_payload;
             let ip = peer.ip();
-            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor, ip))
+            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor, ip, slot))
         }
         (Some("websocket"), _, Err(_)) => engine_error(3, "Bad request"),
         (Some("polling"), None, _) => {
@@ -132,8 +141,12 @@ pub async fn get(
             if app.connection_count() >= app.chat.limits.max_connections {
                 return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
             }
+            let slot = match app.address_slot(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refused) => return refused,
+            };
             let actor = cookie_actor(&app, &headers).await;
-            let session = open_session(&app, actor, peer.ip());
+            let session = open_session(&app, actor, peer.ip(), Some(slot));
             with_cors(&headers, text(app.engine.open_packet(&session.sid, true)))
         }
         (Some("polling"), Some(sid), _) => {
@@ -179,11 +192,15 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::mod
 }
 
 /// Starts an Engine.IO session and its socket task.
-fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>, peer: IpAddr) -> Arc<EioSession> {
+fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>, peer: IpAddr, slot: Option<Slot>) -> Arc<EioSession> {
     let (conn, rx) = ConnShared::new(&encode::SOCKETIO, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx, peer);
-    tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));
+    let (app2, session2) = (Arc::clone(app), Arc::clone(&session));
+    tokio::spawn(async move {
+        let _slot = slot; // the address's place, held as long as the session
+        socket::run(app2, session2, inbound_rx, actor).await
+    });
     session
 }
 
@@ -285,6 +302,7 @@ async fn websocket(
     existing: Option<Arc<EioSession>>,
     actor: Option<confab_core::model::Actor>,
     peer: IpAddr,
+    slot: Option<Slot>,
 ) {
     let session = match existing {
         Some(session) => {
@@ -312,7 +330,7 @@ async fn websocket(
             session
         }
         None => {
-            let session = open_session(&app, actor, peer);
+            let session = open_session(&app, actor, peer, slot);
             let open = app.engine.open_packet(&session.sid, false);
             if sink.send_text(&open).await.is_err() {
                 session.conn.kill(CloseReason::Normal);

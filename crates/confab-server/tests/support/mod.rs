@@ -218,6 +218,21 @@ impl Client {
         c
     }
 
+    /// Connects from the local address `source` (another loopback address, such as 127.0.0.2, is
+    /// another client address to the server) and becomes a new guest called `name`.
+    pub async fn guest_from(server: &Server, source: &str, name: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(format!("{source}:0").parse().expect("source address")).expect("bind the source address");
+        let tcp = socket.connect(server.addr.parse().expect("server address")).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(server.url("/ws"), MaybeTlsStream::Plain(tcp)).await.expect("upgrade");
+        let mut c = Client { ws, next_id: 1, pending: VecDeque::new(), welcome: Value::Null, user: Value::Null };
+        c.welcome = c.recv().await;
+        let ack = c.ok("hello", json!({"name": name})).await;
+        c.user = ack["user"].clone();
+        c.user["token"] = ack["token"].clone();
+        c
+    }
+
     /// Connects and becomes a new guest called `name`.
     pub async fn guest(server: &Server, name: &str) -> Client {
         let mut c = Client::connect_raw(server).await;
