@@ -93,7 +93,9 @@ mod tests {
         let me = actor("g_me");
         let other = ActorId::from("g_other".to_string());
         let mine = me.id.clone();
-        let cases: Vec<(&str, Option<Role>, bool, Action, Option<ErrorCode>)> = vec![
+        // (name, role, joined, action, expected error)
+        type Case<'a> = (&'a str, Option<Role>, bool, Action<'a>, Option<ErrorCode>);
+        let cases: Vec<Case> = vec![
             ("create", None, false, Action::CreateRoom, None),
             ("join public", None, false, Action::Join, None),
             ("send not joined", Some(Role::Member), false, Action::Send, Some(ErrorCode::NotJoined)),

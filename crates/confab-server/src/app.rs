@@ -218,6 +218,8 @@ impl App {
 
     /// Refuses a WebSocket upgrade from a foreign origin (403), above the connection limit, or
     /// while shutting down (503).
+    // The refusal is the HTTP response itself, built once per refused upgrade: no need to box it.
+    #[allow(clippy::result_large_err)]
     pub fn admit_upgrade(&self, headers: &HeaderMap) -> Result<(), Response> {
         if !self.origin_allowed(headers) {
             return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
@@ -233,6 +235,7 @@ impl App {
 
     /// A place for one more connection from `peer`, or 429 when it holds
     /// `--max-connections-per-address` already.
+    #[allow(clippy::result_large_err)] // as `admit_upgrade`
     pub fn address_slot(&self, peer: std::net::IpAddr) -> Result<Slot, Response> {
         self.per_address.take(peer).ok_or_else(|| {
             crate::metrics::error(confab_core::ErrorCode::RateLimited);

@@ -210,13 +210,13 @@ async fn native_chores(st: Rc<State>, room: String, name: String, every: Duratio
         inc(&st.n.histories);
         request(&mut c, "delete", json!({"room": room, "message_id": id})).await?;
         inc(&st.n.deletes);
-        if cycle % 10 == 0 {
+        if cycle.is_multiple_of(10) {
             let token = c.token.clone();
             c.close().await;
             c = Conn::open(&st.opts(Proto::Native), &name, token.as_deref()).await?;
             top = c.join(&room, Some(top)).await?.top_seq.unwrap_or(top);
             inc(&st.n.reconnects);
-        } else if cycle % 5 == 0 {
+        } else if cycle.is_multiple_of(5) {
             request(&mut c, "leave", json!({"room": room})).await?;
             inc(&st.n.leaves);
             top = c.join(&room, None).await?.top_seq.unwrap_or(top);

@@ -117,8 +117,7 @@ impl Hub {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let mut failures = 0;
-            loop {
-                let Some(last) = feed.last() else { break };
+            while let Some(last) = feed.last() {
                 match hub.store.events(feed.room, EventRange::After(last), FILL_PAGE).await {
                     Ok(events) => {
                         let short = events.len() < FILL_PAGE;
