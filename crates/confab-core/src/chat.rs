@@ -352,7 +352,6 @@ impl Chat {
             joined: self.presence.is_in(room.id, &actor.id, conn),
         };
         authorize(actor, Action::Send, &standing)?;
-        self.seen(actor);
         let new = NewEvent::Message { content: Content { text }, client_id };
         Ok(self.store.append(room, ActorRef::from(actor), new))
     }

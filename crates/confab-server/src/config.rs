@@ -186,7 +186,7 @@ pub struct Config {
     #[arg(long, env = "CONFAB_GUEST_BURST_PER_ADDRESS", default_value_t = Limits::default().guest_burst_per_address)]
     pub guest_burst_per_address: u32,
 
-    /// Days a guest session may go unused (no sign-in with its token, no message sent) before it
+    /// Days a guest session may go unused (no sign-in with its token) before it
     /// expires: its token stops working (`unauthenticated`; the web UI asks for a name again) while
     /// the guest's id and name stay on its messages. 0: never.
     #[arg(long, env = "CONFAB_GUEST_IDLE_DAYS", default_value_t = 30)]

@@ -1,7 +1,9 @@
 //! When actors were last seen, for the expiry of idle guest sessions (`Store::expire_idle_guests`).
-//! Using a session (signing in with its token, sending) touches the actor's `last_seen`, but at most
-//! once an hour per actor on each node: a map of who this node touched within the hour makes the
-//! check a lookup, and the write a rare one, off the request's path.
+//! Using a session (signing in with its token: a page load, a reconnect) touches the actor's
+//! `last_seen`, but at most once an hour per actor on each node: a map of who this node touched
+//! within the hour makes the check a lookup, and the write a rare one, off the request's path. Sends
+//! do not touch it: the write would be a commit of its own beside the messages', and a connected
+//! guest signs in again whenever it reconnects.
 
 use std::collections::HashMap;
 use std::sync::Arc;
