@@ -94,6 +94,31 @@ pub enum Cmd {
     Storm(Storm),
     /// Durable writes (native only): acknowledged sends per second, each ack after commit
     Durable(Durable),
+    /// Soak: mixed traffic on both protocols (joins, leaves, sends, edits, deletes, history,
+    /// reconnects) for --secs; server RSS and latency per interval, and whether they stay flat
+    Soak(Soak),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Soak {
+    /// How long to run, seconds
+    #[arg(long, default_value_t = 600.0)]
+    pub secs: f64,
+    /// Seconds per sample (RSS, latency percentiles, deliveries)
+    #[arg(long, default_value_t = 10.0)]
+    pub interval_secs: f64,
+    /// Rooms, each with its own readers, senders and chores
+    #[arg(long, default_value_t = 10)]
+    pub rooms: usize,
+    /// Readers per room per protocol
+    #[arg(long, default_value_t = 5)]
+    pub readers: usize,
+    /// Messages per second from the senders, all rooms together
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Pause between two cycles of a room's chores (send, edit, history, delete, ...), ms
+    #[arg(long, default_value_t = 500)]
+    pub chore_ms: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -204,6 +229,7 @@ fn main() {
         Cmd::Idle(i) => i.conns,
         Cmd::Storm(s) => s.conns,
         Cmd::Durable(d) => d.senders,
+        Cmd::Soak(s) => s.rooms * (2 * s.readers + 4),
     };
     // one process holds at most the open-files limit minus headroom; run more processes for more
     if nofile > 0 && wanted as u64 + 200 > nofile {

@@ -54,6 +54,10 @@ pub(crate) struct Shared {
     last_drop_log: AtomicI64,
     /// Times the subscriber reconnected (and called `Inbox::resync`).
     pub(crate) reconnects: AtomicU64,
+    /// Publications queued for the publisher, and those it has finished with (sent or dropped):
+    /// equal when nothing is waiting, which [`RedisBus::flush`] waits for.
+    pub(crate) queued: AtomicU64,
+    pub(crate) finished: AtomicU64,
 }
 
 impl Shared {
@@ -92,6 +96,8 @@ impl RedisBus {
             lost: Mutex::new(HashSet::new()),
             last_drop_log: AtomicI64::new(0),
             reconnects: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
         });
         let (outgoing, queue) = mpsc::channel(shared.settings.publish_queue.max(1));
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -116,11 +122,35 @@ impl RedisBus {
         self.shared.reconnects.load(Ordering::Relaxed)
     }
 
+    /// Waits until every publication queued so far was sent to Redis (or dropped), or `deadline`
+    /// passes; true when nothing is left. A node stopping calls it last, so that the leaves it just
+    /// stored reach the other nodes live rather than when they next fill a gap.
+    pub async fn flush(&self, deadline: tokio::time::Instant) -> bool {
+        let target = self.shared.queued.load(Ordering::Acquire);
+        loop {
+            if self.shared.finished.load(Ordering::Acquire) >= target {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     fn enqueue(&self, item: Outgoing) {
+        // Counted before the send: the publisher may finish the item before `try_send` returns.
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
         match self.outgoing.try_send(item) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(item)) => self.shared.count_dropped([item.room], 1, "publish queue full"),
-            Err(mpsc::error::TrySendError::Closed(item)) => self.shared.count_dropped([item.room], 1, "publisher stopped"),
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                self.shared.finished.fetch_add(1, Ordering::AcqRel);
+                self.shared.count_dropped([item.room], 1, "publish queue full")
+            }
+            Err(mpsc::error::TrySendError::Closed(item)) => {
+                self.shared.finished.fetch_add(1, Ordering::AcqRel);
+                self.shared.count_dropped([item.room], 1, "publisher stopped")
+            }
         }
     }
 }

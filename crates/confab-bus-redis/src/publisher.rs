@@ -70,6 +70,7 @@ pub(crate) async fn run(
                     shared.count_dropped(batch.iter().map(|i| i.room), batch.len() as u64, "PUBLISH failed");
                     conn = reconnect(&client, &mut backoff).await;
                 }
+                shared.finished.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::AcqRel);
                 batch.clear();
             }
             _ = tokio::time::sleep(wait), if notices_due => {}

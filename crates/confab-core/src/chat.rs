@@ -21,8 +21,11 @@ mod direct;
 mod departures;
 mod found;
 mod moderation;
+mod seen;
+mod shutdown;
 
 pub use moderation::InviteCreated;
+pub use seen::TOUCH_EVERY_MS;
 
 /// The connection id under which people the log still lists at start-up are held (connection ids
 /// of real connections start at 1).
@@ -40,6 +43,8 @@ pub struct Chat {
     /// Leaves the roster could not take (unreachable), announced once it answers again.
     departures: Arc<departures::Departures>,
     pub limits: Limits,
+    /// Who this node noted as seen within the hour (for idle guest expiry).
+    seen: seen::Seen,
     /// The settings the authorization gate reads (`--guests`); set once at start-up.
     policy: parking_lot::RwLock<Policy>,
 }
@@ -83,7 +88,7 @@ impl Chat {
     ) -> Arc<Self> {
         let found = roster.found();
         let departures = Arc::new(departures::Departures::default());
-        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, departures: Arc::clone(&departures), limits, policy: Default::default() });
+        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, departures: Arc::clone(&departures), limits, policy: Default::default(), seen: Default::default() });
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 if let Some(found) = found {
@@ -130,8 +135,13 @@ impl Chat {
         Ok(Actor { name, ..actor.clone() })
     }
 
+    /// The actor a session token belongs to; `None` for an unknown token or an expired guest.
     pub async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
-        self.store.actor_by_token(token_hash).await
+        let actor = self.store.actor_by_token(token_hash).await?;
+        if let Some(actor) = &actor {
+            self.seen(actor);
+        }
+        Ok(actor)
     }
 
     // ---- rooms

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     /// A webhook URL that names no live webhook (unknown, revoked, or a wrong secret: one answer).
     WebhookNotFound,
     Unavailable,
+    /// The disk (or the database's size quota) is full: new writes are refused until space returns;
+    /// reads and live connections keep working.
+    StorageFull,
     Internal,
     /// A moderation request names someone it cannot apply to (not a member, already banned, yourself).
     BadTarget,
@@ -86,6 +89,7 @@ impl ErrorCode {
             ErrorCode::UserNotFound => "user_not_found",
             ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::StorageFull => "storage_full",
             ErrorCode::Internal => "internal",
             ErrorCode::BadTarget => "bad_target",
         }
@@ -129,6 +133,12 @@ impl ChatError {
     pub fn unavailable(detail: impl fmt::Display) -> Self {
         tracing::error!(%detail, "store failure");
         Self::new(ErrorCode::Unavailable, "the database could not complete the request; nothing was stored")
+    }
+    /// The store is out of space (SQLite `SQLITE_FULL`, which covers ENOSPC, or its size quota;
+    /// PostgreSQL SQLSTATE 53100): nothing was stored; the client may try again later.
+    pub fn storage_full(detail: impl fmt::Display) -> Self {
+        tracing::error!(%detail, "storage full: refusing writes");
+        Self::new(ErrorCode::StorageFull, "the server's storage is full; nothing was stored; try again later")
     }
     pub fn internal(detail: impl fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");

@@ -19,6 +19,11 @@ pub struct Limits {
     pub request_burst: u32,
     /// How many `rate_limited` answers in a row before the connection is closed (4002).
     pub rate_limit_strikes: u32,
+    /// Joins (and re-joins) one connection may make per minute, after a burst of as many (at least
+    /// `max_rooms_per_connection`, so a client re-joining all its rooms after a reconnect is never
+    /// refused); 0 disables the limit (`rate_limited`). Each join and leave is an event in the log:
+    /// joining and leaving in a loop would otherwise write without bound.
+    pub joins_per_minute: u32,
     /// Largest page a `history` request may ask for.
     pub history_page_max: usize,
     /// Most events replayed on resume; beyond it the join answers `complete: false`.
@@ -65,6 +70,7 @@ impl Default for Limits {
             requests_per_second: 20,
             request_burst: 40,
             rate_limit_strikes: 50,
+            joins_per_minute: 120,
             history_page_max: 200,
             max_replay: 1000,
             outbound_queue: 1024,

@@ -125,6 +125,18 @@ impl Presence {
         Some(on_leave())
     }
 
+    /// Removes the actor from the room whatever its connections (the node is stopping). True when it
+    /// was present.
+    pub fn remove(&self, room: RoomId, actor: &ActorId) -> bool {
+        let mut rooms = self.rooms.lock();
+        let Some(live) = rooms.get_mut(&room) else { return false };
+        let removed = live.actors.remove(actor).is_some();
+        if live.actors.is_empty() {
+            rooms.remove(&room);
+        }
+        removed
+    }
+
     /// Whether the actor is present here, connected or within a grace period.
     pub fn has(&self, room: RoomId, actor: &ActorId) -> bool {
         self.rooms.lock().get(&room).is_some_and(|l| l.actors.contains_key(actor))

@@ -130,6 +130,14 @@ pub trait Store: Send + Sync + 'static {
     async fn create_guest(&self, name: &str, token_hash: &[u8]) -> Result<Actor>;
     /// The actor whose session token hashes to `token_hash`, if any.
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>>;
+    /// Records that the actor used its session at `at_ms` (Unix ms), for [`Store::expire_idle_guests`].
+    /// Callers touch an actor at most about once an hour; the store just writes it.
+    async fn touch_actor(&self, id: &ActorId, at_ms: i64) -> Result<()>;
+    /// Ends the sessions of guests last seen (or, never touched, created) before `before_ms`: their
+    /// token no longer finds them (`actor_by_token` answers `None`), and they stay otherwise as they
+    /// were (id, name: their messages keep their author). Other kinds of actor never expire. Returns
+    /// how many sessions it ended; an expired guest is not counted again.
+    async fn expire_idle_guests(&self, before_ms: i64) -> Result<usize>;
     /// Changes an actor's display name (events already stored keep the name they were stored with).
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()>;
 

@@ -1,7 +1,9 @@
-//! The application: shared state handed to every handler, the router, start-up, and graceful
-//! shutdown (stop accepting, then close every connection with `going_away` so clients reconnect).
+//! The application: shared state handed to every handler, the router, start-up, and the steps of a
+//! graceful shutdown (the mechanism is `shutdown.rs`: stop accepting, let every connection answer
+//! what it was asked and close with `going_away`, announce the leaves, exit).
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,12 +17,14 @@ use confab_core::Chat;
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::conn::per_address::{PerAddress, Slot};
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
 use crate::accounts::Accounts;
 use crate::http::webhooks::{self, WebhookLimiter};
 use crate::http::{account, api, direct, pages, rooms};
+use crate::shutdown::Shutdown;
 use crate::{native, socketio};
 
 pub struct App {
@@ -35,10 +39,15 @@ pub struct App {
     pub guests: GuestLimiter,
     /// Messages per incoming webhook (`--webhook-burst`, `--webhook-messages-per-minute`).
     pub webhook_limit: WebhookLimiter,
-    /// The Redis bus, when the node has one: /metrics reads its counters.
-    pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
     /// Accounts, sessions, API tokens, and the registry that closes revoked sessions' connections.
     pub accounts: Accounts,
+    /// The Redis bus, when the node has one: /metrics reads its counters, and a shutdown waits
+    /// for its last publications (the leaves) to go out.
+    pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
+    /// Open connections per client address, for `--max-connections-per-address`.
+    pub per_address: PerAddress,
+    /// The graceful shutdown's state: refuses new connections and bounds what connections finish.
+    pub shutdown: Shutdown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +91,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         conns: Mutex::new(HashMap::new()),
         redis_bus,
         accounts,
+        per_address: PerAddress::new(config.max_connections_per_address),
+        shutdown: Shutdown::new(Duration::from_millis(config.shutdown_timeout_ms)),
     });
+    if config.guest_idle_days > 0 {
+        tokio::spawn(sweep_idle_guests(Arc::clone(&app.chat), config.guest_idle_days, config.guest_sweep_interval_ms));
+    }
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
@@ -90,10 +104,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Tests and tools read this line to learn the port when --bind asked for port 0.
     println!("listening on {local}");
     let closing = Arc::clone(&app);
-    // On a signal: stop accepting, and close every connection at once (long-polls included, which
+    // On a signal: stop accepting, and ask every connection to close (long-polls included, which
     // would otherwise hold the HTTP side open for up to a ping interval).
     let signal = async move {
         shutdown_signal().await;
+        closing.shutdown.begin();
         closing.close_all();
     };
     // Chat frames are small and must go out at once: without TCP_NODELAY, Nagle's algorithm and the
@@ -105,12 +120,36 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
     // The peer address feeds the per-address limit on creating guests.
     let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(signal)
-        .await
-        .map_err(StartError::Serve)?;
+    let serve = axum::serve(listener, service).with_graceful_shutdown(signal);
+    // HTTP requests still open at the deadline (a slow history read, say) do not hold the exit.
+    tokio::select! {
+        served = serve.into_future() => served.map_err(StartError::Serve)?,
+        _ = async { app.shutdown.expired().await; tokio::time::sleep(SLACK).await } => {
+            tracing::warn!("HTTP requests still open at the shutdown deadline; stopping anyway");
+        }
+    }
     app.drain().await;
     Ok(())
+}
+
+/// What a shutdown allows past its deadline: time for the `unavailable` answers given at the
+/// deadline and the close frames to be written.
+const SLACK: Duration = Duration::from_millis(500);
+
+/// Expires the sessions of guests idle for `--guest-idle-days`, every `--guest-sweep-interval-ms`
+/// (first at start-up). Every node of a cluster sweeps; a sweep is idempotent.
+async fn sweep_idle_guests(chat: Arc<Chat>, days: u32, interval_ms: u64) {
+    let idle = Duration::from_secs(u64::from(days) * 86_400);
+    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match chat.expire_idle_guests(idle).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, days, "expired idle guest sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not expire idle guest sessions; trying again at the next sweep"),
+        }
+    }
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -222,17 +261,31 @@ impl App {
         own || self.config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
     }
 
-    /// Refuses a WebSocket upgrade from a foreign origin (403) or above the connection limit (503).
-    /// (The refusal is the response itself; it is rare, so its size does not matter.)
+    /// Refuses a WebSocket upgrade from a foreign origin (403), above the connection limit, or
+    /// while shutting down (503).
+    // The refusal is the HTTP response itself, built once per refused upgrade: no need to box it.
     #[allow(clippy::result_large_err)]
     pub fn admit_upgrade(&self, headers: &HeaderMap) -> Result<(), Response> {
         if !self.origin_allowed(headers) {
             return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
         }
+        if self.shutdown.draining() {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
+        }
         if self.connection_count() >= self.chat.limits.max_connections {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
         }
         Ok(())
+    }
+
+    /// A place for one more connection from `peer`, or 429 when it holds
+    /// `--max-connections-per-address` already.
+    #[allow(clippy::result_large_err)] // as `admit_upgrade`
+    pub fn address_slot(&self, peer: std::net::IpAddr) -> Result<Slot, Response> {
+        self.per_address.take(peer).ok_or_else(|| {
+            crate::metrics::error(confab_core::ErrorCode::RateLimited);
+            (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address").into_response()
+        })
     }
 
     fn close_all(&self) {
@@ -242,11 +295,29 @@ impl App {
         }
     }
 
+    /// The end of a shutdown: waits for the connections to finish and close (they answer what they
+    /// were asked first), then announces the leaves of everyone still listed here, then waits for
+    /// the bus to carry them to the other nodes. All of it bounded by the shutdown's deadline.
     async fn drain(&self) {
-        // Give writers a moment to send their close frames.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let deadline = self.shutdown.deadline() + SLACK;
         while self.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if self.connection_count() > 0 {
+            tracing::warn!(open = self.connection_count(), "connections still open at the shutdown deadline");
+        }
+        // Past the deadline the store may still take a few leaves; give it a moment of its own so a
+        // slow drain does not leave everyone listed for the next start's grace pass.
+        let leaves_until = deadline.max(tokio::time::Instant::now() + SLACK);
+        match tokio::time::timeout_at(leaves_until, self.chat.depart_everyone()).await {
+            Ok(left) if left > 0 => tracing::info!(left, "announced the leaves of the people still in rooms"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("not every leave was stored before the shutdown deadline; the next start announces them"),
+        }
+        if let Some(bus) = &self.redis_bus {
+            if !bus.flush(leaves_until.max(tokio::time::Instant::now() + SLACK)).await {
+                tracing::warn!("publications still queued for Redis at exit; other nodes read them from the database");
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use confab_core::stash::{LocalStash, Stash};
 use confab_core::store::{EventSink, Store};
 use confab_core::Chat;
 use confab_store_postgres::PostgresStore;
-use confab_store_sqlite::SqliteStore;
+use confab_store_sqlite::{SqliteSettings, SqliteStore};
 
 use crate::app::StartError;
 use crate::config::Config;
@@ -66,7 +66,8 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
             (Arc::new(store), format!("postgresql, schema {schema}"))
         }
         None => {
-            let store = SqliteStore::open(&config.data_dir, Arc::clone(&sink))?;
+            let settings = SqliteSettings { max_bytes: config.database_max_bytes };
+            let store = SqliteStore::open_with(&config.data_dir, Arc::clone(&sink), settings)?;
             (Arc::new(store), format!("sqlite in {}", config.data_dir.display()))
         }
     };

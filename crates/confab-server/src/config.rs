@@ -19,6 +19,13 @@ pub struct Config {
     #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data")]
     pub data_dir: PathBuf,
 
+    /// Largest size, in bytes, the SQLite database may grow to (a quota); beyond it new writes fail
+    /// with `storage_full` as on a full disk, while reads and live connections go on. Default: only
+    /// the disk limits it. (SQLite only: PostgreSQL's own quotas and a full disk there give the same
+    /// error.)
+    #[arg(long, env = "CONFAB_DATABASE_MAX_BYTES")]
+    pub database_max_bytes: Option<u64>,
+
     /// PostgreSQL to keep everything in instead of SQLite, e.g. postgres://confab@db.internal/confab
     /// (libpq URL or key=value form). Several nodes may share one database.
     #[arg(long, env = "CONFAB_DATABASE_URL", hide_env_values = true)]
@@ -118,6 +125,11 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_ROOMS_PER_CONNECTION", default_value_t = Limits::default().max_rooms_per_connection)]
     pub max_rooms_per_connection: usize,
 
+    /// Joins (and re-joins) one connection may make per minute, after a burst of as many (at least
+    /// --max-rooms-per-connection), 0 for no limit (error `rate_limited`).
+    #[arg(long, env = "CONFAB_JOINS_PER_MINUTE", default_value_t = Limits::default().joins_per_minute)]
+    pub joins_per_minute: u32,
+
     /// Sustained requests per second per connection, 0 for no limit (error `rate_limited`).
     #[arg(long, env = "CONFAB_REQUESTS_PER_SECOND", default_value_t = Limits::default().requests_per_second)]
     pub requests_per_second: u32,
@@ -158,6 +170,12 @@ pub struct Config {
     #[arg(long, env = "CONFAB_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
     pub max_connections: usize,
 
+    /// Simultaneous connections one client address (IPv6: one /64) may hold, both protocols together,
+    /// 0 for no limit; more are refused with 429. Behind a reverse proxy every client has the
+    /// proxy's address: raise it there.
+    #[arg(long, env = "CONFAB_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
     /// New guest sessions one client address (IPv6: one /64) may create per minute after its burst,
     /// 0 for no limit. Counts POST /api/guest, `hello` with a name on /ws and the first Socket.IO
     /// `user` name; refused with 429 and Retry-After (HTTP) or `rate_limited`.
@@ -167,6 +185,16 @@ pub struct Config {
     /// Guest sessions one client address may create at once before the per-minute rate applies.
     #[arg(long, env = "CONFAB_GUEST_BURST_PER_ADDRESS", default_value_t = Limits::default().guest_burst_per_address)]
     pub guest_burst_per_address: u32,
+
+    /// Days a guest session may go unused (no sign-in with its token) before it
+    /// expires: its token stops working (`unauthenticated`; the web UI asks for a name again) while
+    /// the guest's id and name stay on its messages. 0: never.
+    #[arg(long, env = "CONFAB_GUEST_IDLE_DAYS", default_value_t = 30)]
+    pub guest_idle_days: u32,
+
+    /// Milliseconds between two sweeps that expire idle guest sessions (the first runs at start-up).
+    #[arg(long, env = "CONFAB_GUEST_SWEEP_INTERVAL_MS", default_value_t = 3_600_000)]
+    pub guest_sweep_interval_ms: u64,
 
     /// Largest Engine.IO payload on /socket.io/ (a polling POST body or one WebSocket message),
     /// advertised to clients as `maxPayload`; larger closes the session (polling: 413, WebSocket: 1009).
@@ -194,6 +222,11 @@ pub struct Config {
     /// Milliseconds between tries to announce the queued leaves while Redis is unreachable.
     #[arg(long, env = "CONFAB_DEPARTURE_RETRY_MS", default_value_t = Limits::default().departure_retry.as_millis() as u64)]
     pub departure_retry_ms: u64,
+    /// Milliseconds a graceful shutdown (SIGTERM, Ctrl-C) may take: connections answer what they were
+    /// asked (a commit not done by then is answered `unavailable`), close with going_away (1001),
+    /// the leaves of everyone still in rooms are stored, then the process exits 0.
+    #[arg(long, env = "CONFAB_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
 
     /// Milliseconds a gap in a room's live events may stay open before it is filled from the
     /// database (events of one room committed on two nodes can cross the bus out of order).
@@ -360,6 +393,7 @@ impl Config {
             max_text_bytes: self.max_text_bytes,
             max_frame_bytes: self.max_frame_bytes,
             max_rooms_per_connection: self.max_rooms_per_connection,
+            joins_per_minute: self.joins_per_minute,
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
             history_page_max: self.history_page_max,

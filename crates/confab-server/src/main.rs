@@ -11,6 +11,7 @@
 //!   that keeps each room in order, the batching writer, rate limiting.
 //! - [`fanout`]: the in-process hub that hands committed events to subscribed connections.
 //! - [`metrics`]: what the server counts, served at `/metrics`.
+//! - [`shutdown`]: graceful shutdown (answer what was asked, close with `going_away`, announce the leaves).
 //! - [`admin`]: `confab admin …`, maintenance commands (backup).
 //!
 //! `confab` with no subcommand runs the server; `confab admin …` runs a maintenance command.
@@ -28,6 +29,7 @@ mod http;
 mod identity;
 mod metrics;
 mod native;
+mod shutdown;
 mod socketio;
 
 use clap::{Parser, Subcommand};

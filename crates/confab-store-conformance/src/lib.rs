@@ -13,6 +13,7 @@
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
 //! - [`moderation`]: memberships changed by moderation events, bans, and invites.
 //! - [`direct`]: direct rooms (one per set of people), my rooms, webhooks.
+//! - [`sessions`]: idle guest sessions expire, keeping the guest's id and name.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
 pub mod accounts;
@@ -21,6 +22,7 @@ pub mod messages;
 pub mod moderation;
 pub mod rooms;
 pub mod sequencing;
+pub mod sessions;
 pub mod throughput;
 
 use std::future::Future;
@@ -118,7 +120,8 @@ macro_rules! for_each_check {
             accounts::invites_are_single_use_and_expire,
             direct::one_direct_room_per_set_of_people,
             direct::my_rooms_and_actors,
-            direct::webhooks_are_created_found_and_revoked
+            direct::webhooks_are_created_found_and_revoked,
+            sessions::idle_guests_expire_and_keep_their_name
         );
     };
 }

@@ -158,12 +158,29 @@ fn finish<T>(client: Object, outcome: Result<Result<T, tokio_postgres::Error>, t
             if e.is_closed() || e.as_db_error().is_none() {
                 drop(Object::take(client));
             }
-            Err(ChatError::unavailable(e))
+            Err(db_error(e))
         }
         Err(_) => {
             drop(Object::take(client));
             Err(ChatError::unavailable("the database did not answer within --database-timeout-ms"))
         }
+    }
+}
+
+/// A PostgreSQL failure as the client sees it: `storage_full` when the server is out of disk
+/// (SQLSTATE 53100 `disk_full`), `unavailable` for everything else (lost connection, timeout, abort).
+pub(crate) fn db_error(e: tokio_postgres::Error) -> ChatError {
+    match code_for(e.code()) {
+        confab_core::ErrorCode::StorageFull => ChatError::storage_full(e),
+        _ => ChatError::unavailable(e),
+    }
+}
+
+/// Which error code a SQLSTATE gets (see [`db_error`]).
+pub(crate) fn code_for(state: Option<&tokio_postgres::error::SqlState>) -> confab_core::ErrorCode {
+    match state {
+        Some(s) if *s == tokio_postgres::error::SqlState::DISK_FULL => confab_core::ErrorCode::StorageFull,
+        _ => confab_core::ErrorCode::Unavailable,
     }
 }
 
@@ -193,6 +210,14 @@ impl Store for PostgresStore {
 
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
         read::actor_by_token(&self.db, token_hash).await
+    }
+
+    async fn touch_actor(&self, id: &ActorId, at_ms: i64) -> Result<()> {
+        read::touch_actor(&self.db, id, at_ms).await
+    }
+
+    async fn expire_idle_guests(&self, before_ms: i64) -> Result<usize> {
+        read::expire_idle_guests(&self.db, before_ms).await
     }
 
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
@@ -362,5 +387,23 @@ impl Store for PostgresStore {
 
     async fn revoke_webhook(&self, room: RoomId, id: &ActorId) -> Result<bool> {
         direct::revoke_webhook(&self.db, room, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_for;
+    use confab_core::ErrorCode;
+    use tokio_postgres::error::SqlState;
+
+    /// PostgreSQL out of disk (53100) is `storage_full`, as SQLite's SQLITE_FULL is; other failures,
+    /// including other resource errors, stay `unavailable`.
+    #[test]
+    fn disk_full_is_storage_full() {
+        assert_eq!(code_for(Some(&SqlState::from_code("53100"))), ErrorCode::StorageFull);
+        assert_eq!(code_for(Some(&SqlState::DISK_FULL)), ErrorCode::StorageFull);
+        assert_eq!(code_for(Some(&SqlState::OUT_OF_MEMORY)), ErrorCode::Unavailable);
+        assert_eq!(code_for(Some(&SqlState::T_R_SERIALIZATION_FAILURE)), ErrorCode::Unavailable);
+        assert_eq!(code_for(None), ErrorCode::Unavailable);
     }
 }

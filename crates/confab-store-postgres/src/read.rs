@@ -41,6 +41,17 @@ pub async fn actor_by_token(db: &Db, hash: &[u8]) -> Result<Option<Actor>> {
     .transpose()
 }
 
+pub async fn touch_actor(db: &Db, id: &ActorId, at_ms: i64) -> Result<()> {
+    db.execute("UPDATE actors SET last_seen = $1 WHERE id = $2", &[&at_ms, &id.as_str()]).await.map(drop)
+}
+
+pub async fn expire_idle_guests(db: &Db, before_ms: i64) -> Result<usize> {
+    let sql = "UPDATE actors SET token_hash = NULL, expired_at = $1
+               WHERE kind = $2 AND token_hash IS NOT NULL AND COALESCE(last_seen, created_at) < $3";
+    let n = db.execute(sql, &[&now_ms(), &ActorKind::Guest.as_str(), &before_ms]).await?;
+    Ok(n as usize)
+}
+
 pub async fn rename_actor(db: &Db, id: &ActorId, name: &str) -> Result<()> {
     db.execute("UPDATE actors SET name = $1 WHERE id = $2", &[&name, &id.as_str()]).await.map(drop)
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_accounts.sql")),
     (3, include_str!("../migrations/0003_rooms.sql")),
     (4, include_str!("../migrations/0004_direct.sql")),
+    (5, include_str!("../migrations/0005_guest_expiry.sql")),
 ];
 
 /// Creates the schema if asked for, and applies what is missing. The advisory lock is keyed by the

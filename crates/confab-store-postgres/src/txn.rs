@@ -17,11 +17,17 @@ pub enum Failure {
     Rule(ChatError),
     /// PostgreSQL refused a statement (or answered what cannot be read): the transaction is aborted.
     Aborted(String),
+    /// PostgreSQL is out of disk (SQLSTATE 53100): the transaction is aborted, and the request
+    /// fails with `storage_full`.
+    Full(String),
 }
 
 impl From<tokio_postgres::Error> for Failure {
     fn from(e: tokio_postgres::Error) -> Self {
-        Failure::Aborted(e.to_string())
+        match crate::code_for(e.code()) {
+            confab_core::ErrorCode::StorageFull => Failure::Full(e.to_string()),
+            _ => Failure::Aborted(e.to_string()),
+        }
     }
 }
 

@@ -128,7 +128,7 @@ async fn commit(pool: &Pool, batch: &[Request], deadline: Instant) -> Result<App
             }
             Err(AttemptError::Begin(e)) => {
                 drop(Object::take(client));
-                return Err(ChatError::unavailable(e));
+                return Err(crate::db_error(e));
             }
             Err(AttemptError::Failed(e)) => {
                 drop(Object::take(client));
@@ -159,7 +159,7 @@ enum Isolation {
 }
 
 async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> Result<Option<Applied>, AttemptError> {
-    let failed = |e: tokio_postgres::Error| AttemptError::Failed(ChatError::unavailable(e));
+    let failed = |e: tokio_postgres::Error| AttemptError::Failed(crate::db_error(e));
     // BEGIN and the lock in one round trip: one simple query, so PostgreSQL runs them in this order.
     // The ids are numbers this code formats, not text from a client.
     let rooms: BTreeSet<RoomId> = batch.iter().map(|r| r.room_id).collect();
@@ -192,7 +192,7 @@ async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> 
                 match result {
                     Ok(appended) => outcomes.push(Ok(appended)),
                     Err(Failure::Rule(e)) => outcomes.push(Err(e)),
-                    Err(Failure::Aborted(e)) => {
+                    Err(Failure::Aborted(e) | Failure::Full(e)) => {
                         tracing::warn!(error = %e, "a request aborted its batch; running the batch again with savepoints");
                         client.batch_execute("ROLLBACK").await.map_err(failed)?;
                         return Ok(None);
@@ -213,6 +213,7 @@ async fn run_batch(client: &Object, batch: &[Request], isolation: Isolation) -> 
                 Err(match failure {
                     Failure::Rule(e) => e,
                     Failure::Aborted(e) => ChatError::unavailable(e),
+                    Failure::Full(e) => ChatError::storage_full(e),
                 })
             }
         };

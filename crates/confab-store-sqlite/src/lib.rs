@@ -37,6 +37,15 @@ use checkpoint::Checkpoints;
 use read::Readers;
 use writer::{Cmd, Writer};
 
+/// How the embedded store is run.
+#[derive(Debug, Clone, Default)]
+pub struct SqliteSettings {
+    /// The largest the database file may grow to (`--database-max-bytes`), a quota that also makes a
+    /// full disk testable: beyond it writes fail with `storage_full` while reads go on. `None`: only
+    /// the disk limits it.
+    pub max_bytes: Option<u64>,
+}
+
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
@@ -46,10 +55,16 @@ impl SqliteStore {
     /// Opens (creating if needed) `confab.db` in `dir`, applies migrations, and starts the writer
     /// thread, which hands committed events to `sink`.
     pub fn open(dir: &Path, sink: Arc<dyn EventSink>) -> Result<Self> {
+        Self::open_with(dir, sink, SqliteSettings::default())
+    }
+
+    /// [`SqliteStore::open`] with settings.
+    pub fn open_with(dir: &Path, sink: Arc<dyn EventSink>, settings: SqliteSettings) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ChatError::unavailable(format!("cannot create data dir {}: {e}", dir.display())))?;
         let path: PathBuf = dir.join("confab.db");
-        let mut conn = schema::connect(&path, schema::Use::Write).map_err(ChatError::unavailable)?;
+        let mut conn =
+            schema::connect_limited(&path, schema::Use::Write, settings.max_bytes).map_err(ChatError::unavailable)?;
         schema::migrate(&mut conn).map_err(ChatError::unavailable)?;
         let checkpoints = Checkpoints::start(path.clone()).map_err(ChatError::unavailable)?;
         let writer = Writer::start(conn, sink, checkpoints).map_err(ChatError::unavailable)?;
@@ -80,6 +95,15 @@ impl Store for SqliteStore {
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
         let hash = token_hash.to_vec();
         self.readers.run(move |c| read::actor_by_token(c, &hash)).await
+    }
+
+    async fn touch_actor(&self, id: &ActorId, at_ms: i64) -> Result<()> {
+        let id = id.clone();
+        self.call(|reply| Cmd::Touch { id, at: at_ms, reply }).await
+    }
+
+    async fn expire_idle_guests(&self, before_ms: i64) -> Result<usize> {
+        self.call(|reply| Cmd::ExpireGuests { before: before_ms, reply }).await
     }
 
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {

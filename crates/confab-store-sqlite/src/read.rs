@@ -48,8 +48,14 @@ impl Readers {
     }
 }
 
+/// A failure of the database itself: `storage_full` when SQLite ran out of space (`SQLITE_FULL`:
+/// the disk is full, as the unix VFS reports ENOSPC on a database or WAL write, or the write
+/// connection reached `--database-max-bytes`), `unavailable` otherwise.
 pub fn db(e: rusqlite::Error) -> ChatError {
-    ChatError::unavailable(e)
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => ChatError::storage_full(e),
+        _ => ChatError::unavailable(e),
+    }
 }
 
 /// Reads fail as `internal` when a row holds what the code cannot read (an unknown kind), and as

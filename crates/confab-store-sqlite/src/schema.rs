@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_accounts.sql")),
     (4, include_str!("../migrations/0004_rooms.sql")),
     (5, include_str!("../migrations/0005_direct.sql")),
+    (6, include_str!("../migrations/0006_guest_expiry.sql")),
 ];
 
 /// What a connection is for: its page cache and checkpointing differ.
@@ -28,6 +29,13 @@ pub enum Use {
 /// (an acknowledged message is on disk); a busy timeout so a reader opening during a checkpoint waits;
 /// temporary files (the statement journal of the savepoints used when a batch is retried) in memory.
 pub fn connect(path: &Path, usage: Use) -> rusqlite::Result<Connection> {
+    connect_limited(path, usage, None)
+}
+
+/// [`connect`], with the database's size capped at `max_bytes` for this connection (SQLite's
+/// `max_page_count`, rounded down to whole pages): a write that would grow it further fails with
+/// `SQLITE_FULL`, exactly as a full disk does. Only the writer's connection gets the cap.
+pub fn connect_limited(path: &Path, usage: Use, max_bytes: Option<u64>) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -42,6 +50,16 @@ pub fn connect(path: &Path, usage: Use) -> rusqlite::Result<Connection> {
         Use::Write => conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 0;")?,
         Use::Read => conn.execute_batch("PRAGMA cache_size = -4096;")?,
         Use::Checkpoint => conn.execute_batch("PRAGMA cache_size = -1024;")?,
+    }
+    if let Some(max) = max_bytes {
+        let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = (max / page.max(1)).max(1);
+        // The pragma never lowers the limit below the file's current size: it answers the limit
+        // in force, which is what the start-up log reports.
+        let set: u64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+        if set > pages {
+            tracing::warn!(max_bytes = max, current_bytes = set * page, "the database is already larger than --database-max-bytes; new writes are refused until it shrinks");
+        }
     }
     Ok(conn)
 }

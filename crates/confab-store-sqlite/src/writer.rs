@@ -28,6 +28,8 @@ const MAX_BATCH: usize = 4096;
 pub enum Cmd {
     CreateGuest { id: String, name: String, token_hash: Vec<u8>, reply: oneshot::Sender<Result<Actor>> },
     Rename { id: ActorId, name: String, reply: oneshot::Sender<Result<()>> },
+    Touch { id: ActorId, at: i64, reply: oneshot::Sender<Result<()>> },
+    ExpireGuests { before: i64, reply: oneshot::Sender<Result<usize>> },
     CreateRoom { name: String, kind: RoomKind, owner: ActorRef, reply: oneshot::Sender<Result<Room>> },
     Append { room_id: RoomId, room_name: String, actor: ActorRef, new: NewEvent, reply: oneshot::Sender<Result<Appended>> },
     CreateRoomInvite { invite: NewInvite, reply: oneshot::Sender<Result<()>> },
@@ -66,16 +68,29 @@ enum Outcome {
     Guest(Result<Actor>),
     Room(Result<Room>),
     Unit(Result<()>),
+    Count(Result<usize>),
     Append(Result<Appended>),
     Exec(Result<Done>),
 }
 
 impl Outcome {
+    fn error(&self) -> Option<ChatError> {
+        match self {
+            Outcome::Guest(r) => r.as_ref().err().cloned(),
+            Outcome::Room(r) => r.as_ref().err().cloned(),
+            Outcome::Unit(r) => r.as_ref().err().cloned(),
+            Outcome::Count(r) => r.as_ref().err().cloned(),
+            Outcome::Append(r) => r.as_ref().err().cloned(),
+            Outcome::Exec(r) => r.as_ref().err().cloned(),
+        }
+    }
+
     fn is_ok(&self) -> bool {
         match self {
             Outcome::Guest(r) => r.is_ok(),
             Outcome::Room(r) => r.is_ok(),
             Outcome::Unit(r) => r.is_ok(),
+            Outcome::Count(r) => r.is_ok(),
             Outcome::Append(r) => r.is_ok(),
             Outcome::Exec(r) => r.is_ok(),
         }
@@ -88,7 +103,8 @@ fn answer(cmd: Cmd, outcome: Outcome) {
     match (cmd, outcome) {
         (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(r)),
         (Cmd::CreateRoom { reply, .. } | Cmd::UseRoomInvite { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
-        (Cmd::Rename { reply, .. } | Cmd::CreateRoomInvite { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::Rename { reply, .. } | Cmd::CreateRoomInvite { reply, .. } | Cmd::Touch { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::ExpireGuests { reply, .. }, Outcome::Count(r)) => drop(reply.send(r)),
         (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
         (Cmd::Exec { reply, .. }, Outcome::Exec(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
@@ -154,7 +170,7 @@ type Applied = (Vec<Outcome>, Vec<Event>);
 /// Runs the batch in one transaction and commits it. `Ok(None)`: a request failed under
 /// [`Isolation::None`] and the transaction was rolled back. `Err`: the transaction itself failed.
 fn run_batch(conn: &Connection, batch: &[Cmd], isolation: Isolation) -> Result<Option<Applied>> {
-    run_cached(conn, "BEGIN IMMEDIATE").map_err(ChatError::unavailable)?;
+    run_cached(conn, "BEGIN IMMEDIATE").map_err(db)?;
     let mut txn = Txn { conn, events: Vec::new(), seqs: HashMap::new() };
     let mut outcomes = Vec::with_capacity(batch.len());
     for cmd in batch {
@@ -166,9 +182,15 @@ fn run_batch(conn: &Connection, batch: &[Cmd], isolation: Isolation) -> Result<O
             let _ = run_cached(conn, "ROLLBACK");
             return Ok(None);
         }
+        // SQLite rolls the whole transaction back by itself on some errors, SQLITE_FULL among them
+        // (https://sqlite.org/lang_transaction.html, "Response To Errors Within A Transaction"):
+        // what the batch did so far is gone, so the batch fails as a whole, with that error.
+        if conn.is_autocommit() {
+            return Err(outcome.error().unwrap_or_else(|| ChatError::unavailable("the transaction ended by itself")));
+        }
         outcomes.push(outcome);
     }
-    match txn.store_seqs().and_then(|()| run_cached(conn, "COMMIT").map_err(ChatError::unavailable)) {
+    match txn.store_seqs().and_then(|()| run_cached(conn, "COMMIT").map_err(db)) {
         Ok(()) => Ok(Some((outcomes, txn.events))),
         Err(e) => {
             let _ = run_cached(conn, "ROLLBACK");
@@ -193,7 +215,8 @@ fn failed(cmd: &Cmd, err: ChatError) -> Outcome {
     match cmd {
         Cmd::CreateGuest { .. } => Outcome::Guest(Err(err)),
         Cmd::CreateRoom { .. } | Cmd::UseRoomInvite { .. } => Outcome::Room(Err(err)),
-        Cmd::Rename { .. } | Cmd::CreateRoomInvite { .. } => Outcome::Unit(Err(err)),
+        Cmd::Rename { .. } | Cmd::CreateRoomInvite { .. } | Cmd::Touch { .. } => Outcome::Unit(Err(err)),
+        Cmd::ExpireGuests { .. } => Outcome::Count(Err(err)),
         Cmd::Append { .. } => Outcome::Append(Err(err)),
         Cmd::Exec { .. } => Outcome::Exec(Err(err)),
     }
@@ -214,7 +237,7 @@ impl Txn<'_> {
     /// Runs one request inside a savepoint: its failure rolls back only its own writes.
     fn apply_in_savepoint(&mut self, cmd: &Cmd) -> Outcome {
         if let Err(e) = run_cached(self.conn, "SAVEPOINT req") {
-            return failed(cmd, ChatError::unavailable(e));
+            return failed(cmd, db(e));
         }
         let mark = self.events.len();
         // An append touches one room's counter: what it was before, to put back on failure.
@@ -234,8 +257,11 @@ impl Txn<'_> {
             }
             run_cached(self.conn, "ROLLBACK TO req").and_then(|_| run_cached(self.conn, "RELEASE req"))
         };
-        if let Err(e) = ended {
-            tracing::error!(error = %e, "savepoint end failed");
+        // (No savepoint is left to end when SQLite rolled the transaction back by itself.)
+        if let Err(e) = ended.map_err(|e| (e, self.conn.is_autocommit())) {
+            if !e.1 {
+                tracing::error!(error = %e.0, "savepoint end failed");
+            }
         }
         outcome
     }
@@ -253,6 +279,17 @@ impl Txn<'_> {
             ),
             Cmd::Rename { id, name, .. } => Outcome::Unit(
                 conn.execute("UPDATE actors SET name = ?1 WHERE id = ?2", (name, id.as_str())).map(drop).map_err(db),
+            ),
+            Cmd::Touch { id, at, .. } => Outcome::Unit(
+                conn.execute("UPDATE actors SET last_seen = ?1 WHERE id = ?2", (at, id.as_str())).map(drop).map_err(db),
+            ),
+            Cmd::ExpireGuests { before, .. } => Outcome::Count(
+                conn.execute(
+                    "UPDATE actors SET token_hash = NULL, expired_at = ?1
+                     WHERE kind = ?2 AND token_hash IS NOT NULL AND COALESCE(last_seen, created_at) < ?3",
+                    (now_ms(), ActorKind::Guest.as_str(), before),
+                )
+                .map_err(db),
             ),
             Cmd::CreateRoom { name, kind, owner, .. } => Outcome::Room(create_room(conn, name, *kind, owner)),
             Cmd::CreateRoomInvite { invite, .. } => Outcome::Unit(
@@ -295,10 +332,10 @@ impl Txn<'_> {
     /// Writes every touched room's new top sequence back.
     fn store_seqs(&self) -> Result<()> {
         let mut update =
-            self.conn.prepare_cached("UPDATE rooms SET top_seq = ?1 WHERE id = ?2").map_err(ChatError::unavailable)?;
+            self.conn.prepare_cached("UPDATE rooms SET top_seq = ?1 WHERE id = ?2").map_err(db)?;
         for (room, (stored, top)) in &self.seqs {
             if top != stored {
-                update.execute((top, room)).map_err(ChatError::unavailable)?;
+                update.execute((top, room)).map_err(db)?;
             }
         }
         Ok(())

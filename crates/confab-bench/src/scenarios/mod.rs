@@ -13,6 +13,7 @@ mod member;
 mod rooms;
 mod shared;
 mod slow;
+mod soak;
 mod step;
 mod storm;
 mod traffic;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli, opts: ConnOpts, nofile: u64) -> (Value, bool) {
         Cmd::Idle(i) => ("idle", idle::run(&cli, opts, i).await),
         Cmd::Storm(s) => ("storm", storm::run(&cli, opts, s).await),
         Cmd::Durable(d) => ("durable", durable::run(&cli, opts, d).await),
+        Cmd::Soak(s) => ("soak", soak::run(&cli, opts, s).await),
     };
     let o = out.as_object_mut().unwrap();
     o.insert("scenario".into(), json!(scenario));

@@ -77,7 +77,7 @@ impl Chat {
         }
     }
 
-    async fn room_by_id(&self, id: RoomId, name: &str) -> Option<Room> {
+    pub(super) async fn room_by_id(&self, id: RoomId, name: &str) -> Option<Room> {
         match self.store.room(name).await {
             Ok(Some(room)) if room.id == id => Some(room),
             Ok(_) => None,

@@ -3,6 +3,7 @@
 //! overflows, and the [`sequencer::Sequencer`] that turns queued items into frames in room order.
 //! Nothing here knows a wire format: each transport hands down its [`Encoder`].
 
+pub mod per_address;
 pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
@@ -234,6 +235,10 @@ pub struct ConnShared {
     /// Rooms a kick or ban took the connection out of, for its session to leave (see [`ConnShared::evicted`]).
     evicted: parking_lot::Mutex<Vec<RoomId>>,
     evictions: Notify,
+    /// Set when the side that handles requests has finished (and queued its last answers): a writer
+    /// of its own (Socket.IO) closing for a shutdown waits for it, so answers go out before the close.
+    settled: std::sync::atomic::AtomicBool,
+    settled_notify: Notify,
 }
 
 impl ConnShared {
@@ -249,6 +254,8 @@ impl ConnShared {
             actor: parking_lot::Mutex::new(None),
             evicted: parking_lot::Mutex::new(Vec::new()),
             evictions: Notify::new(),
+            settled: std::sync::atomic::AtomicBool::new(false),
+            settled_notify: Notify::new(),
         };
         (Arc::new(shared), rx)
     }
@@ -278,6 +285,23 @@ impl ConnShared {
             let notified = self.killed.notified();
             if let Some(r) = self.kill_reason() {
                 return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// The request side is done: nothing more will be queued but by the fan-out.
+    pub fn settle(&self) {
+        self.settled.store(true, Ordering::Release);
+        self.settled_notify.notify_waiters();
+    }
+
+    /// Resolves once [`ConnShared::settle`] was called.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.settled_notify.notified();
+            if self.settled.load(Ordering::Acquire) {
+                return;
             }
             notified.await;
         }

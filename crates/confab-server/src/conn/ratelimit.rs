@@ -18,6 +18,12 @@ impl TokenBucket {
         TokenBucket { rate: rate as f64, burst, tokens: burst, last: Instant::now(), strikes: 0 }
     }
 
+    /// `per_minute` on average, `burst` at once; 0 per minute means unlimited.
+    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
+        let burst = burst.max(1) as f64;
+        TokenBucket { rate: f64::from(per_minute) / 60.0, burst, tokens: burst, last: Instant::now(), strikes: 0 }
+    }
+
     pub fn take(&mut self) -> bool {
         if self.rate == 0.0 {
             return true;
@@ -48,5 +54,8 @@ mod tests {
         assert_eq!(b.strikes, 1);
         let mut unlimited = TokenBucket::new(0, 0);
         assert!((0..10_000).all(|_| unlimited.take()));
+        let mut slow = TokenBucket::per_minute(60, 5);
+        assert_eq!((0..100).filter(|_| slow.take()).count(), 5, "the burst, then about one a second");
+        assert!((0..10_000).all(|_| TokenBucket::per_minute(0, 0).take()));
     }
 }

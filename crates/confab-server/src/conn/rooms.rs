@@ -14,6 +14,7 @@ use confab_core::model::{Actor, Room, Seq};
 use confab_core::presence::ConnId;
 use confab_core::{ChatError, ErrorCode, Event};
 
+use super::ratelimit::TokenBucket;
 use super::vecmap::VecMap;
 use super::{ConnShared, Encoded, JoinAnswer, Outbound};
 use crate::app::App;
@@ -22,6 +23,9 @@ use crate::app::App;
 pub struct JoinedRooms {
     /// By lower-cased name (room names are unique regardless of case).
     rooms: VecMap<String, Room>,
+    /// Joins left to this connection (`joins_per_minute`); made at the first join, so that a
+    /// connection that never joins holds none.
+    joins: Option<Box<TokenBucket>>,
 }
 
 fn key(name: &str) -> String {
@@ -57,10 +61,17 @@ impl JoinedRooms {
         room: &Room,
         since: Option<Seq>,
     ) -> Result<Joined, ChatError> {
-        let limit = app.chat.limits.max_rooms_per_connection;
+        let limits = &app.chat.limits;
+        let limit = limits.max_rooms_per_connection;
         let rejoin = self.contains(room);
         if !rejoin && self.rooms.len() >= limit {
             return Err(ChatError::new(ErrorCode::TooManyRooms, format!("a connection joins at most {limit} rooms")));
+        }
+        let per_minute = limits.joins_per_minute;
+        let burst = per_minute.max(u32::try_from(limit).unwrap_or(u32::MAX));
+        let joins = self.joins.get_or_insert_with(|| Box::new(TokenBucket::per_minute(per_minute, burst)));
+        if !joins.take() {
+            return Err(ChatError::new(ErrorCode::RateLimited, format!("a connection joins at most {per_minute} rooms a minute")));
         }
         let role = app.chat.may_join(actor, room).await?;
         conn.send(Outbound::Subscribing(room.id)).await;

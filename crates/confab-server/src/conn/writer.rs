@@ -84,7 +84,15 @@ pub async fn send_or_killed(out: &mut Outgoing, items: &mut Vec<Outbound>, share
 }
 
 /// The writer as a task of its own: until the connection is killed or the queue's sender is gone.
-pub async fn run(mut out: Outgoing, mut rx: Receiver<Outbound>, shared: Arc<ConnShared>) {
+/// Killed with `going_away` (a shutdown), it first waits, up to `settle_by()` (the shutdown's
+/// deadline), for the request side to [`ConnShared::settle`], so that the answers it queues last go
+/// out before the close.
+pub async fn run(
+    mut out: Outgoing,
+    mut rx: Receiver<Outbound>,
+    shared: Arc<ConnShared>,
+    settle_by: impl Fn() -> tokio::time::Instant,
+) {
     let mut items = Vec::new();
     let reason = loop {
         tokio::select! {
@@ -101,5 +109,8 @@ pub async fn run(mut out: Outgoing, mut rx: Receiver<Outbound>, shared: Arc<Conn
             }
         }
     };
+    if reason == CloseReason::GoingAway {
+        let _ = tokio::time::timeout_at(settle_by(), shared.settled()).await;
+    }
     out.close(&mut rx, reason).await;
 }

@@ -27,6 +27,10 @@ pub async fn upgrade(
     if let Err(refused) = app.admit_upgrade(&headers) {
         return refused;
     }
+    let slot = match app.address_slot(peer.ip()) {
+        Ok(slot) => slot,
+        Err(refused) => return refused,
+    };
     // A cookie that no longer works (signed out elsewhere) leaves the connection anonymous, as if
     // there were none: it can still `hello`. An explicit `Authorization` header that does not work
     // is refused, so a bot with a revoked token learns it at once.
@@ -37,7 +41,10 @@ pub async fn upgrade(
         Some(Err(_)) | None => None,
     };
     let max = app.chat.limits.max_frame_bytes;
-    ws.on_upgrade(max, move |reader, writer| session::run(app, reader, writer, identity, peer.ip()))
+    ws.on_upgrade(max, move |reader, writer| async move {
+        let _slot = slot;
+        session::run(app, reader, writer, identity, peer.ip()).await
+    })
 }
 
 /// An upgrade refused before it happened: the status and `{"error": {"code", "message"}}`.

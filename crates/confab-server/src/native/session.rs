@@ -101,7 +101,17 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
                     }));
                 }
                 Some(Ok(Message::Binary)) => {
-                    let err = ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
+                    // A binary frame is answered like a request, so it counts like one: a flood of
+                    // them is rate limited (and closed) as a flood of requests is.
+                    let s = session.as_mut().expect("no request in flight");
+                    let err = if s.bucket.take() {
+                        ChatError::new(ErrorCode::BadFrame, "binary frames are not part of the protocol")
+                    } else {
+                        if s.bucket.strikes > limits.rate_limit_strikes {
+                            shared.kill(CloseReason::RateLimited);
+                        }
+                        ChatError::new(ErrorCode::RateLimited, format!("at most {} requests a second", limits.requests_per_second))
+                    };
                     shared.offer(Outbound::Frame(frames::error(&Value::Null, &err)));
                 }
                 Some(Ok(Message::Ping(payload))) => shared.ping(payload),
@@ -123,6 +133,24 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
             }
         }
     };
+    if reason == CloseReason::GoingAway {
+        // The server is stopping: nothing more is read, but what was asked is answered: the request
+        // being handled, then every commit in flight (its ack, or `unavailable` at the shutdown's
+        // deadline). The writer sends it all before the close frame.
+        let finish = async {
+            if let Some(pending) = handling.take() {
+                let (back, later) = pending.await;
+                session = Some(back);
+                answers.extend(later);
+            }
+            while let Some(answer) = answers.next().await {
+                shared.offer(Outbound::Frame(answer));
+            }
+        };
+        if tokio::time::timeout_at(app.shutdown.deadline(), finish).await.is_err() {
+            tracing::debug!(conn = shared.id, "a request was still being handled at the shutdown deadline");
+        }
+    }
     // A request still in flight finishes first (its writes to the queue fail fast once the queue is
     // closed), so that leaving the rooms below sees everything it joined.
     rx.close();
@@ -177,8 +205,9 @@ impl Session {
             Ok(Reply::Joined) => {}
             Ok(Reply::Later(pending)) => {
                 let (id, kind) = (env.id, env.kind);
+                let app = Arc::clone(&self.app);
                 return Some(Box::pin(async move {
-                    let committed = pending.await;
+                    let committed = app.shutdown.bounded(pending).await;
                     crate::metrics::request("native", &kind, started);
                     match committed {
                         Ok(a) => frames::ack(&id, json!({"seq": a.seq, "message_id": a.message_id, "duplicate": a.duplicate})),

@@ -30,7 +30,9 @@ use confab_ws::upgrade::{Reader, Writer};
 use confab_ws::{Message, WsUpgrade};
 
 use crate::app::App;
-use crate::conn::{queue, writer, CloseReason, ConnShared};
+use crate::conn::per_address::Slot;
+use crate::conn::sequencer::Sequencer;
+use crate::conn::{queue, writer, CloseReason, ConnShared, Outbound};
 use crate::http::auth;
 use crate::identity::{self, Identity};
 use engine::EioSession;
@@ -117,22 +119,37 @@ pub async fn get(
                 },
                 None => None,
             };
+            // A new session takes a place in its address's count; an upgrade keeps the polling one's.
+            let slot = match existing {
+                Some(_) => None,
+                None => match app.address_slot(peer.ip()) {
+                    Ok(slot) => Some(slot),
+                    Err(refused) => return refused,
+                },
+            };
             let actor = cookie_actor(&app, &headers).await;
             let app2 = Arc::clone(&app);
             let max = app.engine.max_payload;
             let ip = peer.ip();
-            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor, ip))
+            ws.on_upgrade(max, move |reader, writer| websocket(app2, reader, writer, existing, actor, ip, slot))
         }
         (Some("websocket"), _, Err(_)) => engine_error(3, "Bad request"),
         (Some("polling"), None, _) => {
             if !app.origin_allowed(&headers) {
                 return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
             }
+            if app.shutdown.draining() {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+            }
             if app.connection_count() >= app.chat.limits.max_connections {
                 return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
             }
+            let slot = match app.address_slot(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refused) => return refused,
+            };
             let actor = cookie_actor(&app, &headers).await;
-            let session = open_session(&app, actor, peer.ip());
+            let session = open_session(&app, actor, peer.ip(), Some(slot));
             with_cors(&headers, text(app.engine.open_packet(&session.sid, true)))
         }
         (Some("polling"), Some(sid), _) => {
@@ -180,12 +197,16 @@ async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<Identity> {
 }
 
 /// Starts an Engine.IO session and its socket task.
-fn open_session(app: &Arc<App>, actor: Option<Identity>, peer: IpAddr) -> Arc<EioSession> {
+fn open_session(app: &Arc<App>, actor: Option<Identity>, peer: IpAddr, slot: Option<Slot>) -> Arc<EioSession> {
     let encoder = if app.engine.recovery.is_some() { &encode::SOCKETIO_RECOVERY } else { &encode::SOCKETIO };
     let (conn, rx) = ConnShared::new(encoder, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx, peer);
-    tokio::spawn(socket::run(Arc::clone(app), Arc::clone(&session), inbound_rx, actor));
+    let (app2, session2) = (Arc::clone(app), Arc::clone(&session));
+    tokio::spawn(async move {
+        let _slot = slot; // the address's place, held as long as the session
+        socket::run(app2, session2, inbound_rx, actor).await
+    });
     session
 }
 
@@ -228,11 +249,14 @@ async fn poll(app: &App, session: &EioSession) -> Response {
         tokio::select! {
             biased;
             // The client's own close is answered with a noop: it knows (Engine.IO's test suite checks).
-            _ = session.conn.killed() => {
+            reason = session.conn.killed() => {
+                if reason == CloseReason::GoingAway {
+                    return text(last_poll(app, session, rx, sequencer).await);
+                }
                 if session.closed_by_client() {
                     return text("6".into());
                 }
-                if session.conn.kill_reason() == Some(CloseReason::SessionRevoked) {
+                if reason == CloseReason::SessionRevoked {
                     // The goodbye queued just before the kill (an `error` event saying why, and a
                     // DISCONNECT) goes out with the close packet, as the WebSocket writer sends it.
                     while let Some(item) = rx.try_recv() {
@@ -269,6 +293,26 @@ async fn poll(app: &App, session: &EioSession) -> Response {
     text(body)
 }
 
+/// The poll pending when the server shuts down: once the socket has answered what was in flight
+/// (or the shutdown's deadline passed), everything queued, then the close packet, so the client
+/// reconnects (elsewhere).
+async fn last_poll(app: &App, session: &EioSession, rx: &mut queue::Receiver<Outbound>, sequencer: &mut Sequencer) -> String {
+    let _ = tokio::time::timeout_at(app.shutdown.deadline(), session.conn.settled()).await;
+    let mut frames: Vec<Utf8Bytes> = Vec::new();
+    while let Some(item) = rx.try_recv() {
+        if sequencer.push(item, &mut frames).is_err() {
+            break;
+        }
+    }
+    let mut body = String::new();
+    for f in &frames {
+        body.push_str(f.as_str());
+        body.push(SEPARATOR);
+    }
+    body.push('1');
+    body
+}
+
 /// The WebSocket transport: a new session, or the upgrade of a polling one.
 async fn websocket(
     app: Arc<App>,
@@ -277,6 +321,7 @@ async fn websocket(
     existing: Option<Arc<EioSession>>,
     actor: Option<Identity>,
     peer: IpAddr,
+    slot: Option<Slot>,
 ) {
     let session = match existing {
         Some(session) => {
@@ -304,7 +349,7 @@ async fn websocket(
             session
         }
         None => {
-            let session = open_session(&app, actor, peer);
+            let session = open_session(&app, actor, peer, slot);
             let open = app.engine.open_packet(&session.sid, false);
             if sink.send_text(&open).await.is_err() {
                 session.conn.kill(CloseReason::Normal);
@@ -314,7 +359,9 @@ async fn websocket(
         }
     };
     let Some((rx, sequencer)) = session.out.lock().await.take() else { return };
-    let writer = tokio::spawn(writer::run(writer::Outgoing::new(sink, sequencer), rx, Arc::clone(&session.conn)));
+    let out = writer::Outgoing::new(sink, sequencer);
+    let stopping = Arc::clone(&app);
+    let writer = tokio::spawn(writer::run(out, rx, Arc::clone(&session.conn), move || stopping.shutdown.deadline()));
     loop {
         tokio::select! {
             msg = stream.next() => match msg {

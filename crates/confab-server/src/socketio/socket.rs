@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::rooms::JoinedRooms;
 use crate::conn::queue;
-use crate::conn::CloseReason;
+use crate::conn::{CloseReason, Outbound};
 use crate::http::auth;
 use crate::identity::{self, Identity};
 use confab_core::authz::GuestAccess;
@@ -128,7 +128,20 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
             _ = session.conn.killed() => break,
         }
     }
+    if session.conn.kill_reason() == Some(CloseReason::GoingAway) {
+        // The server is stopping: every commit in flight is answered (its ack, or `unavailable` at
+        // the shutdown's deadline) before the transport closes; the writer waits for `settle`.
+        let finish = async {
+            while let Some(answer) = answers.next().await {
+                if let Some(frame) = answer {
+                    session.conn.offer(Outbound::Frame(frame));
+                }
+            }
+        };
+        let _ = tokio::time::timeout_at(app.shutdown.deadline(), finish).await;
+    }
     socket.finish();
+    session.conn.settle();
 }
 
 #[derive(Deserialize)]
@@ -219,6 +232,7 @@ impl Socket {
             }
             SocketPacket::Event { ack, name, args, .. } => {
                 let limits = &self.app.chat.limits;
+                let app = Arc::clone(&self.app);
                 let started = std::time::Instant::now();
                 let result = if self.bucket.take() {
                     self.event(&name, &args).await
@@ -241,7 +255,7 @@ impl Socket {
                         }
                     }
                     Ok(Reply::Later(pending, client_id)) => answers.push_back(Box::pin(async move {
-                        let committed = pending.await;
+                        let committed = app.shutdown.bounded(pending).await;
                         crate::metrics::request("socketio", &name, started);
                         match (committed, ack) {
                             (Ok(a), Some(id)) => {

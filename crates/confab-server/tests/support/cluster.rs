@@ -93,6 +93,13 @@ impl Cluster {
         self.nodes[i].as_ref().expect("node is running")
     }
 
+    /// Stops node `i` gracefully (SIGTERM) and returns its exit code.
+    pub fn terminate(&mut self, i: usize) -> Option<i32> {
+        let mut server = self.nodes[i].take().expect("node is running");
+        server.signal_term();
+        server.wait_exit(std::time::Duration::from_secs(20))
+    }
+
     /// Kills node `i` with SIGKILL: no leave, no goodbye to Redis.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut server) = self.nodes[i].take() {

@@ -184,6 +184,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM without waiting (the test watches the shutdown from its clients).
+    pub fn signal_term(&self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "could not signal the server");
+    }
+
+    /// Waits (at most `limit`) for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < until, "the server did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again on the same port and data (or schema) after it exited by itself.
+    pub fn start_again(self) -> Server {
+        self.restart()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -209,6 +234,21 @@ impl Client {
         let mut c = Client { ws, next_id: 1, pending: VecDeque::new(), welcome: Value::Null, user: Value::Null };
         c.welcome = c.recv().await;
         assert_eq!(c.welcome["type"], "welcome");
+        c
+    }
+
+    /// Connects from the local address `source` (another loopback address, such as 127.0.0.2, is
+    /// another client address to the server) and becomes a new guest called `name`.
+    pub async fn guest_from(server: &Server, source: &str, name: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(format!("{source}:0").parse().expect("source address")).expect("bind the source address");
+        let tcp = socket.connect(server.addr.parse().expect("server address")).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(server.url("/ws"), MaybeTlsStream::Plain(tcp)).await.expect("upgrade");
+        let mut c = Client { ws, next_id: 1, pending: VecDeque::new(), welcome: Value::Null, user: Value::Null };
+        c.welcome = c.recv().await;
+        let ack = c.ok("hello", json!({"name": name})).await;
+        c.user = ack["user"].clone();
+        c.user["token"] = ack["token"].clone();
         c
     }
 
