@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
-use crate::http::{api, pages};
+use crate::http::{api, health, openapi, pages};
 use crate::{native, socketio};
 
 pub struct App {
@@ -104,8 +104,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(pages::lobby))
         .route("/chat-room/{name}", get(pages::room))
         .route("/static/{file}", get(pages::asset))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
         .route("/metrics", get(crate::metrics::route::metrics))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/guest", post(api::create_guest))
         .route("/api/me", get(api::me))
         .route("/api/rooms", get(api::rooms))

@@ -1,6 +1,9 @@
-//! The HTTP side: pages of the embedded web UI, the small JSON API, and session handling.
+//! The HTTP side: pages of the embedded web UI, the small JSON API and its OpenAPI document, and
+//! session handling.
 
 pub mod api;
 pub mod auth;
 pub mod guest_limit;
+pub mod health;
+pub mod openapi;
 pub mod pages;

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs schemathesis against the OpenAPI document of a live Confab server: every response must match
+# the document (status code, content type, headers, schema), and the server must not answer 5xx.
+#
+# Usage: CONFAB_BIN=/path/to/confab tests/openapi/run.sh [extra schemathesis arguments]
+# Installs schemathesis (PyPI) into $HOME/.cache/confab-schemathesis when missing; starts the server on
+# a free port with a temporary data dir; seeds a guest session and a room with messages (seed.py); runs
+# schemathesis with that session as `Authorization: Bearer` (authenticated operations get a session)
+# within OPENAPI_MAX_EXAMPLES cases per operation (default 25) and OPENAPI_TIMEOUT seconds (default
+# 150). Exits non-zero if schemathesis finds a mismatch or the server fails.
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ -z "${CONFAB_BIN:-}" || ! -x "${CONFAB_BIN}" ]]; then
+  echo "run.sh: set CONFAB_BIN to the confab server binary" >&2
+  exit 2
+fi
+
+# --- install (only when missing or when requirements.txt changed) -----------------------------------
+venv="${SCHEMATHESIS_VENV:-$HOME/.cache/confab-schemathesis}"
+stamp="$venv/.confab-requirements"
+if [[ ! -x "$venv/bin/schemathesis" ]] || ! cmp -s "$here/requirements.txt" "$stamp"; then
+  echo "== installing schemathesis into $venv"
+  python3 -m venv "$venv" || exit 2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt" || exit 2
+  cp "$here/requirements.txt" "$stamp"
+fi
+
+# --- server --------------------------------------------------------------------------------------
+work="$(mktemp -d)"
+log="$work/server.log"
+# Unlimited guests: schemathesis creates hundreds of sessions from 127.0.0.1.
+"$CONFAB_BIN" --bind 127.0.0.1:0 --data-dir "$work/data" --guests-per-minute-per-address 0 >"$log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+addr=""
+for _ in $(seq 100); do
+  addr="$(sed -n 's/^listening on //p' "$log" | head -n 1)"
+  [[ -n "$addr" ]] && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z "$addr" ]]; then
+  echo "run.sh: the server did not start:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+
+room="openapi-seed"
+token="$("$venv/bin/python" "$here/seed.py" "$addr" "$room")" || { echo "run.sh: seeding failed" >&2; exit 1; }
+
+# --- run -----------------------------------------------------------------------------------------
+echo "== schemathesis against http://$addr/api/openapi.json"
+status=0
+# From the temporary dir: schemathesis keeps a cache of failures in ./.schemathesis, which does not belong
+# in the work tree.
+cd "$work" || exit 1
+timeout "${OPENAPI_TIMEOUT:-150}" "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "http://$addr/api/openapi.json" \
+  --checks all \
+  --max-examples "${OPENAPI_MAX_EXAMPLES:-25}" \
+  --request-timeout 10 \
+  --seed "${OPENAPI_SEED:-$RANDOM}" \
+  --header "Authorization: Bearer $token" \
+  --report junit --report-dir "$work/report" \
+  --no-color \
+  "$@" || status=$?
+if [[ $status -eq 124 ]]; then
+  echo "run.sh: schemathesis took longer than ${OPENAPI_TIMEOUT:-150} s" >&2
+fi
+if ! kill -0 "$server" 2>/dev/null; then
+  echo "run.sh: the server died during the run:" >&2
+  tail -n 50 "$log" >&2
+  status=1
+fi
+if [[ $status -ne 0 ]]; then
+  echo "openapi (schemathesis): FAILED" >&2
+else
+  echo "openapi (schemathesis): every response matched the document"
+fi
+exit $status
