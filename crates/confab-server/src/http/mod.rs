@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod guest_limit;
 pub mod health;
 pub mod openapi;

@@ -316,6 +316,23 @@ mod tests {
         walk(&doc, schemas);
     }
 
+    /// Every state-changing operation documents the 403 of the cross-site check (http/csrf.rs), except
+    /// the webhooks it exempts.
+    #[test]
+    fn state_changing_operations_document_the_cross_site_refusal() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in ["post", "put", "patch", "delete"] {
+                if let Some(op) = item.get(method) {
+                    if path.starts_with("/hooks/") {
+                        continue;
+                    }
+                    assert!(op["responses"].get("403").is_some(), "{method} {path}: document 403 `forbidden` (cross-site request)");
+                }
+            }
+        }
+    }
+
     /// Every operation's error answers use the one error body.
     #[test]
     fn error_answers_use_the_error_body() {
