@@ -24,6 +24,22 @@ pub enum ErrorCode {
     Forbidden,
     BadSeq,
     RateLimited,
+    /// A username that is not allowed (length, characters, mixed scripts).
+    InvalidUsername,
+    UsernameTaken,
+    WeakPassword,
+    /// Sign-in refused: the same answer whether or not the account exists.
+    BadCredentials,
+    /// Sign-in needs a TOTP or recovery code (or an admin must set 2FA up first).
+    TwoFactorRequired,
+    RegistrationClosed,
+    /// A registration invite that does not exist, was used, or expired.
+    InviteInvalid,
+    GuestsNotAllowed,
+    /// The session was signed out or revoked (also a close reason).
+    SessionRevoked,
+    /// The signed-in account was disabled by an operator.
+    AccountDisabled,
     Unavailable,
     Internal,
 }
@@ -48,6 +64,16 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::BadSeq => "bad_seq",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidUsername => "invalid_username",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::TwoFactorRequired => "two_factor_required",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::InviteInvalid => "invite_invalid",
+            ErrorCode::GuestsNotAllowed => "guests_not_allowed",
+            ErrorCode::SessionRevoked => "session_revoked",
+            ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -3,6 +3,7 @@
 //! - [`model`]: the nouns (actors, rooms, messages) and the validation of what users type.
 //! - [`names`]: the checks every typed name goes through (NFC, no invisible characters), reusable for usernames.
 //! - [`event`]: the per-room event log entry that history, resume and every transport read.
+//! - [`accounts`]: usernames, passwords (argon2id), TOTP two-factor, and the account records.
 //! - [`authz`]: the one place that decides whether an actor may do an action in a room.
 //! - [`error`]: the error every layer returns, with a stable code that clients see.
 //! - [`limits`]: every bound the server enforces, as named settings with defaults.
@@ -17,6 +18,7 @@
 //! - [`observe`]: the hook through which stores report their commits (for the server's metrics).
 //! - [`chat`]: the service that transports call; it holds the chat rules.
 
+pub mod accounts;
 pub mod authz;
 pub mod chat;
 pub mod error;

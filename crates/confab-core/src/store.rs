@@ -51,6 +51,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 
+use crate::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use crate::error::Result;
 use crate::event::{Event, LeaveReason};
 use crate::model::{Actor, ActorId, ActorRef, Content, MessageId, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
@@ -117,6 +118,49 @@ pub trait Store: Send + Sync + 'static {
     async fn actor_by_token(&self, token_hash: &[u8]) -> Result<Option<Actor>>;
     /// Changes an actor's display name (events already stored keep the name they were stored with).
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()>;
+
+    // --- accounts ---------------------------------------------------------------------------
+    // Account rows live beside their actor (kind `user`). Secrets (sessions, API tokens, recovery
+    // codes, registration invites) are handed in and looked up as SHA-256 hashes only.
+
+    /// Creates an account and its actor (kind `user`, a new `u_` id); `username_taken` if another
+    /// account has the same `username_key`.
+    async fn create_user(&self, new: &NewUser) -> Result<User>;
+    /// The account with this username key, disabled or not.
+    async fn user_by_key(&self, username_key: &str) -> Result<Option<User>>;
+    /// The account of this actor id, disabled or not.
+    async fn user(&self, id: &ActorId) -> Result<Option<User>>;
+    /// Every account, ordered by username key.
+    async fn users(&self) -> Result<Vec<User>>;
+    /// Applies one change; `false` if there is no such account.
+    async fn update_user(&self, id: &ActorId, change: &UserChange) -> Result<bool>;
+    /// Records that a TOTP code of `step` was accepted: `true` only if `step` is above every step
+    /// accepted before for this account (a code is never accepted twice), atomically.
+    async fn claim_totp_step(&self, id: &ActorId, step: i64) -> Result<bool>;
+    /// Uses up one recovery code: `true` only the first time an unused code's hash is given.
+    async fn use_recovery_code(&self, id: &ActorId, code_hash: &[u8]) -> Result<bool>;
+    /// Unused recovery codes the account has left.
+    async fn recovery_codes_left(&self, id: &ActorId) -> Result<usize>;
+
+    /// Stores a new session or API token (`id` from [`crate::accounts::new_credential_id`]).
+    async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()>;
+    /// The credential with this hash and its account, and records `now` as its last use. `None` if
+    /// there is none; an account that is disabled is still returned (the caller refuses it).
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>>;
+    /// An account's credentials of one kind, oldest first.
+    async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>>;
+    /// Deletes an account's credentials of one kind; returns the ids deleted (none if `One` names
+    /// another account's).
+    async fn revoke_credentials(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>>;
+    /// Of these credential ids, those that still exist and whose account is not disabled (the
+    /// periodic recheck of open connections).
+    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>>;
+
+    /// Stores a registration invite (its code's hash), usable once until `expires_at` (ms);
+    /// `created_by` is the administrator (none when an operator made it with `confab admin`).
+    async fn create_invite(&self, code_hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()>;
+    /// Uses up an invite: `true` only once, and only before it expires.
+    async fn take_invite(&self, code_hash: &[u8], now: i64) -> Result<bool>;
 
     /// Creates a room owned by `owner` (its membership with role `Owner`), top sequence 0;
     /// `room_exists` if the name is taken in any letter case.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::ConnId;
@@ -18,7 +18,8 @@ use crate::config::Config;
 use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
-use crate::http::{api, csrf, health, openapi, pages};
+use crate::accounts::Accounts;
+use crate::http::{account, api, csrf, health, openapi, pages};
 use crate::{native, socketio};
 
 pub struct App {
@@ -33,6 +34,8 @@ pub struct App {
     pub guests: GuestLimiter,
     /// The Redis bus, when the node has one: /metrics reads its counters.
     pub redis_bus: Option<Arc<confab_bus_redis::RedisBus>>,
+    /// Accounts, sessions, API tokens, and the registry that closes revoked sessions' connections.
+    pub accounts: Accounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +59,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
     }
     crate::metrics::install();
-    let crate::backends::Backends { chat, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
+    let crate::backends::Backends { chat, store, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
+    let accounts = Accounts::new(Arc::clone(&store), &config);
+    accounts.registry.start_rechecks(store, Duration::from_millis(config.credential_recheck_ms));
     for room in chat.list_rooms().await? {
         hub.known_room(&room.name);
     }
@@ -68,6 +73,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         config: config.clone(),
         conns: Mutex::new(HashMap::new()),
         redis_bus,
+        accounts,
     });
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.map_err(|e| StartError::Bind(config.bind, e))?;
@@ -108,7 +114,21 @@ fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(crate::metrics::route::metrics))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/guest", post(api::create_guest))
-        .route("/api/me", get(api::me))
+        .route("/api/me", get(account::me))
+        .route("/api/server", get(account::server))
+        .route("/api/auth/register", post(account::register))
+        .route("/api/auth/login", post(account::login))
+        .route("/api/auth/logout", post(account::logout))
+        .route("/api/account", patch(account::update_account))
+        .route("/api/account/password", post(account::change_password))
+        .route("/api/account/sessions", get(account::sessions))
+        .route("/api/account/sessions/{id}", delete(account::delete_session))
+        .route("/api/account/tokens", get(account::tokens).post(account::create_token))
+        .route("/api/account/tokens/{id}", delete(account::delete_token))
+        .route("/api/account/2fa/setup", post(account::totp_setup))
+        .route("/api/account/2fa/enable", post(account::totp_enable))
+        .route("/api/account/2fa/disable", post(account::totp_disable))
+        .route("/api/admin/invites", post(account::create_invite))
         .route("/api/rooms", get(api::rooms))
         .route("/api/rooms/{name}/history", get(api::history))
         .route("/ws", get(native::upgrade))

@@ -24,6 +24,8 @@ use crate::fanout::Hub;
 
 pub struct Backends {
     pub chat: Arc<Chat>,
+    /// The store, for the accounts service (which keeps no chat rules, so it does not go through `Chat`).
+    pub store: Arc<dyn Store>,
     pub hub: Arc<Hub>,
     /// For the start-up log line: which store and which bus this node runs on.
     pub description: String,
@@ -74,7 +76,7 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         NodeBus::Local(b) => b.attach(hub.clone()),
         NodeBus::Redis(b) => b.attach(hub.clone()),
     }
-    let chat = Chat::with_roster(store, presence, roster, sink, config.limits());
+    let chat = Chat::with_roster(Arc::clone(&store), presence, roster, sink, config.limits());
     if redis.is_none() {
         // Alone, this node is the only one that can tell who the log lists after a crash.
         let listed = chat.recover_listed().await?;
@@ -90,7 +92,7 @@ pub async fn open(config: &Config) -> Result<Backends, StartError> {
         NodeBus::Redis(b) => Some(Arc::clone(b)),
         NodeBus::Local(_) => None,
     };
-    Ok(Backends { chat, hub, description, redis_bus })
+    Ok(Backends { chat, store, hub, description, redis_bus })
 }
 
 impl From<BusError> for StartError {

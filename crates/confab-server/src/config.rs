@@ -179,6 +179,93 @@ pub struct Config {
     /// database (events of one room committed on two nodes can cross the bus out of order).
     #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
     pub gap_fill_ms: u64,
+
+    /// Who may create an account: `open` (anyone, POST /api/auth/register), `invite` (with a code
+    /// from an administrator: POST /api/admin/invites or `confab admin invite`), or `closed` (only
+    /// `confab admin create-user`); refused with `registration_closed` / `invite_invalid`.
+    #[arg(long, env = "CONFAB_REGISTRATION", value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+
+    /// Who may come in without an account: `off` (nobody: POST /api/guest, `hello {name}` and an
+    /// anonymous Socket.IO CONNECT are refused with `guests_not_allowed`, and existing guest
+    /// sessions stop working), `public` (guests only in public rooms), `on` (as before accounts).
+    #[arg(long, env = "CONFAB_GUESTS", value_enum, default_value_t = Guests::On)]
+    pub guests: Guests,
+
+    /// Administrators must have two-factor sign-in on: until they set it up, their session may only
+    /// read /api/me, set up and enable 2FA, and sign out (anything else: `two_factor_required`).
+    #[arg(long, env = "CONFAB_REQUIRE_2FA_FOR_ADMINS")]
+    pub require_2fa_for_admins: bool,
+
+    /// Shortest password accepted, in characters (`weak_password`); the longest is 1024 bytes.
+    #[arg(long, env = "CONFAB_PASSWORD_MIN_CHARS", default_value_t = 8)]
+    pub password_min_chars: usize,
+
+    /// Failed sign-ins one account may have per --signin-window-secs before sign-in to it is
+    /// refused with `rate_limited` and Retry-After (a success clears the count).
+    #[arg(long, env = "CONFAB_SIGNIN_ATTEMPTS_PER_ACCOUNT", default_value_t = 10)]
+    pub signin_attempts_per_account: u32,
+
+    /// Failed sign-ins one client address (IPv6: one /64) may have per --signin-window-secs, over
+    /// all accounts, before its sign-ins are refused with `rate_limited` and Retry-After.
+    #[arg(long, env = "CONFAB_SIGNIN_ATTEMPTS_PER_ADDRESS", default_value_t = 50)]
+    pub signin_attempts_per_address: u32,
+
+    /// The window the sign-in attempt limits count over, in seconds.
+    #[arg(long, env = "CONFAB_SIGNIN_WINDOW_SECS", default_value_t = 900)]
+    pub signin_window_secs: u64,
+
+    /// Password hashes computed at once (argon2id, ~19 MiB and tens of ms each), on blocking threads.
+    #[arg(long, env = "CONFAB_PASSWORD_HASH_CONCURRENCY", default_value_t = 2)]
+    pub password_hash_concurrency: usize,
+
+    /// Sign-ins, registrations and password changes waiting for a hash slot at most; more are
+    /// refused at once with `rate_limited` (Retry-After 1), so a burst cannot queue without bound.
+    #[arg(long, env = "CONFAB_PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+
+    /// Milliseconds between rechecks of the sessions and API tokens that open connections use:
+    /// one revoked on another node or by `confab admin` (or whose account was disabled) closes its
+    /// connections with `session_revoked` within this time. Revocations on this node close at once.
+    #[arg(long, env = "CONFAB_CREDENTIAL_RECHECK_MS", default_value_t = 5_000)]
+    pub credential_recheck_ms: u64,
+}
+
+/// The `--registration` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+impl Registration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Open => "open",
+            Registration::Invite => "invite",
+            Registration::Closed => "closed",
+        }
+    }
+}
+
+/// The `--guests` setting (confab_core::authz::GuestAccess on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Guests {
+    Off,
+    Public,
+    On,
+}
+
+impl Guests {
+    pub fn access(self) -> confab_core::authz::GuestAccess {
+        use confab_core::authz::GuestAccess;
+        match self {
+            Guests::Off => GuestAccess::Off,
+            Guests::Public => GuestAccess::Public,
+            Guests::On => GuestAccess::On,
+        }
+    }
 }
 
 /// Who may read `/metrics`.

@@ -1,6 +1,8 @@
 //! Confab's server binary. The layout:
 //!
 //! - [`config`]: the command line and environment.
+//! - [`accounts`]: registering, signing in, sessions, API tokens, 2FA (the rules; `http/account.rs` serves them).
+//! - [`identity`]: a token (cookie, bearer, `hello`, Socket.IO auth) resolved to an actor and its credential.
 //! - [`app`]: shared state, the router, start-up and graceful shutdown.
 //! - [`http`]: the web UI's pages, the JSON API, sessions.
 //! - [`native`]: Confab's WebSocket protocol at `/ws`.
@@ -15,6 +17,7 @@
 //!
 //! The chat rules live in `confab-core`; storage in `confab-store-sqlite`.
 
+mod accounts;
 mod admin;
 mod app;
 mod backends;
@@ -22,6 +25,7 @@ mod config;
 mod conn;
 mod fanout;
 mod http;
+mod identity;
 mod metrics;
 mod native;
 mod socketio;

@@ -7,11 +7,13 @@
 //! in an integration test, which makes one `#[tokio::test]` per check (failures are named), or awaits
 //! [`run_all`].
 //!
+//! - [`accounts`]: accounts, 2FA steps and recovery codes, sessions and API tokens, invites.
 //! - [`sequencing`]: gap-free sequence numbers, call order, publication order, failures in a batch.
 //! - [`messages`]: idempotency, lookups, edits and deletes in history, history ranges, recent messages.
 //! - [`rooms`]: room names, roles, tokens, renames, and reopening a store.
 //! - [`throughput`]: not a check: a bounded measurement of acknowledged appends per second.
 
+pub mod accounts;
 pub mod messages;
 pub mod rooms;
 pub mod sequencing;
@@ -103,7 +105,11 @@ macro_rules! for_each_check {
             rooms::roles_and_memberships,
             rooms::the_log_lists_who_joined_and_did_not_leave,
             rooms::tokens_and_renames,
-            rooms::reopening_keeps_everything
+            rooms::reopening_keeps_everything,
+            accounts::accounts_are_unique_by_key_and_change,
+            accounts::two_factor_steps_and_recovery_codes_are_used_once,
+            accounts::credentials_are_found_listed_revoked_and_rechecked,
+            accounts::invites_are_single_use_and_expire
         );
     };
 }

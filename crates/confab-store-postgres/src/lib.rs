@@ -6,6 +6,7 @@
 //!   taken under that room's row lock, so nodes appending to one room stay gap-free; [`txn`]: the
 //!   statements of one append.
 //! - [`read`]: reads and the writes that publish nothing, on the pool.
+//! - [`accounts`]: users, sessions, API tokens, recovery codes, invites (one statement each).
 //! - [`schema`]: numbered migrations (`migrations/`), applied at open under an advisory lock.
 //! - [`settings`]: the URL, schema, pool, queue, batch and timeout.
 //!
@@ -13,6 +14,7 @@
 //! is acknowledged that is not stored), the writer's queue stays bounded, and the pool reconnects
 //! by itself when the database is back.
 
+mod accounts;
 mod read;
 mod schema;
 mod settings;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
@@ -121,6 +124,20 @@ impl Db {
         finish(client, outcome)
     }
 
+    /// As [`Db::execute`], but a unique violation is `Ok(None)` rather than `unavailable`.
+    pub async fn execute_unique(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<u64>> {
+        let deadline = Instant::now() + self.timeout;
+        let client = self.client(deadline).await?;
+        let work = async {
+            let statement = client.prepare_cached(sql).await?;
+            client.execute(&statement, params).await
+        };
+        match timeout_at(deadline, work).await {
+            Ok(Err(e)) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(None),
+            outcome => finish(client, outcome).map(Some),
+        }
+    }
+
     async fn client(&self, deadline: Instant) -> Result<Object> {
         match timeout_at(deadline, self.pool.get()).await {
             Ok(Ok(client)) => Ok(client),
@@ -177,6 +194,66 @@ impl Store for PostgresStore {
 
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
         read::rename_actor(&self.db, id, name).await
+    }
+
+    async fn create_user(&self, new: &NewUser) -> Result<User> {
+        accounts::create_user(&self.db, new).await
+    }
+
+    async fn user_by_key(&self, username_key: &str) -> Result<Option<User>> {
+        accounts::user_where(&self.db, "u.username_key", username_key).await
+    }
+
+    async fn user(&self, id: &ActorId) -> Result<Option<User>> {
+        accounts::user_where(&self.db, "u.actor_id", id.as_str()).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        accounts::users(&self.db).await
+    }
+
+    async fn update_user(&self, id: &ActorId, change: &UserChange) -> Result<bool> {
+        accounts::update_user(&self.db, id, change).await
+    }
+
+    async fn claim_totp_step(&self, id: &ActorId, step: i64) -> Result<bool> {
+        accounts::claim_totp_step(&self.db, id, step).await
+    }
+
+    async fn use_recovery_code(&self, id: &ActorId, code_hash: &[u8]) -> Result<bool> {
+        accounts::use_recovery_code(&self.db, id, code_hash).await
+    }
+
+    async fn recovery_codes_left(&self, id: &ActorId) -> Result<usize> {
+        accounts::recovery_codes_left(&self.db, id).await
+    }
+
+    async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
+        accounts::create_credential(&self.db, credential, token_hash).await
+    }
+
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
+        accounts::use_credential(&self.db, kind, token_hash, now).await
+    }
+
+    async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>> {
+        accounts::credentials(&self.db, kind, actor).await
+    }
+
+    async fn revoke_credentials(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>> {
+        accounts::revoke_credentials(&self.db, kind, actor, which).await
+    }
+
+    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>> {
+        accounts::live_credentials(&self.db, ids).await
+    }
+
+    async fn create_invite(&self, code_hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {
+        accounts::create_invite(&self.db, code_hash, created_by, expires_at).await
+    }
+
+    async fn take_invite(&self, code_hash: &[u8], now: i64) -> Result<bool> {
+        accounts::take_invite(&self.db, code_hash, now).await
     }
 
     async fn create_room(&self, name: &str, kind: RoomKind, owner: &ActorRef) -> Result<Room> {

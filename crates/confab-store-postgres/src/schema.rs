@@ -7,7 +7,10 @@ use deadpool_postgres::Object;
 use crate::OpenError;
 
 /// Migrations in order; each runs once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_accounts.sql")),
+];
 
 /// Creates the schema if asked for, and applies what is missing. The advisory lock is keyed by the
 /// schema's name, so that nodes sharing a schema wait for each other and other schemas do not.

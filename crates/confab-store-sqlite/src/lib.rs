@@ -9,8 +9,10 @@
 //!   from tokio's blocking threads.
 //! - [`checkpoint`]: a thread that checkpoints the WAL, so commits never do.
 //! - [`schema`]: numbered migrations, applied at open.
+//! - [`accounts`]: users, sessions, API tokens, recovery codes, invites (own small transactions).
 //! - [`backup`]: a consistent copy of the live database (`confab admin backup`).
 
+mod accounts;
 pub mod backup;
 mod checkpoint;
 mod read;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
 use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
@@ -72,6 +75,80 @@ impl Store for SqliteStore {
     async fn rename_actor(&self, id: &ActorId, name: &str) -> Result<()> {
         let (id, name) = (id.clone(), name.to_string());
         self.call(|reply| Cmd::Rename { id, name, reply }).await
+    }
+
+    async fn create_user(&self, new: &NewUser) -> Result<User> {
+        let new = new.clone();
+        self.readers.run(move |c| accounts::create_user(c, &new)).await
+    }
+
+    async fn user_by_key(&self, username_key: &str) -> Result<Option<User>> {
+        let key = username_key.to_string();
+        self.readers.run(move |c| accounts::user_where(c, "u.username_key", &key)).await
+    }
+
+    async fn user(&self, id: &ActorId) -> Result<Option<User>> {
+        let id = id.as_str().to_string();
+        self.readers.run(move |c| accounts::user_where(c, "u.actor_id", &id)).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.readers.run(accounts::users).await
+    }
+
+    async fn update_user(&self, id: &ActorId, change: &UserChange) -> Result<bool> {
+        let (id, change) = (id.clone(), change.clone());
+        self.readers.run(move |c| accounts::update_user(c, &id, &change)).await
+    }
+
+    async fn claim_totp_step(&self, id: &ActorId, step: i64) -> Result<bool> {
+        let id = id.clone();
+        self.readers.run(move |c| accounts::claim_totp_step(c, &id, step)).await
+    }
+
+    async fn use_recovery_code(&self, id: &ActorId, code_hash: &[u8]) -> Result<bool> {
+        let (id, hash) = (id.clone(), code_hash.to_vec());
+        self.readers.run(move |c| accounts::use_recovery_code(c, &id, &hash)).await
+    }
+
+    async fn recovery_codes_left(&self, id: &ActorId) -> Result<usize> {
+        let id = id.clone();
+        self.readers.run(move |c| accounts::recovery_codes_left(c, &id)).await
+    }
+
+    async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
+        let (cred, hash) = (credential.clone(), token_hash.to_vec());
+        self.readers.run(move |c| accounts::create_credential(c, &cred, &hash)).await
+    }
+
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
+        let hash = token_hash.to_vec();
+        self.readers.run(move |c| accounts::use_credential(c, kind, &hash, now)).await
+    }
+
+    async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>> {
+        let actor = actor.clone();
+        self.readers.run(move |c| accounts::credentials(c, kind, &actor)).await
+    }
+
+    async fn revoke_credentials(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>> {
+        let (actor, which) = (actor.clone(), which.clone());
+        self.readers.run(move |c| accounts::revoke_credentials(c, kind, &actor, &which)).await
+    }
+
+    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>> {
+        let ids = ids.to_vec();
+        self.readers.run(move |c| accounts::live_credentials(c, &ids)).await
+    }
+
+    async fn create_invite(&self, code_hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {
+        let (hash, by) = (code_hash.to_vec(), created_by.cloned());
+        self.readers.run(move |c| accounts::create_invite(c, &hash, by.as_ref(), expires_at)).await
+    }
+
+    async fn take_invite(&self, code_hash: &[u8], now: i64) -> Result<bool> {
+        let hash = code_hash.to_vec();
+        self.readers.run(move |c| accounts::take_invite(c, &hash, now)).await
     }
 
     async fn create_room(&self, name: &str, kind: RoomKind, owner: &ActorRef) -> Result<Room> {

@@ -128,6 +128,9 @@ pub enum CloseReason {
     Resync = 2,
     RateLimited = 3,
     GoingAway = 4,
+    /// The session or API token the connection was authenticated by was revoked (signed out,
+    /// deleted, password changed, account disabled).
+    SessionRevoked = 9,
 }
 
 impl CloseReason {
@@ -141,6 +144,7 @@ impl CloseReason {
             CloseReason::SlowConsumer => 4000,
             CloseReason::Resync => 4001,
             CloseReason::RateLimited => 4002,
+            CloseReason::SessionRevoked => 4003,
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -153,6 +157,7 @@ impl CloseReason {
             CloseReason::TooBig => "message_too_big",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::BadUtf8 => "invalid_utf8",
+            CloseReason::SessionRevoked => "session_revoked",
         }
     }
     /// Whether the server ended the connection (rather than the client, or the network): the
@@ -172,6 +177,7 @@ impl CloseReason {
             6 => CloseReason::TooBig,
             7 => CloseReason::ProtocolError,
             8 => CloseReason::BadUtf8,
+            9 => CloseReason::SessionRevoked,
             _ => CloseReason::None,
         }
     }

@@ -47,8 +47,13 @@ impl From<ChatError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self.0.code {
-            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Unauthenticated | ErrorCode::BadCredentials | ErrorCode::TwoFactorRequired | ErrorCode::SessionRevoked => {
+                StatusCode::UNAUTHORIZED
+            }
+            ErrorCode::Forbidden | ErrorCode::RegistrationClosed | ErrorCode::GuestsNotAllowed | ErrorCode::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
             ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
             ErrorCode::RoomExists => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -80,14 +85,11 @@ pub struct ErrorDetail {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The session's actor, or `unauthenticated`.
-pub async fn actor(app: &App, headers: &HeaderMap, query: Option<&str>) -> ApiResult<Actor> {
-    let token = auth::token_from_request(headers, query)
-        .ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "no session: create one with POST /api/guest"))?;
-    app.chat
-        .authenticate(&auth::hash_token(&token))
-        .await?
-        .ok_or_else(|| ApiError(ChatError::new(ErrorCode::Unauthenticated, "unknown or expired session")))
+/// The request's actor (a guest, or an account by session or API token), or `unauthenticated`;
+/// a setup-only administrator gets `two_factor_required`.
+pub async fn actor(app: &App, headers: &HeaderMap) -> ApiResult<Actor> {
+    let me = super::account::identity(app, headers).await?;
+    Ok(me.full()?.actor.clone())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -122,6 +124,9 @@ pub async fn create_guest(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
+    if app.accounts.guests == confab_core::authz::GuestAccess::Off {
+        return Err(crate::identity::guests_not_allowed().into());
+    }
     if let Err(e) = app.guests.take(peer.ip()) {
         return Ok(too_many_guests(e));
     }
@@ -135,24 +140,6 @@ pub async fn create_guest(
     let user = app.chat.create_guest(&req.name, &hash).await?;
     let cookie = auth::session_cookie(&token, app.config.secure_cookies);
     Ok(([(header::SET_COOKIE, cookie)], Json(GuestResponse { token, user })).into_response())
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MeResponse {
-    pub user: Actor,
-}
-
-/// The signed-in actor of this session.
-#[utoipa::path(get, path = "/api/me", tag = "session",
-    security(("cookie" = []), ("bearer" = [])),
-    responses(
-        (status = 200, description = "Who this session is", body = MeResponse),
-        (status = 401, description = "`unauthenticated`: no session, or an unknown one", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
-    ))]
-pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<MeResponse>> {
-    let user = actor(&app, &headers, None).await?;
-    Ok(Json(MeResponse { user }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -216,7 +203,7 @@ pub async fn history(
 ) -> ApiResult<Json<HistoryResponse>> {
     let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
     let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
-    let user = actor(&app, &headers, None).await?;
+    let user = actor(&app, &headers).await?;
     let room = app.chat.room(&name).await?;
     let range = match (q.before, q.after) {
         (Some(b), None) => EventRange::Before(b),

@@ -46,7 +46,7 @@ impl From<TooManyGuests> for ChatError {
 }
 
 /// The address the limit counts: the address itself for IPv4, its /64 for IPv6.
-fn key(ip: IpAddr) -> IpAddr {
+pub(crate) fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

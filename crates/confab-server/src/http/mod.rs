@@ -1,6 +1,8 @@
 //! The HTTP side: pages of the embedded web UI, the small JSON API and its OpenAPI document, and
 //! session handling.
 
+pub mod account;
+pub mod account_schema;
 pub mod api;
 pub mod auth;
 pub mod csrf;

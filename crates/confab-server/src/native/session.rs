@@ -28,6 +28,8 @@ use crate::conn::rooms::JoinedRooms;
 use crate::conn::writer::{self, Outgoing};
 use crate::conn::{CloseReason, ConnShared, Outbound};
 use crate::http::auth;
+use crate::identity::{self, Identity};
+use confab_core::authz::GuestAccess;
 
 type Answer = BoxFuture<Utf8Bytes>;
 
@@ -45,10 +47,14 @@ struct Session {
 /// later answer, if any.
 type Handling = BoxFuture<(Session, Option<Answer>)>;
 
-pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<Actor>, peer: std::net::IpAddr) {
+pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Option<Identity>, peer: std::net::IpAddr) {
     let limits = &app.chat.limits;
     let (shared, mut rx) = ConnShared::new(&frames::NATIVE, limits.outbound_queue);
     let _registered = app.register(&shared);
+    if let Some(id) = identity.as_ref().and_then(Identity::credential_id) {
+        app.accounts.registry.add(id, &shared, goodbye);
+    }
+    let actor = identity.map(|i| i.actor);
     let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
@@ -114,6 +120,9 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, actor: Option<
         stream.drain_until_closed().await;
     }
 }
+
+/// Nothing to say before the close frame: its code (4003) and reason (`session_revoked`) say it.
+fn goodbye(_: &ConnShared) {}
 
 impl Session {
     fn actor(&self) -> Result<&Actor, ChatError> {
@@ -231,9 +240,14 @@ impl Session {
         let chat = &self.app.chat;
         let (actor, token) = match (req.token, req.name) {
             (Some(token), _) => {
-                let actor = chat.authenticate(&auth::hash_token(&token)).await?;
-                (actor.ok_or_else(|| ChatError::new(ErrorCode::Unauthenticated, "unknown session token"))?, token)
+                let me = identity::resolve(&self.app, &token).await?;
+                me.full()?;
+                if let Some(id) = me.credential_id() {
+                    self.app.accounts.registry.add(id, &self.shared, goodbye);
+                }
+                (me.actor, token)
             }
+            (None, Some(_)) if self.app.accounts.guests == GuestAccess::Off => return Err(identity::guests_not_allowed()),
             (None, Some(name)) => {
                 self.app.guests.take(self.peer)?;
                 let (token, hash) = auth::new_token();

@@ -30,6 +30,7 @@ use confab_ws::{Message, WsUpgrade};
 use crate::app::App;
 use crate::conn::{queue, writer, CloseReason, ConnShared};
 use crate::http::auth;
+use crate::identity::{self, Identity};
 use engine::EioSession;
 use packet::EnginePacket;
 
@@ -169,13 +170,15 @@ pub async fn post(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri, bod
     with_cors(&headers, ([(header::CONTENT_TYPE, "text/html")], "ok").into_response())
 }
 
-async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<confab_core::model::Actor> {
+/// The session cookie's identity; a cookie that no longer works (or a setup-only administrator's)
+/// counts as none.
+async fn cookie_actor(app: &App, headers: &HeaderMap) -> Option<Identity> {
     let token = auth::cookie(headers, auth::COOKIE)?;
-    app.chat.authenticate(&auth::hash_token(&token)).await.ok().flatten()
+    identity::resolve(app, &token).await.ok().filter(|me| !me.setup_only)
 }
 
 /// Starts an Engine.IO session and its socket task.
-fn open_session(app: &Arc<App>, actor: Option<confab_core::model::Actor>, peer: IpAddr) -> Arc<EioSession> {
+fn open_session(app: &Arc<App>, actor: Option<Identity>, peer: IpAddr) -> Arc<EioSession> {
     let (conn, rx) = ConnShared::new(&encode::SOCKETIO, app.chat.limits.outbound_queue);
     let (inbound_tx, inbound_rx) = queue::channel(256);
     let session = app.engine.create(conn, rx, inbound_tx, peer);
@@ -254,7 +257,7 @@ async fn websocket(
     mut stream: Reader,
     mut sink: Writer,
     existing: Option<Arc<EioSession>>,
-    actor: Option<confab_core::model::Actor>,
+    actor: Option<Identity>,
     peer: IpAddr,
 ) {
     let session = match existing {

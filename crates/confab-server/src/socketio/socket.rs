@@ -24,6 +24,17 @@ use crate::conn::rooms::JoinedRooms;
 use crate::conn::queue;
 use crate::conn::CloseReason;
 use crate::http::auth;
+use crate::identity::{self, Identity};
+use confab_core::authz::GuestAccess;
+
+/// Before a revoked session's connection closes: an `error` event with code `session_revoked`,
+/// then a DISCONNECT of the namespace, so that a Socket.IO client knows why (the writer sends
+/// what is queued before it closes).
+fn goodbye(conn: &crate::conn::ConnShared) {
+    let err = ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again");
+    conn.offer(crate::conn::Outbound::Frame(encode::error_event(&err)));
+    conn.offer(crate::conn::Outbound::Frame(Utf8Bytes::from_static("41")));
+}
 
 /// A frame to queue once a store commit resolves (an ack or an error event), or nothing.
 type Answer = BoxFuture<Option<Utf8Bytes>>;
@@ -43,9 +54,13 @@ struct Socket {
     lobby: bool,
 }
 
-pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, actor: Option<Actor>) {
+pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, identity: Option<Identity>) {
     let limits = &app.chat.limits;
     let _registered = app.register(&session.conn);
+    if let Some(id) = identity.as_ref().and_then(Identity::credential_id) {
+        app.accounts.registry.add(id, &session.conn, goodbye);
+    }
+    let actor = identity.map(|i| i.actor);
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
     let mut socket = Socket {
         app: Arc::clone(&app),
@@ -229,13 +244,18 @@ impl Socket {
             return self.session.conn.send_frame(frame.into()).await;
         }
         if let Some(token) = auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str) {
-            match self.app.chat.authenticate(&auth::hash_token(token)).await {
-                Ok(Some(actor)) => self.actor = Some(actor),
-                _ => {
-                    let frame = format!("44{}", json!({"message": "unknown session token", "data": {"code": "unauthenticated"}}));
-                    return self.session.conn.send_frame(frame.into()).await;
+            match identity::resolve(&self.app, token).await.and_then(|me| me.full().cloned()) {
+                Ok(me) => {
+                    if let Some(id) = me.credential_id() {
+                        self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+                    }
+                    self.actor = Some(me.actor);
                 }
+                Err(e) => return self.connect_error(&e).await,
             }
+        }
+        if self.actor.is_none() && self.app.accounts.guests == GuestAccess::Off {
+            return self.connect_error(&identity::guests_not_allowed()).await;
         }
         self.connected = true;
         let sid = &self.session.sid;
@@ -245,6 +265,13 @@ impl Socket {
         if !std::mem::replace(&mut self.lobby, true) {
             self.app.hub.subscribe_lobby(&self.session.conn);
         }
+    }
+
+    /// Refuses the namespace CONNECT: CONNECT_ERROR with the error's code in `data`.
+    async fn connect_error(&self, e: &ChatError) {
+        crate::metrics::error(e.code);
+        let frame = format!("44{}", json!({"message": e.message, "data": {"code": e.code.as_str()}}));
+        self.session.conn.send_frame(frame.into()).await
     }
 
     /// The session's actor, made from the `user` name the client sends when it has none yet.
@@ -257,6 +284,7 @@ impl Socket {
                 Ok(actor)
             }
             (Some(actor), _) => Ok(actor.clone()),
+            (None, Some(_)) if self.app.accounts.guests == GuestAccess::Off => Err(identity::guests_not_allowed()),
             (None, Some(name)) => {
                 self.app.guests.take(self.session.peer)?;
                 let (_, hash) = auth::new_token();

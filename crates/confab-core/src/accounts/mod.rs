@@ -1,0 +1,125 @@
+//! Accounts: what a registered person is, apart from any transport or store.
+//!
+//! - [`username`]: usernames that identify (unique after NFKC, lower-casing and the UTS #39
+//!   confusable skeleton; no invisible characters, no mixed scripts).
+//! - [`password`]: the password policy and argon2id hashing (the caller runs it off the async
+//!   runtime's threads: hashing takes tens of milliseconds by design).
+//! - [`totp`]: RFC 6238 one-time codes and recovery codes for two-factor sign-in.
+//!
+//! The records the store keeps for accounts ([`User`], [`Credential`]) are defined here too; the
+//! store methods that read and write them are the "accounts" section of [`crate::store::Store`].
+
+pub mod password;
+pub mod totp;
+pub mod username;
+
+use crate::model::{Actor, ActorId};
+
+/// A registered account as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The account's actor (kind `User`); its `name` is the display name, which may change.
+    pub actor: Actor,
+    /// The username as registered (NFKC); it identifies the account and never changes.
+    pub username: String,
+    /// The key usernames are unique by ([`username::key`]).
+    pub username_key: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Set when an operator disabled the account: it cannot sign in, and its credentials stop working.
+    pub disabled: bool,
+    /// The TOTP secret (base32), set by 2FA setup; used for sign-in only once `totp_enabled`.
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub created_at: i64,
+}
+
+/// A new account for [`crate::store::Store::create_user`].
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub username_key: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub admin: bool,
+}
+
+/// The two kinds of long-lived credential an account has: a browser or client session made by
+/// signing in, and a named API token made for a bot. Each is a random secret the store keeps only
+/// as a SHA-256 hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    Session,
+    ApiToken,
+}
+
+impl CredentialKind {
+    /// Id prefix (`s_` sessions, `t_` API tokens), so that an id alone says which table it is in.
+    pub fn id_prefix(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "s_",
+            CredentialKind::ApiToken => "t_",
+        }
+    }
+    pub fn of_id(id: &str) -> Option<Self> {
+        match id.get(..2) {
+            Some("s_") => Some(CredentialKind::Session),
+            Some("t_") => Some(CredentialKind::ApiToken),
+            _ => None,
+        }
+    }
+}
+
+/// A session or an API token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub actor: ActorId,
+    /// Sessions: the User-Agent that signed in; API tokens: the name the owner gave it.
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// Which of an account's credentials of one kind to revoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoke {
+    One(String),
+    /// Every one but this (password change: "the other sessions end").
+    AllBut(String),
+    All,
+}
+
+/// A change to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    DisplayName(String),
+    PasswordHash(String),
+    Disabled(bool),
+    Admin(bool),
+    /// 2FA setup: a new pending secret (not yet enabled).
+    TotpPending(String),
+    /// 2FA on, with the hashes of its fresh recovery codes (replacing any older ones).
+    TotpEnabled { recovery_code_hashes: Vec<Vec<u8>> },
+    /// 2FA off: secret and recovery codes removed.
+    TotpDisabled,
+}
+
+/// A new random credential id with its kind's prefix.
+pub fn new_credential_id(kind: CredentialKind) -> String {
+    random_id(kind.id_prefix(), 20)
+}
+
+/// A random code of `len` characters from an alphabet without look-alikes (invites and the like).
+pub fn random_code(len: usize) -> String {
+    random_id("", len)
+}
+
+pub(crate) fn random_id(prefix: &str, len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let tail: String = (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}{tail}")
+}
