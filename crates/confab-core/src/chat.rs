@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::authz::{authorize, Action, Standing};
+use crate::authz::{authorize, Action, Credential, Policy, Standing};
 use crate::error::{ChatError, ErrorCode, Result};
 use crate::event::{Event, LeaveReason};
 use crate::limits::Limits;
@@ -18,6 +18,9 @@ use crate::roster::{LocalRoster, Roster};
 use crate::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 
 mod found;
+mod moderation;
+
+pub use moderation::InviteCreated;
 
 /// The connection id under which people the log still lists at start-up are held (connection ids
 /// of real connections start at 1).
@@ -33,6 +36,8 @@ pub struct Chat {
     /// Told when a room's summary changes (created, member count), for lobby lists.
     sink: Arc<dyn EventSink>,
     pub limits: Limits,
+    /// The settings the authorization gate reads (`--guests`); set once at start-up.
+    policy: parking_lot::RwLock<Policy>,
 }
 
 /// What a connection gets when it joins a room.
@@ -66,7 +71,7 @@ impl Chat {
         limits: Limits,
     ) -> Arc<Self> {
         let found = roster.found();
-        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits });
+        let chat = Arc::new(Chat { store, presence, roster, gate: Gate::default(), sink, limits, policy: Default::default() });
         if let Some(found) = found {
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
@@ -80,6 +85,20 @@ impl Chat {
 
     pub fn presence(&self) -> &Presence {
         &self.presence
+    }
+
+    /// The settings the authorization gate applies (the server sets them from its flags at start-up).
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write() = policy;
+    }
+
+    pub fn policy(&self) -> Policy {
+        *self.policy.read()
+    }
+
+    /// Asks the gate (the one place that decides).
+    fn allow(&self, actor: Option<&Actor>, action: Action<'_>, standing: &Standing<'_>) -> Result<()> {
+        authorize(actor, action, standing, &self.policy())
     }
 
     // ---- identity
@@ -102,33 +121,89 @@ impl Chat {
     // ---- rooms
 
     pub async fn create_room(&self, actor: &Actor, raw_name: &str) -> Result<Room> {
+        self.create_room_of(actor, raw_name, RoomKind::Public).await
+    }
+
+    /// Creates a public or private room owned by `actor`. A taken name answers `room_exists` whatever
+    /// kind of room holds it (names are one namespace; see docs/protocol.md, "Private rooms").
+    pub async fn create_room_of(&self, actor: &Actor, raw_name: &str, kind: RoomKind) -> Result<Room> {
         let name = model::room_name(raw_name)?;
-        authorize(actor, Action::CreateRoom, &Standing::default())?;
-        let room = self.store.create_room(&name, RoomKind::Public, &ActorRef::from(actor)).await?;
+        self.allow(Some(actor), Action::CreateRoom { kind }, &Standing { room: &name, ..Standing::default() })?;
+        let room = self.store.create_room(&name, kind, &ActorRef::from(actor)).await?;
         self.sink.room_changed(&self.summary(&room));
         Ok(room)
     }
 
-    /// Finds a room by name; `room_not_found` if there is none.
+    /// Finds a room by name; `room_not_found` if there is none. This does not check who asks: use
+    /// [`Chat::visible_room`] for anything a client learns from.
     pub async fn room(&self, raw_name: &str) -> Result<Room> {
         let name = model::room_name(raw_name)?;
         self.store.room(&name).await?.ok_or_else(|| ChatError::room_not_found(&name))
     }
 
+    /// Finds a room the actor may see: `room_not_found`, word for word, both when there is none and
+    /// when it is private (or direct) and the actor is not a member.
+    pub async fn visible_room(&self, actor: Option<&Actor>, raw_name: &str) -> Result<Room> {
+        let name = model::room_name(raw_name)?;
+        let room = self.store.room(&name).await?.ok_or_else(|| ChatError::room_not_found(&name))?;
+        if room.kind != RoomKind::Public {
+            let mut standing = match actor {
+                Some(a) => self.standing(a, &room, None).await?,
+                None => Standing { kind: room.kind, ..Standing::default() },
+            };
+            // The name as the caller typed it: the stored spelling would tell that the room exists.
+            standing.room = &name;
+            self.allow(actor, Action::List, &standing)?;
+        }
+        Ok(room)
+    }
+
     /// Finds a room, creating it when `create` is set and it does not exist yet.
+    /// A private room the actor may not see is `room_not_found`, whether or not `create` is set.
     pub async fn room_or_create(&self, actor: &Actor, raw_name: &str, create: bool) -> Result<Room> {
-        match self.room(raw_name).await {
+        match self.visible_room(Some(actor), raw_name).await {
             Err(e) if e.code == ErrorCode::RoomNotFound && create => match self.create_room(actor, raw_name).await {
-                Err(e) if e.code == ErrorCode::RoomExists => self.room(raw_name).await,
+                Err(e) if e.code == ErrorCode::RoomExists => self.visible_room(Some(actor), raw_name).await,
                 other => other,
             },
             other => other,
         }
     }
 
-    /// Every room, with its member count across the cluster.
-    pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>> {
-        let rooms = self.store.rooms().await?;
+    /// Why this connection may not act in a room it has not joined: `room_not_found` if the actor may
+    /// not see it, `forbidden` if it is banned there, `not_joined` otherwise (a question asked only
+    /// on the way to an error).
+    pub async fn not_joined(&self, actor: Option<&Actor>, raw_name: &str) -> ChatError {
+        let room = match self.visible_room(actor, raw_name).await {
+            Ok(room) => room,
+            Err(e) => return e,
+        };
+        if let Some(actor) = actor {
+            match self.standing(actor, &room, None).await {
+                Ok(standing) => {
+                    if let Err(e) = self.allow(Some(actor), Action::Send, &standing) {
+                        return e;
+                    }
+                }
+                Err(e) => return e,
+            }
+        }
+        ChatError::new(ErrorCode::NotJoined, "join the room first")
+    }
+
+    /// Every room the actor may see (public rooms, and the private rooms and direct conversations it
+    /// is a member of), with its member count across the cluster.
+    pub async fn list_rooms(&self, actor: Option<&Actor>) -> Result<Vec<RoomSummary>> {
+        let mut rooms = self.store.rooms().await?;
+        let mine = match actor {
+            Some(a) if rooms.iter().any(|r| r.kind != RoomKind::Public) => self.store.memberships_of(&a.id).await?,
+            _ => Vec::new(),
+        };
+        rooms.retain(|r| {
+            let role = mine.iter().find(|(id, _)| *id == r.id).map(|(_, role)| *role);
+            let standing = Standing { room: &r.name, kind: r.kind, role, ..Standing::default() };
+            self.allow(actor, Action::List, &standing).is_ok()
+        });
         let ids: Vec<_> = rooms.iter().map(|r| r.id).collect();
         let counts = self.roster.counts(&ids).await?;
         Ok(rooms
@@ -155,11 +230,15 @@ impl Chat {
         }
     }
 
-    async fn standing(&self, actor: &Actor, room: &Room, conn: Option<ConnId>) -> Result<Standing> {
+    async fn standing<'r>(&self, actor: &Actor, room: &'r Room, conn: Option<ConnId>) -> Result<Standing<'r>> {
+        let membership = self.store.membership(room.id, &actor.id).await?;
         Ok(Standing {
+            room: &room.name,
             kind: room.kind,
-            role: self.store.role(room.id, &actor.id).await?,
+            role: membership.role,
+            banned: membership.banned,
             joined: conn.is_some_and(|c| self.presence.is_in(room.id, &actor.id, c)),
+            credential: Credential::Session,
         })
     }
 
@@ -167,7 +246,7 @@ impl Chat {
     /// before subscribing the connection to the room's events.
     pub async fn may_join(&self, actor: &Actor, room: &Room) -> Result<Role> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Join, &standing)?;
+        self.allow(Some(actor), Action::Join, &standing)?;
         Ok(standing.role.unwrap_or_default())
     }
 
@@ -335,12 +414,11 @@ impl Chat {
         if client_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > 128) {
             return Err(ChatError::bad_request("client_id has 1 to 128 characters"));
         }
-        let standing = Standing {
-            kind: room.kind,
-            role: None,
-            joined: self.presence.is_in(room.id, &actor.id, conn),
-        };
-        authorize(actor, Action::Send, &standing)?;
+        // Not read from the store on this hot path: a connection in the room passed the gate when it
+        // joined, and a kick or ban takes it out of the room as it delivers that event.
+        let joined = self.presence.is_in(room.id, &actor.id, conn);
+        let standing = Standing { room: &room.name, kind: room.kind, role: joined.then_some(Role::Member), joined, ..Standing::default() };
+        self.allow(Some(actor), Action::Send, &standing)?;
         let new = NewEvent::Message { content: Content { text }, client_id };
         Ok(self.store.append(room, ActorRef::from(actor), new))
     }
@@ -356,7 +434,7 @@ impl Chat {
         let text = model::message_text(text, &self.limits)?;
         let message = self.live_message(room, key).await?;
         let standing = self.standing(actor, room, Some(conn)).await?;
-        authorize(actor, Action::Edit { author: &message.author }, &standing)?;
+        self.allow(Some(actor), Action::Edit { author: &message.author }, &standing)?;
         let new = NewEvent::Edit { message_id: message.id, content: Content { text } };
         Ok(self.store.append(room, ActorRef::from(actor), new))
     }
@@ -370,7 +448,7 @@ impl Chat {
     ) -> Result<BoxFuture<Result<Appended>>> {
         let message = self.live_message(room, key).await?;
         let standing = self.standing(actor, room, Some(conn)).await?;
-        authorize(actor, Action::Delete { author: &message.author }, &standing)?;
+        self.allow(Some(actor), Action::Delete { author: &message.author }, &standing)?;
         let new = NewEvent::Delete { message_id: message.id };
         Ok(self.store.append(room, ActorRef::from(actor), new))
     }
@@ -395,7 +473,7 @@ impl Chat {
 
     pub async fn history(&self, actor: &Actor, room: &Room, range: EventRange, limit: usize) -> Result<(Vec<Event>, bool)> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Read, &standing)?;
+        self.allow(Some(actor), Action::Read, &standing)?;
         if matches!(range, EventRange::After(s) | EventRange::Before(s) if s < 0) {
             return Err(ChatError::new(ErrorCode::BadSeq, "sequence numbers are not negative"));
         }
@@ -417,7 +495,7 @@ impl Chat {
     /// The newest messages of a room (edits applied, deleted ones left out), oldest first.
     pub async fn recent_messages(&self, actor: &Actor, room: &Room, limit: usize) -> Result<Vec<Event>> {
         let standing = self.standing(actor, room, None).await?;
-        authorize(actor, Action::Read, &standing)?;
+        self.allow(Some(actor), Action::Read, &standing)?;
         self.store.recent_messages(room.id, limit).await
     }
 }

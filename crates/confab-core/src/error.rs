@@ -33,7 +33,7 @@ pub enum ErrorCode {
     /// Sign-in needs a TOTP or recovery code (or an admin must set 2FA up first).
     TwoFactorRequired,
     RegistrationClosed,
-    /// A registration invite that does not exist, was used, or expired.
+    /// A registration or room invite that does not exist, was used up, or expired (one answer for all).
     InviteInvalid,
     GuestsNotAllowed,
     /// The session was signed out or revoked (also a close reason).
@@ -42,6 +42,8 @@ pub enum ErrorCode {
     AccountDisabled,
     Unavailable,
     Internal,
+    /// A moderation request names someone it cannot apply to (not a member, already banned, yourself).
+    BadTarget,
 }
 
 impl ErrorCode {
@@ -76,6 +78,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::BadTarget => "bad_target",
         }
     }
 }
@@ -106,6 +109,9 @@ impl ChatError {
     }
     pub fn room_not_found(room: &str) -> Self {
         Self::new(ErrorCode::RoomNotFound, format!("no room named {room:?}"))
+    }
+    pub fn invite_invalid() -> Self {
+        Self::new(ErrorCode::InviteInvalid, "this invite does not exist, has expired or was used up")
     }
     pub fn message_not_found() -> Self {
         Self::new(ErrorCode::MessageNotFound, "no such message in this room")

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ActorRef, Content, MessageId, RoomId, Seq};
+use crate::model::{ActorId, ActorRef, Content, MessageId, Role, RoomId, Seq};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,27 @@ pub enum EventBody {
     Leave {
         reason: LeaveReason,
     },
+    /// `actor` (the owner) gave `target` this role (also how ownership moves: two `role` events).
+    Role {
+        target: ActorRef,
+        role: Role,
+    },
+    /// `actor` (a moderator) removed `target`'s membership; its connections leave the room.
+    Kick {
+        target: ActorRef,
+    },
+    /// `actor` banned `target`: no membership, no joining, no history; its connections leave the room.
+    Ban {
+        target: ActorRef,
+    },
+    Unban {
+        target: ActorRef,
+    },
+    /// `target` became a member: added by `actor` (a moderator), or by accepting an invite
+    /// (`actor` = `target`).
+    Added {
+        target: ActorRef,
+    },
 }
 
 impl EventBody {
@@ -59,6 +80,20 @@ impl EventBody {
             EventBody::Delete { .. } => "delete",
             EventBody::Join => "join",
             EventBody::Leave { .. } => "leave",
+            EventBody::Role { .. } => "role",
+            EventBody::Kick { .. } => "kick",
+            EventBody::Ban { .. } => "ban",
+            EventBody::Unban { .. } => "unban",
+            EventBody::Added { .. } => "added",
+        }
+    }
+
+    /// The actor this event takes out of the room (a kick or a ban names it): its connections leave
+    /// the room right after delivering the event.
+    pub fn evicts(&self) -> Option<&ActorId> {
+        match self {
+            EventBody::Kick { target } | EventBody::Ban { target } => Some(&target.id),
+            _ => None,
         }
     }
 }

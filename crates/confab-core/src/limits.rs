@@ -39,6 +39,14 @@ pub struct Limits {
     /// Largest Engine.IO packet payload (a polling POST body, or one WebSocket message on
     /// `/socket.io/`), advertised as `maxPayload` in the handshake; larger closes the session.
     pub socketio_max_payload: usize,
+    /// Uses an invite gets when its creator names none.
+    pub invite_default_uses: i64,
+    /// Most uses one invite may have (`bad_request` above).
+    pub invite_max_uses: i64,
+    /// How long an invite stays valid when its creator names no expiry.
+    pub invite_default_ttl: Duration,
+    /// Longest validity an invite may have (`bad_request` above).
+    pub invite_max_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -59,6 +67,10 @@ impl Default for Limits {
             guests_per_minute_per_address: 60,
             guest_burst_per_address: 200,
             socketio_max_payload: 1_000_000,
+            invite_default_uses: 10,
+            invite_max_uses: 1000,
+            invite_default_ttl: Duration::from_secs(7 * 24 * 3600),
+            invite_max_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

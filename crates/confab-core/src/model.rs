@@ -214,6 +214,34 @@ pub struct Content {
     pub text: String,
 }
 
+/// An actor's membership of one room, as the rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Membership {
+    /// `None`: not a member (never joined, kicked, banned, or left a private room).
+    pub role: Option<Role>,
+    pub banned: bool,
+}
+
+/// A stored member of a room, with its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub id: ActorId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// An invite to a room, as stored: the code itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub room: RoomId,
+    pub code_hash: Vec<u8>,
+    pub created_by: ActorId,
+    pub created_at: i64,
+    /// Milliseconds since the epoch; the invite is invalid from then on.
+    pub expires_at: i64,
+    pub max_uses: i64,
+}
+
 /// A stored message, for the checks that edit and delete need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {

@@ -54,7 +54,10 @@ use async_trait::async_trait;
 use crate::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use crate::error::Result;
 use crate::event::{Event, LeaveReason};
-use crate::model::{Actor, ActorId, ActorRef, Content, MessageId, Role, Room, RoomId, RoomKind, RoomSummary, Seq, StoredMessage};
+use crate::model::{
+    Actor, ActorId, ActorRef, Content, Member, MessageId, Membership, NewInvite, Role, Room, RoomId, RoomKind, RoomSummary, Seq,
+    StoredMessage,
+};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -70,6 +73,16 @@ pub enum NewEvent {
     /// Also records the actor's membership (as `Member`) if it has none yet.
     Join,
     Leave { reason: LeaveReason },
+    /// Sets `target`'s role (a membership with that role if it had none).
+    Role { target: ActorRef, role: Role },
+    /// Removes `target`'s membership.
+    Kick { target: ActorRef },
+    /// Removes `target`'s membership and records the ban.
+    Ban { target: ActorRef },
+    /// Lifts `target`'s ban (no membership: it joins again, or needs a new invite).
+    Unban { target: ActorRef },
+    /// Records `target`'s membership (as `Member`) if it has none yet.
+    Added { target: ActorRef },
 }
 
 /// The result of an append, once committed.
@@ -171,6 +184,27 @@ pub trait Store: Send + Sync + 'static {
     async fn rooms(&self) -> Result<Vec<Room>>;
     /// The actor's role in the room: `None` if it never joined it.
     async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>>;
+
+    // ---- rooms: memberships, bans, invites. Membership changes that members see (roles, kicks,
+    // bans, additions) are events ([`NewEvent::Role`] and the others), applied in the transaction
+    // that logs them; these methods read them, and keep the invites.
+
+    /// The actor's membership of the room: its role (`None` if not a member) and whether it is banned.
+    async fn membership(&self, room: RoomId, actor: &ActorId) -> Result<Membership>;
+    /// The room's stored members with their roles, in the order they became members.
+    async fn members_of(&self, room: RoomId) -> Result<Vec<Member>>;
+    /// The room's banned actors (with the name they had when banned), oldest ban first.
+    async fn bans(&self, room: RoomId) -> Result<Vec<ActorRef>>;
+    /// The ids of the rooms the actor is a member of, with its role there.
+    async fn memberships_of(&self, actor: &ActorId) -> Result<Vec<(RoomId, Role)>>;
+    /// An actor by id; `None` if there is none.
+    async fn actor(&self, id: &ActorId) -> Result<Option<Actor>>;
+    /// Stores an invite (its code's hash is unique).
+    async fn create_room_invite(&self, invite: &NewInvite) -> Result<()>;
+    /// Takes one use of the invite whose code hashes to `code_hash`, atomically (two people accepting
+    /// the last use at once: one gets it): the invite's room. `invite_invalid` if there is no such
+    /// invite, it expired by `now` (ms), or its uses are used up.
+    async fn use_room_invite(&self, code_hash: &[u8], now: i64) -> Result<Room>;
 
     /// The message `key` names in `room`, deleted or not; `None` if the key matches nothing there.
     async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>>;

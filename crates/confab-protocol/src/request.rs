@@ -60,6 +60,69 @@ pub struct RoomOnly {
 }
 
 #[derive(Deserialize)]
+pub struct CreateRoom {
+    pub room: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Invite {
+    pub room: String,
+    pub max_uses: Option<i64>,
+    pub expires_in_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub struct AcceptInvite {
+    pub code: String,
+}
+
+/// A moderation request naming its target: `actor` (an actor id, for `kick`, `ban`, `unban`,
+/// `transfer` and `add_member`) or `username` (`add_member`, once accounts exist).
+#[derive(Deserialize)]
+pub struct Target {
+    pub room: String,
+    pub actor: Option<String>,
+    pub username: Option<String>,
+}
+
+/// How a request names a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// By actor id (guests have no username).
+    Actor(String),
+    /// By an account's username.
+    Username(String),
+}
+
+impl Target {
+    /// Whom the request names: `actor` if given, else `username`.
+    pub fn named(&self) -> Result<Named, ChatError> {
+        match (&self.actor, &self.username) {
+            (Some(a), _) => Ok(Named::Actor(a.clone())),
+            (None, Some(u)) => Ok(Named::Username(u.clone())),
+            (None, None) => Err(ChatError::bad_request("name the person: `actor` (their id) or `username`")),
+        }
+    }
+
+    /// The target's actor id, for the requests that take no username.
+    pub fn target(&self) -> Result<String, ChatError> {
+        match &self.actor {
+            Some(a) => Ok(a.clone()),
+            None => Err(ChatError::bad_request("give `actor`, the id of the person")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetRole {
+    pub room: String,
+    pub actor: String,
+    pub role: String,
+}
+
+#[derive(Deserialize)]
 pub struct Join {
     pub room: String,
     pub since: Option<Seq>,

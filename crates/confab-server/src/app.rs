@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::serve::ListenerExt;
 use axum::Router;
 use confab_core::presence::ConnId;
@@ -19,7 +19,7 @@ use crate::conn::{CloseReason, ConnShared};
 use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
 use crate::accounts::Accounts;
-use crate::http::{account, api, csrf, health, openapi, pages};
+use crate::http::{account, api, csrf, health, openapi, pages, rooms};
 use crate::{native, socketio};
 
 pub struct App {
@@ -62,7 +62,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let crate::backends::Backends { chat, store, hub, description: storage, redis_bus } = crate::backends::open(&config).await?;
     let accounts = Accounts::new(Arc::clone(&store), &config);
     accounts.registry.start_rechecks(store, Duration::from_millis(config.credential_recheck_ms));
-    for room in chat.list_rooms().await? {
+    // The authorization gate reads --guests (guests in public rooms only, or not at all).
+    chat.set_policy(confab_core::authz::Policy { guests: config.guests.access() });
+    // The lobby lists public rooms only (what someone signed in as nobody may see).
+    for room in chat.list_rooms(None).await? {
         hub.known_room(&room.name);
     }
     let app = Arc::new(App {
@@ -129,8 +132,17 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/account/2fa/enable", post(account::totp_enable))
         .route("/api/account/2fa/disable", post(account::totp_disable))
         .route("/api/admin/invites", post(account::create_invite))
-        .route("/api/rooms", get(api::rooms))
+        .route("/api/rooms", get(rooms::list).post(rooms::create))
         .route("/api/rooms/{name}/history", get(api::history))
+        .route("/api/rooms/{name}/members", get(rooms::members).post(rooms::add_member))
+        .route("/api/rooms/{name}/members/{actor_id}", put(rooms::set_role))
+        .route("/api/rooms/{name}/owner", post(rooms::transfer))
+        .route("/api/rooms/{name}/invites", post(rooms::invite))
+        .route("/api/rooms/{name}/kick", post(rooms::kick))
+        .route("/api/rooms/{name}/bans", get(rooms::bans).post(rooms::ban))
+        .route("/api/rooms/{name}/bans/{actor_id}", delete(rooms::unban))
+        .route("/api/invites/{code}/accept", post(rooms::accept))
+        .route("/invite/{code}", get(pages::lobby))
         .route("/ws", get(native::upgrade))
         .route(
             "/socket.io/",

@@ -180,6 +180,22 @@ pub struct Config {
     #[arg(long, env = "CONFAB_GAP_FILL_MS", default_value_t = 200)]
     pub gap_fill_ms: u64,
 
+    /// Uses a room invite gets when its creator names none.
+    #[arg(long, env = "CONFAB_INVITE_DEFAULT_USES", default_value_t = Limits::default().invite_default_uses)]
+    pub invite_default_uses: i64,
+
+    /// Most uses one room invite may have (error `bad_request` above).
+    #[arg(long, env = "CONFAB_INVITE_MAX_USES", default_value_t = Limits::default().invite_max_uses)]
+    pub invite_max_uses: i64,
+
+    /// Seconds a room invite stays valid when its creator names no expiry.
+    #[arg(long, env = "CONFAB_INVITE_DEFAULT_TTL_SECS", default_value_t = Limits::default().invite_default_ttl.as_secs())]
+    pub invite_default_ttl_secs: u64,
+
+    /// Longest validity a room invite may have, in seconds (error `bad_request` above).
+    #[arg(long, env = "CONFAB_INVITE_MAX_TTL_SECS", default_value_t = Limits::default().invite_max_ttl.as_secs())]
+    pub invite_max_ttl_secs: u64,
+
     /// Who may create an account: `open` (anyone, POST /api/auth/register), `invite` (with a code
     /// from an administrator: POST /api/admin/invites or `confab admin invite`), or `closed` (only
     /// `confab admin create-user`); refused with `registration_closed` / `invite_invalid`.
@@ -321,6 +337,10 @@ impl Config {
             guests_per_minute_per_address: self.guests_per_minute_per_address,
             guest_burst_per_address: self.guest_burst_per_address,
             socketio_max_payload: self.socketio_max_payload,
+            invite_default_uses: self.invite_default_uses,
+            invite_max_uses: self.invite_max_uses,
+            invite_default_ttl: Duration::from_secs(self.invite_default_ttl_secs),
+            invite_max_ttl: Duration::from_secs(self.invite_max_ttl_secs),
             ..Limits::default()
         }
     }

@@ -132,19 +132,19 @@ pub async fn credentials_are_found_listed_revoked_and_rechecked<B: Backend>(back
     let none = s.revoke_credentials(CredentialKind::Session, &ann.actor.id, &Revoke::One(bobs.id.clone())).await.unwrap();
     assert!(none.is_empty(), "ann cannot revoke bob's session");
     let others = s.revoke_credentials(CredentialKind::Session, &ann.actor.id, &Revoke::AllBut(phone.id.clone())).await.unwrap();
-    assert_eq!(others, [laptop.id.clone()]);
+    assert_eq!(others, std::slice::from_ref(&laptop.id));
     assert!(s.use_credential(CredentialKind::Session, b"h-laptop", now).await.unwrap().is_none());
     assert!(!s.live_credentials(&all).await.unwrap().contains(&laptop.id));
 
     s.update_user(&ann.actor.id, &UserChange::Disabled(true)).await.unwrap();
     let live = s.live_credentials(&all).await.unwrap();
-    assert_eq!(live, [bobs.id.clone()], "a disabled account's credentials are not live");
+    assert_eq!(live, std::slice::from_ref(&bobs.id), "a disabled account's credentials are not live");
     s.update_user(&ann.actor.id, &UserChange::Disabled(false)).await.unwrap();
 
     let gone = s.revoke_credentials(CredentialKind::ApiToken, &ann.actor.id, &Revoke::One(bot.id.clone())).await.unwrap();
-    assert_eq!(gone, [bot.id.clone()]);
+    assert_eq!(gone, std::slice::from_ref(&bot.id));
     let rest = s.revoke_credentials(CredentialKind::Session, &ann.actor.id, &Revoke::All).await.unwrap();
-    assert_eq!(rest, [phone.id.clone()]);
+    assert_eq!(rest, std::slice::from_ref(&phone.id));
     assert!(s.credentials(CredentialKind::Session, &ann.actor.id).await.unwrap().is_empty());
     assert_eq!(s.credentials(CredentialKind::Session, &bob.actor.id).await.unwrap().len(), 1);
 }

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
-use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::model::{Actor, ActorId, ActorRef, Member, Membership, NewInvite, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
 use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::oneshot;
@@ -270,6 +270,34 @@ impl Store for PostgresStore {
 
     async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>> {
         read::role(&self.db, room, actor).await
+    }
+
+    async fn membership(&self, room: RoomId, actor: &ActorId) -> Result<Membership> {
+        read::membership(&self.db, room, actor).await
+    }
+
+    async fn members_of(&self, room: RoomId) -> Result<Vec<Member>> {
+        read::members_of(&self.db, room).await
+    }
+
+    async fn bans(&self, room: RoomId) -> Result<Vec<ActorRef>> {
+        read::bans(&self.db, room).await
+    }
+
+    async fn memberships_of(&self, actor: &ActorId) -> Result<Vec<(RoomId, Role)>> {
+        read::memberships_of(&self.db, actor).await
+    }
+
+    async fn actor(&self, id: &ActorId) -> Result<Option<Actor>> {
+        read::actor(&self.db, id).await
+    }
+
+    async fn create_room_invite(&self, invite: &NewInvite) -> Result<()> {
+        read::create_room_invite(&self.db, invite).await
+    }
+
+    async fn use_room_invite(&self, code_hash: &[u8], now: i64) -> Result<Room> {
+        read::use_room_invite(&self.db, code_hash, now).await
     }
 
     async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {

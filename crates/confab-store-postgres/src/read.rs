@@ -4,7 +4,9 @@
 
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::event::{Event, EventBody, MessageView};
-use confab_core::model::{now_ms, Actor, ActorId, ActorKind, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::model::{
+    now_ms, Actor, ActorId, ActorKind, ActorRef, Member, Membership, NewInvite, Role, Room, RoomId, RoomKind, Seq, StoredMessage,
+};
 use confab_core::store::{EventRange, MessageKey};
 use tokio_postgres::Row;
 
@@ -103,6 +105,76 @@ pub async fn role(db: &Db, room: RoomId, actor: &ActorId) -> Result<Option<Role>
         Role::parse(&role).ok_or_else(|| unreadable(format!("role {role:?}")))
     })
     .transpose()
+}
+
+fn parse_role(role: &str) -> Result<Role> {
+    Role::parse(role).ok_or_else(|| unreadable(format!("role {role:?}")))
+}
+
+pub async fn membership(db: &Db, room: RoomId, actor: &ActorId) -> Result<Membership> {
+    let sql = "SELECT (SELECT role FROM memberships WHERE room_id = $1 AND actor_id = $2),
+                      EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND actor_id = $2)";
+    let row = db.query_opt(sql, &[&room, &actor.as_str()]).await?.ok_or_else(|| unreadable("no row from a scalar select"))?;
+    let role: Option<String> = get(&row, 0)?;
+    Ok(Membership { role: role.as_deref().map(parse_role).transpose()?, banned: get(&row, 1)? })
+}
+
+pub async fn members_of(db: &Db, room: RoomId) -> Result<Vec<Member>> {
+    let sql = "SELECT m.actor_id, a.name, m.role FROM memberships m JOIN actors a ON a.id = m.actor_id
+               WHERE m.room_id = $1 ORDER BY m.joined_at, m.actor_id";
+    db.query(sql, &[&room])
+        .await?
+        .iter()
+        .map(|r| Ok(Member { id: ActorId::from(get::<String>(r, 0)?), name: get(r, 1)?, role: parse_role(&get::<String>(r, 2)?)? }))
+        .collect()
+}
+
+pub async fn bans(db: &Db, room: RoomId) -> Result<Vec<ActorRef>> {
+    let sql = "SELECT actor_id, actor_name FROM bans WHERE room_id = $1 ORDER BY banned_at, actor_id";
+    db.query(sql, &[&room])
+        .await?
+        .iter()
+        .map(|r| Ok(ActorRef { id: ActorId::from(get::<String>(r, 0)?), name: get(r, 1)? }))
+        .collect()
+}
+
+pub async fn memberships_of(db: &Db, actor: &ActorId) -> Result<Vec<(RoomId, Role)>> {
+    let sql = "SELECT room_id, role FROM memberships WHERE actor_id = $1";
+    db.query(sql, &[&actor.as_str()]).await?.iter().map(|r| Ok((get(r, 0)?, parse_role(&get::<String>(r, 1)?)?))).collect()
+}
+
+pub async fn actor(db: &Db, id: &ActorId) -> Result<Option<Actor>> {
+    let row = db.query_opt("SELECT id, name, kind FROM actors WHERE id = $1", &[&id.as_str()]).await?;
+    row.map(|r| {
+        let kind: String = get(&r, 2)?;
+        Ok(Actor {
+            id: ActorId::from(get::<String>(&r, 0)?),
+            name: get(&r, 1)?,
+            kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
+            admin: false,
+        })
+    })
+    .transpose()
+}
+
+pub async fn create_room_invite(db: &Db, i: &NewInvite) -> Result<()> {
+    let sql = "INSERT INTO room_invites (code_hash, room_id, created_by, created_at, expires_at, max_uses)
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    db.execute(sql, &[&i.code_hash, &i.room, &i.created_by.as_str(), &i.created_at, &i.expires_at, &i.max_uses]).await.map(drop)
+}
+
+/// One statement: the row lock the `UPDATE` takes makes two accepts of the last use take turns, and
+/// the second finds no use left.
+pub async fn use_room_invite(db: &Db, code_hash: &[u8], now: i64) -> Result<Room> {
+    let sql = format!(
+        "WITH i AS (UPDATE room_invites SET uses = uses + 1
+                    WHERE code_hash = $1 AND expires_at > $2 AND uses < max_uses RETURNING room_id)
+         SELECT {ROOM_COLUMNS} FROM rooms WHERE id = (SELECT room_id FROM i)"
+    );
+    match db.query_opt(&sql, &[&code_hash, &now]).await? {
+        Some(row) => room_row(&row),
+        None => Err(ChatError::invite_invalid()),
+    }
 }
 
 pub async fn message(db: &Db, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {

@@ -10,6 +10,7 @@ use crate::OpenError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_accounts.sql")),
+    (3, include_str!("../migrations/0003_rooms.sql")),
 ];
 
 /// Creates the schema if asked for, and applies what is missing. The advisory lock is keyed by the

@@ -50,6 +50,8 @@ const INSERT_EVENT: &str = "WITH s AS (UPDATE rooms SET top_seq = top_seq + 1 WH
     INSERT INTO events (room_id, seq, kind, actor_id, actor_name, at, message_id, data)
     SELECT $1, top_seq, $2, $3, $4, $5, $6, $7 FROM s RETURNING seq";
 
+const REMOVE_MEMBER: &str = "DELETE FROM memberships WHERE room_id = $1 AND actor_id = $2";
+
 impl Txn<'_> {
     pub async fn append(&mut self, r: &Request) -> Result<Appended, Failure> {
         let at = now_ms();
@@ -97,6 +99,42 @@ impl Txn<'_> {
                 (EventBody::Join, None)
             }
             NewEvent::Leave { reason } => (EventBody::Leave { reason: *reason }, None),
+            NewEvent::Role { target, role } => {
+                self.exec(
+                    "INSERT INTO memberships (room_id, actor_id, role, joined_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (room_id, actor_id) DO UPDATE SET role = excluded.role",
+                    &[&r.room_id, &target.id.as_str(), &role.as_str(), &at],
+                )
+                .await?;
+                (EventBody::Role { target: target.clone(), role: *role }, None)
+            }
+            NewEvent::Kick { target } => {
+                self.exec(REMOVE_MEMBER, &[&r.room_id, &target.id.as_str()]).await?;
+                (EventBody::Kick { target: target.clone() }, None)
+            }
+            NewEvent::Ban { target } => {
+                self.exec(REMOVE_MEMBER, &[&r.room_id, &target.id.as_str()]).await?;
+                self.exec(
+                    "INSERT INTO bans (room_id, actor_id, actor_name, banned_by, banned_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (room_id, actor_id) DO NOTHING",
+                    &[&r.room_id, &target.id.as_str(), &target.name, &r.actor.id.as_str(), &at],
+                )
+                .await?;
+                (EventBody::Ban { target: target.clone() }, None)
+            }
+            NewEvent::Unban { target } => {
+                self.exec("DELETE FROM bans WHERE room_id = $1 AND actor_id = $2", &[&r.room_id, &target.id.as_str()]).await?;
+                (EventBody::Unban { target: target.clone() }, None)
+            }
+            NewEvent::Added { target } => {
+                self.exec(
+                    "INSERT INTO memberships (room_id, actor_id, role, joined_at) VALUES ($1, $2, 'member', $3)
+                     ON CONFLICT (room_id, actor_id) DO NOTHING",
+                    &[&r.room_id, &target.id.as_str(), &at],
+                )
+                .await?;
+                (EventBody::Added { target: target.clone() }, None)
+            }
         };
         let data = serde_json::to_string(&body).map_err(|e| Failure::Aborted(e.to_string()))?;
         let insert = self.client.prepare_cached(INSERT_EVENT).await?;
@@ -108,6 +146,13 @@ impl Txn<'_> {
         let seq: Seq = row.try_get(0)?;
         self.events.push(Event { room: r.room_name.clone(), room_id: r.room_id, seq, at, actor: r.actor.clone(), body });
         Ok(Appended { seq, message_id, duplicate: false })
+    }
+
+    /// One statement of a membership change, in the transaction.
+    async fn exec(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<(), Failure> {
+        let statement = self.client.prepare_cached(sql).await?;
+        self.client.execute(&statement, params).await?;
+        Ok(())
     }
 
     /// New messages, in order, sent as one pipeline: each statement goes out without waiting for

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
-use confab_core::model::{Actor, ActorId, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::model::{Actor, ActorId, ActorRef, Member, Membership, NewInvite, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
 use confab_core::store::{Appended, BoxFuture, EventRange, EventSink, MessageKey, NewEvent, Store};
 use tokio::sync::oneshot;
 
@@ -168,6 +168,39 @@ impl Store for SqliteStore {
     async fn role(&self, room: RoomId, actor: &ActorId) -> Result<Option<Role>> {
         let actor = actor.clone();
         self.readers.run(move |c| read::role(c, room, &actor)).await
+    }
+
+    async fn membership(&self, room: RoomId, actor: &ActorId) -> Result<Membership> {
+        let actor = actor.clone();
+        self.readers.run(move |c| read::membership(c, room, &actor)).await
+    }
+
+    async fn members_of(&self, room: RoomId) -> Result<Vec<Member>> {
+        self.readers.run(move |c| read::members_of(c, room)).await
+    }
+
+    async fn bans(&self, room: RoomId) -> Result<Vec<ActorRef>> {
+        self.readers.run(move |c| read::bans(c, room)).await
+    }
+
+    async fn memberships_of(&self, actor: &ActorId) -> Result<Vec<(RoomId, Role)>> {
+        let actor = actor.clone();
+        self.readers.run(move |c| read::memberships_of(c, &actor)).await
+    }
+
+    async fn actor(&self, id: &ActorId) -> Result<Option<Actor>> {
+        let id = id.clone();
+        self.readers.run(move |c| read::actor(c, &id)).await
+    }
+
+    async fn create_room_invite(&self, invite: &NewInvite) -> Result<()> {
+        let invite = invite.clone();
+        self.call(|reply| Cmd::CreateRoomInvite { invite, reply }).await
+    }
+
+    async fn use_room_invite(&self, code_hash: &[u8], now: i64) -> Result<Room> {
+        let code_hash = code_hash.to_vec();
+        self.call(|reply| Cmd::UseRoomInvite { code_hash, now, reply }).await
     }
 
     async fn message(&self, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use confab_core::error::{ChatError, Result};
 use confab_core::event::{Event, EventBody, MessageView};
-use confab_core::model::{Actor, ActorId, ActorKind, ActorRef, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
+use confab_core::model::{Actor, ActorId, ActorKind, ActorRef, Member, Membership, Role, Room, RoomId, RoomKind, Seq, StoredMessage};
 use confab_core::store::{EventRange, MessageKey};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -103,6 +103,12 @@ pub fn room_by_key(c: &Connection, key: &str) -> Result<Option<Room>> {
         .map_err(internal)
 }
 
+pub fn room_by_id(c: &Connection, id: RoomId) -> Result<Option<Room>> {
+    c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], room_row).optional())
+        .map_err(internal)
+}
+
 pub fn rooms(c: &Connection) -> Result<Vec<Room>> {
     let mut s = c.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY name_key")).map_err(db)?;
     let rows = s.query_map([], room_row).map_err(db)?;
@@ -130,6 +136,78 @@ pub fn role(c: &Connection, room: RoomId, actor: &ActorId) -> Result<Option<Role
         .map_err(db)?;
     role.map(|r| Role::parse(&r).ok_or_else(|| ChatError::internal(format!("unknown role {r:?} in the database"))))
         .transpose()
+}
+
+fn parse_role(r: &str) -> rusqlite::Result<Role> {
+    Role::parse(r).ok_or_else(|| unknown("role", r))
+}
+
+pub fn membership(c: &Connection, room: RoomId, actor: &ActorId) -> Result<Membership> {
+    c.prepare_cached(
+        "SELECT (SELECT role FROM memberships WHERE room_id = ?1 AND actor_id = ?2),
+                EXISTS (SELECT 1 FROM bans WHERE room_id = ?1 AND actor_id = ?2)",
+    )
+    .and_then(|mut s| {
+        s.query_row((room, actor.as_str()), |r| {
+            let role: Option<String> = r.get(0)?;
+            Ok(Membership { role: role.as_deref().map(parse_role).transpose()?, banned: r.get(1)? })
+        })
+    })
+    .map_err(internal)
+}
+
+pub fn members_of(c: &Connection, room: RoomId) -> Result<Vec<Member>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT m.actor_id, a.name, m.role FROM memberships m JOIN actors a ON a.id = m.actor_id
+             WHERE m.room_id = ?1 ORDER BY m.joined_at, m.actor_id",
+        )
+        .map_err(db)?;
+    let rows = s
+        .query_map([room], |r| {
+            let role: String = r.get(2)?;
+            Ok(Member { id: ActorId::from(r.get::<_, String>(0)?), name: r.get(1)?, role: parse_role(&role)? })
+        })
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub fn bans(c: &Connection, room: RoomId) -> Result<Vec<ActorRef>> {
+    let mut s = c
+        .prepare_cached("SELECT actor_id, actor_name FROM bans WHERE room_id = ?1 ORDER BY banned_at, actor_id")
+        .map_err(db)?;
+    let rows = s
+        .query_map([room], |r| Ok(ActorRef { id: ActorId::from(r.get::<_, String>(0)?), name: r.get(1)? }))
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub fn memberships_of(c: &Connection, actor: &ActorId) -> Result<Vec<(RoomId, Role)>> {
+    let mut s = c.prepare_cached("SELECT room_id, role FROM memberships WHERE actor_id = ?1").map_err(db)?;
+    let rows = s
+        .query_map([actor.as_str()], |r| {
+            let role: String = r.get(1)?;
+            Ok((r.get(0)?, parse_role(&role)?))
+        })
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(internal)
+}
+
+pub fn actor(c: &Connection, id: &ActorId) -> Result<Option<Actor>> {
+    c.prepare_cached("SELECT id, name, kind FROM actors WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id.as_str()], |r| {
+                let kind: String = r.get(2)?;
+                Ok(Actor {
+                    id: ActorId::from(r.get::<_, String>(0)?),
+                    name: r.get(1)?,
+                    kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
+                    admin: false,
+                })
+            })
+            .optional()
+        })
+        .map_err(internal)
 }
 
 pub fn message(c: &Connection, room: RoomId, key: &MessageKey) -> Result<Option<StoredMessage>> {

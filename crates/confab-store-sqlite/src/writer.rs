@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::event::{Event, EventBody, MessageView};
-use confab_core::model::{now_ms, Actor, ActorId, ActorKind, ActorRef, Content, Room, RoomId, RoomKind, Seq};
+use confab_core::model::{now_ms, Actor, ActorId, ActorKind, ActorRef, Content, NewInvite, Room, RoomId, RoomKind, Seq};
 use confab_core::store::{Appended, EventSink, NewEvent};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -30,6 +30,8 @@ pub enum Cmd {
     Rename { id: ActorId, name: String, reply: oneshot::Sender<Result<()>> },
     CreateRoom { name: String, kind: RoomKind, owner: ActorRef, reply: oneshot::Sender<Result<Room>> },
     Append { room_id: RoomId, room_name: String, actor: ActorRef, new: NewEvent, reply: oneshot::Sender<Result<Appended>> },
+    CreateRoomInvite { invite: NewInvite, reply: oneshot::Sender<Result<()>> },
+    UseRoomInvite { code_hash: Vec<u8>, now: i64, reply: oneshot::Sender<Result<Room>> },
 }
 
 pub struct Writer {
@@ -75,8 +77,8 @@ impl Outcome {
 fn answer(cmd: Cmd, outcome: Outcome) {
     match (cmd, outcome) {
         (Cmd::CreateGuest { reply, .. }, Outcome::Guest(r)) => drop(reply.send(r)),
-        (Cmd::CreateRoom { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
-        (Cmd::Rename { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
+        (Cmd::CreateRoom { reply, .. } | Cmd::UseRoomInvite { reply, .. }, Outcome::Room(r)) => drop(reply.send(r)),
+        (Cmd::Rename { reply, .. } | Cmd::CreateRoomInvite { reply, .. }, Outcome::Unit(r)) => drop(reply.send(r)),
         (Cmd::Append { reply, .. }, Outcome::Append(r)) => drop(reply.send(r)),
         (cmd, _) => reject(cmd, &ChatError::internal("store writer: outcome does not match its request")),
     }
@@ -179,8 +181,8 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn failed(cmd: &Cmd, err: ChatError) -> Outcome {
     match cmd {
         Cmd::CreateGuest { .. } => Outcome::Guest(Err(err)),
-        Cmd::CreateRoom { .. } => Outcome::Room(Err(err)),
-        Cmd::Rename { .. } => Outcome::Unit(Err(err)),
+        Cmd::CreateRoom { .. } | Cmd::UseRoomInvite { .. } => Outcome::Room(Err(err)),
+        Cmd::Rename { .. } | Cmd::CreateRoomInvite { .. } => Outcome::Unit(Err(err)),
         Cmd::Append { .. } => Outcome::Append(Err(err)),
     }
 }
@@ -241,6 +243,16 @@ impl Txn<'_> {
                 conn.execute("UPDATE actors SET name = ?1 WHERE id = ?2", (name, id.as_str())).map(drop).map_err(db),
             ),
             Cmd::CreateRoom { name, kind, owner, .. } => Outcome::Room(create_room(conn, name, *kind, owner)),
+            Cmd::CreateRoomInvite { invite, .. } => Outcome::Unit(
+                conn.execute(
+                    "INSERT INTO room_invites (code_hash, room_id, created_by, created_at, expires_at, max_uses)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    (&invite.code_hash, invite.room, invite.created_by.as_str(), invite.created_at, invite.expires_at, invite.max_uses),
+                )
+                .map(drop)
+                .map_err(db),
+            ),
+            Cmd::UseRoomInvite { code_hash, now, .. } => Outcome::Room(use_room_invite(conn, code_hash, *now)),
             Cmd::Append { room_id, room_name, actor, new, .. } => {
                 Outcome::Append(self.append(*room_id, room_name, actor, new))
             }
@@ -342,6 +354,44 @@ impl Txn<'_> {
                 (EventBody::Join, None)
             }
             NewEvent::Leave { reason } => (EventBody::Leave { reason: *reason }, None),
+            NewEvent::Role { target, role } => {
+                conn.prepare_cached(
+                    "INSERT INTO memberships (room_id, actor_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (room_id, actor_id) DO UPDATE SET role = excluded.role",
+                )
+                .and_then(|mut s| s.execute((room_id, target.id.as_str(), role.as_str(), at)))
+                .map_err(db)?;
+                (EventBody::Role { target: target.clone(), role: *role }, None)
+            }
+            NewEvent::Kick { target } => {
+                remove_member(conn, room_id, &target.id)?;
+                (EventBody::Kick { target: target.clone() }, None)
+            }
+            NewEvent::Ban { target } => {
+                remove_member(conn, room_id, &target.id)?;
+                conn.prepare_cached(
+                    "INSERT INTO bans (room_id, actor_id, actor_name, banned_by, banned_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (room_id, actor_id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute((room_id, target.id.as_str(), &target.name, actor.id.as_str(), at)))
+                .map_err(db)?;
+                (EventBody::Ban { target: target.clone() }, None)
+            }
+            NewEvent::Unban { target } => {
+                conn.prepare_cached("DELETE FROM bans WHERE room_id = ?1 AND actor_id = ?2")
+                    .and_then(|mut s| s.execute((room_id, target.id.as_str())))
+                    .map_err(db)?;
+                (EventBody::Unban { target: target.clone() }, None)
+            }
+            NewEvent::Added { target } => {
+                conn.prepare_cached(
+                    "INSERT INTO memberships (room_id, actor_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)
+                     ON CONFLICT (room_id, actor_id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute((room_id, target.id.as_str(), at)))
+                .map_err(db)?;
+                (EventBody::Added { target: target.clone() }, None)
+            }
         };
         // Message events keep their content in `messages` (its current state); others carry it here.
         let data = match &body {
@@ -388,6 +438,27 @@ fn create_room(conn: &Connection, name: &str, kind: RoomKind, owner: &ActorRef) 
     )
     .map_err(db)?;
     Ok(Room { id, name: name.to_string(), kind, created_at: now, top_seq: 0 })
+}
+
+fn remove_member(conn: &Connection, room_id: RoomId, actor: &ActorId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM memberships WHERE room_id = ?1 AND actor_id = ?2")
+        .and_then(|mut s| s.execute((room_id, actor.as_str())))
+        .map(drop)
+        .map_err(db)
+}
+
+/// Takes one use of a valid invite, in the writer's transaction (so two accepts of the last use
+/// cannot both get it); `invite_invalid` for an unknown, expired or used-up code.
+fn use_room_invite(conn: &Connection, code_hash: &[u8], now: i64) -> Result<Room> {
+    let room: Option<RoomId> = conn
+        .prepare_cached(
+            "UPDATE room_invites SET uses = uses + 1 WHERE code_hash = ?1 AND expires_at > ?2 AND uses < max_uses
+             RETURNING room_id",
+        )
+        .and_then(|mut s| s.query_row((code_hash, now), |r| r.get(0)).optional())
+        .map_err(db)?;
+    let Some(room) = room else { return Err(ChatError::invite_invalid()) };
+    crate::read::room_by_id(conn, room)?.ok_or_else(ChatError::invite_invalid)
 }
 
 /// Updates a live message; `message_not_found` when it is gone. Returns its client id.

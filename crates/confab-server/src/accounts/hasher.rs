@@ -37,3 +37,34 @@ impl Hasher {
         tokio::task::spawn_blocking(f).await.map_err(ChatError::internal)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// With one slot and room for one waiter, a third caller is refused at once (`rate_limited`)
+    /// instead of queueing, and the waiter runs once the slot frees.
+    #[tokio::test]
+    async fn a_burst_beyond_the_queue_is_refused_not_queued() {
+        let hasher = Arc::new(Hasher::new(1, 1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let busy_slot = tokio::spawn({
+            let h = Arc::clone(&hasher);
+            async move { h.run(move || wait.recv_timeout(Duration::from_secs(5)).is_ok()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waiter = tokio::spawn({
+            let h = Arc::clone(&hasher);
+            async move { h.run(|| 7).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let refused = hasher.run(|| 0).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::RateLimited);
+        release.send(()).unwrap();
+        assert!(busy_slot.await.unwrap().unwrap());
+        assert_eq!(waiter.await.unwrap().unwrap(), 7);
+        assert_eq!(hasher.run(|| 1).await.unwrap(), 1, "room again once the burst is done");
+    }
+}

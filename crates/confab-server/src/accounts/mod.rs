@@ -149,6 +149,7 @@ impl Accounts {
         // Checked before the invite is used up, so a typo in the username does not waste it.
         let name = username::parse(raw_username)?;
         password::check_policy(pass, self.password_min_chars)?;
+        confab_core::model::display_name(display_name.unwrap_or(&name.name))?;
         if self.store.user_by_key(&name.key).await?.is_some() {
             return Err(ChatError::new(ErrorCode::UsernameTaken, "that username is taken (or looks like one that is)"));
         }

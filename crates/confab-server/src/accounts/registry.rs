@@ -24,9 +24,12 @@ use crate::conn::{CloseReason, ConnShared};
 /// What a transport sends before the connection is closed for a revoked credential.
 pub type Goodbye = fn(&ConnShared);
 
+/// One open connection of a credential, and what to tell it before closing.
+type Entry = (Weak<ConnShared>, Goodbye);
+
 #[derive(Default)]
 pub struct Registry {
-    conns: Mutex<HashMap<String, Vec<(Weak<ConnShared>, Goodbye)>>>,
+    conns: Mutex<HashMap<String, Vec<Entry>>>,
 }
 
 impl Registry {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{ActorRef, RoomId, RoomSummary, Seq};
+use confab_core::model::{ActorId, ActorRef, RoomId, RoomSummary, Seq};
 use confab_core::presence::ConnId;
 use confab_core::Event;
 use confab_ws::WsError;
@@ -206,6 +206,12 @@ pub struct ConnShared {
     /// The payload of the latest ping not yet answered; `Some` exactly while an [`Outbound::Pong`]
     /// is queued.
     pong: parking_lot::Mutex<Option<bytes::Bytes>>,
+    /// The actor the connection speaks for, once known: the writer takes the connection out of a
+    /// room when it delivers a `kick` or `ban` naming it.
+    actor: parking_lot::Mutex<Option<ActorId>>,
+    /// Rooms a kick or ban took the connection out of, for its session to leave (see [`ConnShared::evicted`]).
+    evicted: parking_lot::Mutex<Vec<RoomId>>,
+    evictions: Notify,
 }
 
 impl ConnShared {
@@ -218,6 +224,9 @@ impl ConnShared {
             kill_reason: AtomicU8::new(0),
             killed: Notify::new(),
             pong: parking_lot::Mutex::new(None),
+            actor: parking_lot::Mutex::new(None),
+            evicted: parking_lot::Mutex::new(Vec::new()),
+            evictions: Notify::new(),
         };
         (Arc::new(shared), rx)
     }
@@ -265,6 +274,34 @@ impl ConnShared {
     /// The payload to answer an [`Outbound::Pong`] with (the writer's side of [`ConnShared::ping`]).
     pub fn take_pong(&self) -> Option<bytes::Bytes> {
         self.pong.lock().take()
+    }
+
+    /// Records whom the connection speaks for (after `hello`, or the first Socket.IO name).
+    pub fn set_actor(&self, actor: &ActorId) {
+        *self.actor.lock() = Some(actor.clone());
+    }
+
+    pub fn actor(&self) -> Option<ActorId> {
+        self.actor.lock().clone()
+    }
+
+    /// The writer delivered a kick or ban of this connection's actor in `room`: it delivers nothing
+    /// more of the room, and the session leaves it.
+    pub fn evict(&self, room: RoomId) {
+        self.evicted.lock().push(room);
+        self.evictions.notify_one();
+    }
+
+    /// Resolves once rooms were evicted, with them (for the session to leave).
+    pub async fn evicted(&self) -> Vec<RoomId> {
+        loop {
+            let notified = self.evictions.notified();
+            let rooms = std::mem::take(&mut *self.evicted.lock());
+            if !rooms.is_empty() {
+                return rooms;
+            }
+            notified.await;
+        }
     }
 
     /// Queues a frame for this connection alone, waiting for room in the queue.

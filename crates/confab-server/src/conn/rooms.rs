@@ -33,16 +33,17 @@ impl JoinedRooms {
         self.rooms.contains_key(key(&room.name).as_str())
     }
 
-    /// The joined room with this name: `room_not_found` or `not_joined` otherwise.
-    pub async fn get(&self, app: &App, name: &str) -> Result<Room, ChatError> {
+    /// The joined room with this name: otherwise `not_joined` for a room the actor may see,
+    /// `forbidden` where it is banned, and `room_not_found` (the same answer as for a missing room)
+    /// for one it may not see.
+    pub async fn get(&self, app: &App, actor: Option<&Actor>, name: &str) -> Result<Room, ChatError> {
         // The name as the store keys it (NFC, trimmed), so that `café` typed either way is one room.
         let name = confab_core::model::room_name(name)?;
         let name = name.as_str();
         if let Some(room) = self.rooms.get(key(name).as_str()) {
             return Ok(room.clone());
         }
-        app.chat.room(name).await?;
-        Err(ChatError::new(ErrorCode::NotJoined, "join the room first"))
+        Err(app.chat.not_joined(actor, name).await)
     }
 
     /// Subscribes the connection to `room` and joins it (again, with `since`, to re-synchronise). On
@@ -94,11 +95,26 @@ impl JoinedRooms {
 
     /// An explicit leave, announced to the room if it was the actor's last connection there.
     pub async fn leave(&mut self, app: &App, conn: &ConnShared, actor: &Actor, name: &str) -> Result<(), ChatError> {
-        let room = self.get(app, name).await?;
+        let room = self.get(app, Some(actor), name).await?;
         self.rooms.remove(key(&room.name).as_str());
         app.hub.unsubscribe(room.id, conn.id);
         conn.send(Outbound::Left(room.id)).await;
         app.chat.leave(actor, conn.id, &room).await
+    }
+
+    /// A kick or ban of the connection's actor was delivered in these rooms (and the writer delivers
+    /// nothing more of them): the connection leaves them, as if it had asked to. The leave is
+    /// announced if it was the actor's last connection there, so every member list drops it.
+    pub async fn evict(&mut self, app: &App, conn: &ConnShared, actor: &Actor, rooms: &[confab_core::model::RoomId]) {
+        for id in rooms {
+            let Some(room) = self.rooms.values().find(|r| r.id == *id).cloned() else { continue };
+            self.rooms.remove(key(&room.name).as_str());
+            app.hub.unsubscribe(room.id, conn.id);
+            conn.send(Outbound::Left(room.id)).await;
+            if let Err(e) = app.chat.leave(actor, conn.id, &room).await {
+                tracing::debug!(room = %room.name, error = %e, "leave after a kick or ban");
+            }
+        }
     }
 
     /// The connection ended: unsubscribe from every room, and let the chat service announce the leaves

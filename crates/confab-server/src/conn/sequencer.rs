@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{RoomId, Seq};
+use confab_core::model::{ActorId, RoomId, Seq};
 
 use super::vecmap::VecMap;
 use super::{CloseReason, Delivery, Encoder, JoinAnswer, Outbound};
@@ -27,11 +27,29 @@ enum Cursor {
 pub struct Sequencer {
     encoder: &'static dyn Encoder,
     rooms: VecMap<RoomId, Cursor>,
+    /// The connection's actor: a `kick` or `ban` naming it ends the room's delivery right after it.
+    pub me: Option<ActorId>,
+    /// Rooms that ended so since the last [`Sequencer::take_evicted`].
+    evicted: Vec<RoomId>,
 }
 
 impl Sequencer {
     pub fn new(encoder: &'static dyn Encoder) -> Self {
-        Sequencer { encoder, rooms: VecMap::default() }
+        Sequencer { encoder, rooms: VecMap::default(), me: None, evicted: Vec::new() }
+    }
+
+    /// Rooms a kick or ban of this connection's actor ended, for the session to leave.
+    pub fn take_evicted(&mut self) -> Vec<RoomId> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// After delivering `d`: if it kicks or bans this connection's actor, nothing more of its room
+    /// is delivered (the ban rides the room's log, so this happens on every node).
+    fn after(&mut self, d: &Delivery) {
+        let room = d.item.room_id;
+        if self.me.is_some() && d.item.body.evicts() == self.me.as_ref() && self.rooms.remove(&room).is_some() {
+            self.evicted.push(room);
+        }
     }
 
     /// Appends the frames for `item` to `out`.
@@ -54,7 +72,10 @@ impl Sequencer {
                 // Not (or no longer) in the room: a race with leave; nothing to deliver.
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
-                Some(Cursor::Live(last)) => deliver(self.encoder, last, &d, out)?,
+                Some(Cursor::Live(last)) => {
+                    deliver(self.encoder, last, &d, out)?;
+                    self.after(&d);
+                }
             },
             Outbound::Subscribing(room) => {
                 self.rooms.insert(room, Cursor::Joining(Vec::new()));
@@ -70,10 +91,17 @@ impl Sequencer {
                     encode(self.encoder, d, out);
                 }
                 let mut last = after;
+                self.rooms.insert(room, Cursor::Live(last));
                 for d in held {
                     deliver(self.encoder, &mut last, &d, out)?;
+                    if let Some(Cursor::Live(l)) = self.rooms.get_mut(&room) {
+                        *l = last;
+                    }
+                    self.after(&d);
+                    if !self.rooms.contains_key(&room) {
+                        break;
+                    }
                 }
-                self.rooms.insert(room, Cursor::Live(last));
             }
             Outbound::Left(room) => {
                 self.rooms.remove(&room);
@@ -148,6 +176,31 @@ mod tests {
         s.push(ev(6), &mut out).unwrap();
         s.push(ev(7), &mut out).unwrap();
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
+    }
+
+    /// A ban naming the connection's actor is delivered, and nothing of that room after it.
+    #[test]
+    fn a_ban_of_me_ends_the_room_after_delivering_it() {
+        use confab_core::model::ActorId;
+        let mut s = Sequencer::new(&NATIVE);
+        s.me = Some(ActorId::from("g_me".to_string()));
+        let mut out = Vec::new();
+        s.push(Outbound::Subscribing(1), &mut out).unwrap();
+        let ack = Utf8Bytes::from_static("{}");
+        s.push(Outbound::Joined(Box::new(JoinAnswer { room: 1, ack: Some(ack), replay: vec![], after: 0 })), &mut out).unwrap();
+        let ban = |seq, target: &str| {
+            let target = ActorRef { id: ActorId::from(target.to_string()), name: "x".into() };
+            let Outbound::Event(d) = ev(seq) else { unreachable!() };
+            let mut e = d.item.clone();
+            e.body = EventBody::Ban { target };
+            Outbound::Event(Encoded::new(e))
+        };
+        s.push(ban(1, "g_other"), &mut out).unwrap();
+        assert!(s.take_evicted().is_empty(), "someone else's ban");
+        s.push(ban(2, "g_me"), &mut out).unwrap();
+        s.push(ev(3), &mut out).unwrap();
+        assert_eq!(seqs(&out), vec![-1, 1, 2], "the ban is delivered, the event after it is not");
+        assert_eq!(s.take_evicted(), vec![1]);
     }
 
     #[test]

@@ -62,6 +62,10 @@ impl<K: PartialEq, V> VecMap<K, V> {
         self.0.len()
     }
 
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> {
         std::mem::take(&mut self.0).into_iter()
     }

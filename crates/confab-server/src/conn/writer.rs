@@ -35,6 +35,7 @@ impl Outgoing {
         let mut frames = Vec::with_capacity(items.len());
         let mut pong = None;
         let mut failed = None;
+        self.sequencer.me = shared.actor();
         for item in items.drain(..) {
             if let Outbound::Pong = item {
                 pong = shared.take_pong();
@@ -46,6 +47,9 @@ impl Outgoing {
         // Give the batch's space back: most connections are idle most of the time, and an
         // allocation per wake-up costs little next to the write.
         *items = Vec::new();
+        for room in self.sequencer.take_evicted() {
+            shared.evict(room);
+        }
         if let Some(payload) = pong {
             self.sink.pong(&payload).await.map_err(|_| CloseReason::Normal)?;
         }

@@ -146,7 +146,10 @@ impl State {
                 break;
             }
             let event = entry.remove();
-            accepted.members_changed |= matches!(event.body, EventBody::Join | EventBody::Leave { .. });
+            accepted.members_changed |= matches!(
+                event.body,
+                EventBody::Join | EventBody::Leave { .. } | EventBody::Kick { .. } | EventBody::Ban { .. } | EventBody::Added { .. }
+            );
             last = seq;
             let delivery = Encoded::new(event);
             for sub in &self.subs {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use confab_core::model::RoomSummary;
+use confab_core::model::{RoomKind, RoomSummary};
 use confab_core::presence::ConnId;
 use parking_lot::Mutex;
 
@@ -39,7 +39,7 @@ impl Lobby {
         self.subs.lock().remove(&conn);
     }
 
-    /// Records a room's name; returns whether it was new.
+    /// Records a public room's name; returns whether it was new.
     pub fn known_room(&self, name: &str) -> bool {
         let mut names = self.names.lock();
         if names.iter().any(|n| n == name) {
@@ -52,7 +52,14 @@ impl Lobby {
 
     /// A room's summary changed somewhere in the cluster. A new member count goes out at once; a
     /// new room goes out with the whole list of names, once per burst.
+    ///
+    /// Only public rooms are in the lobby: a private room or a direct conversation is invisible to
+    /// non-members, and every lobby subscriber gets the same shared frames, so their changes are not
+    /// announced at all (members find them in their own `rooms` answer, `GET /api/rooms`).
     pub fn room_changed(self: &Arc<Self>, room: RoomSummary) {
+        if room.kind != RoomKind::Public {
+            return;
+        }
         if self.known_room(&room.name) {
             self.schedule(Some(room));
         } else {

@@ -39,6 +39,18 @@ pub fn body<T: DeserializeOwned>(body: Result<Json<Value>, JsonRejection>, shape
     T::deserialize(value).map_err(|e| ChatError::bad_request(format!("body: {e}")))
 }
 
+/// An optional JSON object body: empty (or `null`) is `T::default()`.
+fn optional_body<T: DeserializeOwned + Default>(raw: &[u8], shape: &str) -> Result<T, ChatError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let value: Value = serde_json::from_slice(raw).map_err(|e| ChatError::bad_request(format!("body: {e}")))?;
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    body(Ok(Json(value)), shape)
+}
+
 /// The request's identity, or `unauthenticated`.
 pub async fn identity(app: &App, headers: &HeaderMap) -> Result<Identity, ChatError> {
     match identity::from_request(app, headers, None).await {
@@ -99,6 +111,7 @@ struct RegisterRequest {
             headers(("Set-Cookie" = String, description = "the session cookie (HttpOnly, SameSite=Lax)"))),
         (status = 400, description = "`bad_request`, `invalid_username`, `weak_password`, `invalid_name`", body = super::api::ErrorBody),
         (status = 403, description = "`forbidden` (a cross-site request), `registration_closed`", body = super::api::ErrorBody),
+        (status = 404, description = "`invite_invalid` (`--registration invite`: no such code, used or expired)", body = super::api::ErrorBody),
         (status = 409, description = "`username_taken`", body = super::api::ErrorBody),
         (status = 429, description = "`rate_limited` (new identities per address), with `Retry-After`", body = super::api::ErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
@@ -174,11 +187,8 @@ struct LogoutRequest {
         (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
-pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, raw: Option<Json<Value>>) -> ApiResult<Response> {
-    let req: LogoutRequest = match raw {
-        Some(Json(v)) if !v.is_null() => body(Ok(Json(v)), r#"{"everywhere"?: bool}"#)?,
-        _ => LogoutRequest::default(),
-    };
+pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::body::Bytes) -> ApiResult<Response> {
+    let req: LogoutRequest = optional_body(&raw, r#"{"everywhere"?: bool}"#)?;
     let clear = [(header::SET_COOKIE, clear_cookie(app.config.secure_cookies))];
     let me = match identity(&app, &headers).await {
         Ok(me) => me,
@@ -448,17 +458,14 @@ struct InviteRequest {
         (status = 403, description = "`forbidden`: not an administrator, an API token that may not, or a cross-site request", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
-pub async fn create_invite(State(app): State<Arc<App>>, headers: HeaderMap, raw: Option<Json<Value>>) -> ApiResult<Response> {
+pub async fn create_invite(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::body::Bytes) -> ApiResult<Response> {
     let me = identity(&app, &headers).await?;
     me.full()?;
     let user = me.account()?;
     if !user.actor.admin {
         return Err(ChatError::forbidden("only administrators make registration invites").into());
     }
-    let req: InviteRequest = match raw {
-        Some(Json(v)) if !v.is_null() => body(Ok(Json(v)), r#"{"expires_in_secs"?}"#)?,
-        _ => InviteRequest::default(),
-    };
+    let req: InviteRequest = optional_body(&raw, r#"{"expires_in_secs"?}"#)?;
     let (code, expires_at) = app.accounts.create_invite(Some(&user.actor.id), req.expires_in_secs.unwrap_or(INVITE_DEFAULT_SECS)).await?;
     let url = format!("/register?invite={code}");
     Ok((StatusCode::CREATED, Json(json!({"code": code, "url": url, "expires_at": expires_at}))).into_response())

@@ -54,7 +54,7 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN
             }
             ErrorCode::UsernameTaken => StatusCode::CONFLICT,
-            ErrorCode::RoomNotFound | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::RoomNotFound | ErrorCode::MessageNotFound | ErrorCode::InviteInvalid => StatusCode::NOT_FOUND,
             ErrorCode::RoomExists => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,7 +63,12 @@ impl IntoResponse for ApiError {
         };
         crate::metrics::error(self.0.code);
         let body = ErrorBody { error: ErrorDetail { code: self.0.code.as_str(), message: self.0.message } };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Callers that know better (the guest and sign-in limits) replace it.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
+        response
     }
 }
 
@@ -142,21 +147,6 @@ pub async fn create_guest(
     Ok(([(header::SET_COOKIE, cookie)], Json(GuestResponse { token, user })).into_response())
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct RoomsResponse {
-    pub rooms: Vec<confab_core::model::RoomSummary>,
-}
-
-/// The public rooms, with their live member counts.
-#[utoipa::path(get, path = "/api/rooms", tag = "rooms",
-    responses(
-        (status = 200, description = "Every public room", body = RoomsResponse),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
-    ))]
-pub async fn rooms(State(app): State<Arc<App>>) -> ApiResult<Json<RoomsResponse>> {
-    Ok(Json(RoomsResponse { rooms: app.chat.list_rooms().await? }))
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
@@ -204,7 +194,7 @@ pub async fn history(
     let Path(name) = path.map_err(|e| ChatError::bad_request(format!("room name in the path: {}", e.body_text())))?;
     let Query(q) = query.map_err(|e| ChatError::bad_request(e.body_text()))?;
     let user = actor(&app, &headers).await?;
-    let room = app.chat.room(&name).await?;
+    let room = app.chat.visible_room(Some(&user), &name).await?;
     let range = match (q.before, q.after) {
         (Some(b), None) => EventRange::Before(b),
         (None, Some(a)) => EventRange::After(a),

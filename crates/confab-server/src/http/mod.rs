@@ -10,3 +10,5 @@ pub mod guest_limit;
 pub mod health;
 pub mod openapi;
 pub mod pages;
+pub mod rooms;
+pub mod rooms_schema;

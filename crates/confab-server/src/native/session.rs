@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{Actor, Room};
+use confab_core::model::{Actor, Room, RoomKind};
 use confab_core::store::{Appended, BoxFuture, EventRange, MessageKey};
 use confab_core::{ChatError, ErrorCode};
 use confab_ws::upgrade::{Reader, Writer};
@@ -57,6 +57,9 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
     let actor = identity.map(|i| i.actor);
     let mut out = Outgoing::new(sink, Sequencer::new(&frames::NATIVE));
     let bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
+    if let Some(actor) = &actor {
+        shared.set_actor(&actor.id);
+    }
     shared.offer(Outbound::Frame(frames::welcome(actor.as_ref(), limits)));
     let mut session =
         Some(Session { app: Arc::clone(&app), shared: Arc::clone(&shared), actor, rooms: JoinedRooms::default(), bucket, peer });
@@ -70,6 +73,17 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
         tokio::select! {
             biased;
             reason = shared.killed() => break reason,
+            // A kick or ban of this connection's actor was delivered: leave those rooms (as a request
+            // of its own, so requests and evictions never overlap).
+            rooms = shared.evicted(), if handling.is_none() => {
+                let mut s = session.take().expect("no request in flight");
+                handling = Some(Box::pin(async move {
+                    if let Some(actor) = s.actor.clone() {
+                        s.rooms.evict(&s.app, &s.shared, &actor, &rooms).await;
+                    }
+                    (s, None)
+                }));
+            }
             (back, later) = async { handling.as_mut().expect("guarded").await }, if handling.is_some() => {
                 handling = None;
                 session = Some(back);
@@ -187,12 +201,61 @@ impl Session {
                 if req.subscribe {
                     self.app.hub.subscribe_lobby(&self.shared);
                 }
-                Ok(Reply::Now(json!({"rooms": chat.list_rooms().await?})))
+                Ok(Reply::Now(json!({"rooms": chat.list_rooms(self.actor.as_ref()).await?})))
             }
             "create_room" => {
-                let req: request::RoomOnly = env.fields()?;
-                let room = chat.create_room(self.actor()?, &req.room).await?;
+                let req: request::CreateRoom = env.fields()?;
+                let kind = if req.private { RoomKind::Private } else { RoomKind::Public };
+                let room = chat.create_room_of(self.actor()?, &req.room, kind).await?;
                 Ok(Reply::Now(json!({"room": chat.summary(&room)})))
+            }
+            "members" => {
+                let req: request::RoomOnly = env.fields()?;
+                let (_, members) = chat.member_list(self.actor()?, &req.room).await?;
+                Ok(Reply::Now(json!({"members": members})))
+            }
+            "invite" => {
+                let req: request::Invite = env.fields()?;
+                let (code, hash) = auth::new_token();
+                let made = chat.invite(self.actor()?, &req.room, hash, req.max_uses, req.expires_in_secs).await?;
+                Ok(Reply::Now(crate::http::rooms::invite_answer(&code, &made)))
+            }
+            "accept_invite" => {
+                let req: request::AcceptInvite = env.fields()?;
+                let room = chat.accept_invite(self.actor()?, &auth::hash_token(&req.code)).await?;
+                Ok(Reply::Now(json!({"room": chat.summary(&room)})))
+            }
+            "add_member" => {
+                let req: request::Target = env.fields()?;
+                let added = match req.named()? {
+                    request::Named::Actor(id) => chat.add_member(self.actor()?, &req.room, &id).await?,
+                    request::Named::Username(u) => chat.add_member_by_username(self.actor()?, &req.room, &u).await?,
+                };
+                moderated(added)
+            }
+            "set_role" => {
+                let req: request::SetRole = env.fields()?;
+                moderated(chat.set_role(self.actor()?, &req.room, &req.actor, &req.role).await?)
+            }
+            "transfer" => {
+                let req: request::Target = env.fields()?;
+                moderated(chat.transfer(self.actor()?, &req.room, &req.target()?).await?)
+            }
+            "kick" => {
+                let req: request::Target = env.fields()?;
+                moderated(chat.kick(self.actor()?, &req.room, &req.target()?).await?)
+            }
+            "ban" => {
+                let req: request::Target = env.fields()?;
+                moderated(chat.ban(self.actor()?, &req.room, &req.target()?).await?)
+            }
+            "unban" => {
+                let req: request::Target = env.fields()?;
+                moderated(chat.unban(self.actor()?, &req.room, &req.target()?).await?)
+            }
+            "bans" => {
+                let req: request::RoomOnly = env.fields()?;
+                Ok(Reply::Now(json!({"bans": chat.bans(self.actor()?, &req.room).await?})))
             }
             "join" => self.join(env.id.clone(), env.fields()?).await,
             "leave" => {
@@ -220,7 +283,7 @@ impl Session {
             }
             "history" => {
                 let req: request::History = env.fields()?;
-                let room = chat.room(&req.room).await?;
+                let room = chat.visible_room(self.actor.as_ref(), &req.room).await?;
                 let range = match (req.before, req.after) {
                     (Some(b), None) => EventRange::Before(b),
                     (None, Some(a)) => EventRange::After(a),
@@ -256,6 +319,7 @@ impl Session {
             (None, None) => return Err(ChatError::bad_request("hello: give a `name` or a `token`")),
         };
         let reply = json!({"user": &actor, "token": token});
+        self.shared.set_actor(&actor.id);
         self.actor = Some(actor);
         Ok(Reply::Now(reply))
     }
@@ -285,12 +349,17 @@ impl Session {
     }
 
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        self.rooms.get(&self.app, name).await
+        self.rooms.get(&self.app, self.actor.as_ref(), name).await
     }
 
     fn finish(&mut self) {
         self.rooms.release(&self.app, self.shared.id, self.actor.as_ref());
     }
+}
+
+/// The answer to a moderation request: the sequence number of the event it logged.
+fn moderated(appended: Appended) -> Result<Reply, ChatError> {
+    Ok(Reply::Now(json!({"seq": appended.seq})))
 }
 
 enum Reply {

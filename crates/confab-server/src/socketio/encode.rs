@@ -115,5 +115,23 @@ fn event_frames(e: &Event) -> Box<[Utf8Bytes]> {
         // The member list (`update_users`) follows from the hub, coalesced over a burst of joins.
         EventBody::Join => Box::new([notice(format!("{} has joined the room.", e.actor.name))]),
         EventBody::Leave { .. } => Box::new([notice(format!("{} has left the room.", e.actor.name))]),
+        // Moderation, shown to members as the seed shows joins (the member list follows from the hub).
+        EventBody::Role { target, role } => {
+            Box::new([notice(format!("{} made {} {} of the room.", e.actor.name, target.name, article(role.as_str())))])
+        }
+        EventBody::Kick { target } => Box::new([notice(format!("{} removed {} from the room.", e.actor.name, target.name))]),
+        EventBody::Ban { target } => Box::new([notice(format!("{} banned {} from the room.", e.actor.name, target.name))]),
+        EventBody::Unban { target } => Box::new([notice(format!("{} lifted the ban on {}.", e.actor.name, target.name))]),
+        EventBody::Added { target } if target.id == e.actor.id => {
+            Box::new([notice(format!("{} joined the room with an invite.", target.name))])
+        }
+        EventBody::Added { target } => Box::new([notice(format!("{} added {} to the room.", e.actor.name, target.name))]),
+    }
+}
+
+fn article(role: &str) -> String {
+    match role {
+        "owner" => "the owner".into(),
+        other => format!("a {other}"),
     }
 }

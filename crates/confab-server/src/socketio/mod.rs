@@ -225,7 +225,22 @@ async fn poll(app: &App, session: &EioSession) -> Response {
         tokio::select! {
             biased;
             // The client's own close is answered with a noop: it knows (Engine.IO's test suite checks).
-            _ = session.conn.killed() => return text(if session.closed_by_client() { "6" } else { "1" }.into()),
+            _ = session.conn.killed() => {
+                if session.closed_by_client() {
+                    return text("6".into());
+                }
+                if session.conn.kill_reason() == Some(CloseReason::SessionRevoked) {
+                    // The goodbye queued just before the kill (an `error` event saying why, and a
+                    // DISCONNECT) goes out with the close packet, as the WebSocket writer sends it.
+                    while let Some(item) = rx.try_recv() {
+                        if sequencer.push(item, &mut frames).is_err() {
+                            break;
+                        }
+                    }
+                }
+                frames.push(Utf8Bytes::from_static("1"));
+                break;
+            }
             _ = session.released() => return text("6".into()),
             n = rx.recv_many(&mut items, 256) => {
                 if n == 0 {

@@ -103,6 +103,12 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
                 unanswered = None;
             }
+            // A kick or ban of this socket's actor was delivered: it leaves those rooms.
+            rooms = session.conn.evicted() => {
+                if let Some(actor) = socket.actor.clone() {
+                    socket.rooms.evict(&socket.app, &session.conn, &actor, &rooms).await;
+                }
+            }
             _ = session.conn.killed() => break,
         }
     }
@@ -249,6 +255,7 @@ impl Socket {
                     if let Some(id) = me.credential_id() {
                         self.app.accounts.registry.add(id, &self.session.conn, goodbye);
                     }
+                    self.session.conn.set_actor(&me.actor.id);
                     self.actor = Some(me.actor);
                 }
                 Err(e) => return self.connect_error(&e).await,
@@ -289,6 +296,7 @@ impl Socket {
                 self.app.guests.take(self.session.peer)?;
                 let (_, hash) = auth::new_token();
                 let actor = self.app.chat.create_guest(name, &hash).await?;
+                self.session.conn.set_actor(&actor.id);
                 self.actor = Some(actor.clone());
                 Ok(actor)
             }
@@ -312,6 +320,11 @@ impl Socket {
         let chat = Arc::clone(&self.app.chat);
         let conn = Arc::clone(&self.session.conn);
         match name {
+            // A name held by a private room (or a direct conversation) the caller cannot see is answered
+            // like any taken name (`room_exists`, `created: false`): names are one namespace, so that
+            // the name is taken is the one thing anyone can learn, on every protocol alike; its kind,
+            // members, count and history stay hidden, and joining it answers `room_not_found` exactly
+            // as for a missing room (docs/protocol.md, "Private rooms").
             "check_room" => {
                 let room: String = args(name, argv)?;
                 let exists = match chat.room(&room).await {
@@ -391,7 +404,7 @@ impl Socket {
     async fn join(&mut self, actor: &Actor, name: &str) -> Result<Reply, ChatError> {
         let chat = Arc::clone(&self.app.chat);
         let conn = Arc::clone(&self.session.conn);
-        let room = chat.room(name).await?;
+        let room = chat.visible_room(Some(actor), name).await?;
         if self.rooms.contains(&room) {
             return Ok(Reply::Now(json!({"room": room.name})));
         }
@@ -408,7 +421,7 @@ impl Socket {
     }
 
     async fn joined(&self, name: &str) -> Result<Room, ChatError> {
-        self.rooms.get(&self.app, name).await
+        self.rooms.get(&self.app, self.actor.as_ref(), name).await
     }
 
     fn finish(&mut self) {

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod cluster;
 pub mod raw_ws;
 
@@ -149,8 +150,26 @@ impl Server {
         next
     }
 
+    /// Like [`Server::restart`], with other arguments (the store stays the same).
+    pub fn restart_with(mut self, extra: &[&str]) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut next = Server::launch(&self.data_dir, "127.0.0.1:0", extra, self._schema.as_ref());
+        next._tmp = self._tmp.take();
+        next._schema = self._schema.take();
+        next
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("ws://{}{}", self.addr, path)
+    }
+
+    /// The arguments that name this server's store, for `confab admin` commands run beside it.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self._schema {
+            Some(schema) => schema.args().to_vec(),
+            None => vec!["--data-dir".into(), self.data_dir.display().to_string()],
+        }
     }
 
     pub fn pid(&self) -> u32 {
