@@ -72,6 +72,7 @@ pub struct OpenedDirect {
 }
 
 /// One room the caller belongs to, for "my rooms" (the sidebar).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MyRoom {
     pub name: String,
@@ -85,6 +86,7 @@ pub struct MyRoom {
 }
 
 /// An incoming webhook, as its room's moderators see it (its secret is never shown again).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Webhook {
     /// The webhook's actor id (`w_…`), also the first part of its URL.

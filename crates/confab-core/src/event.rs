@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ActorId, ActorRef, Content, MessageId, Role, RoomId, Seq};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The room's name, as clients know it.
@@ -15,6 +16,7 @@ pub struct Event {
     /// The room's database id; never shown to clients.
     #[serde(skip)]
     pub room_id: RoomId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub seq: Seq,
     /// Milliseconds since the Unix epoch, when the event was stored.
     pub at: i64,
@@ -24,6 +26,7 @@ pub struct Event {
     pub body: EventBody,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
@@ -31,12 +34,14 @@ pub enum EventBody {
         message: MessageView,
     },
     Edit {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
         message_id: MessageId,
         client_id: Option<String>,
         content: Content,
         edited_at: i64,
     },
     Delete {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
         message_id: MessageId,
         client_id: Option<String>,
     },
@@ -95,8 +100,10 @@ impl EventBody {
 
 /// A message as it is now: in a live `message` event that is as sent; in history and replay the
 /// latest text, the edit time, and `deleted` with empty content once it was deleted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: MessageId,
     /// The sender's idempotency key (Socket.IO clients' `message_id`), if it gave one.
     pub client_id: Option<String>,
@@ -105,6 +112,7 @@ pub struct MessageView {
     pub deleted: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {

@@ -16,6 +16,7 @@ pub type Seq = i64;
 
 /// Who acts. Every connection and request resolves to one actor; ownership is stored against
 /// `id`, never against the display name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
     pub id: ActorId,
@@ -66,8 +67,10 @@ impl ActorKind {
 }
 
 /// Stable actor identifier, `g_` followed by random characters for guests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "g_abcdefghijk23456789m"))]
 pub struct ActorId(pub Arc<str>);
 
 impl ActorId {
@@ -107,6 +110,7 @@ impl From<String> for ActorId {
 }
 
 /// The actor as events show it: id and the display name at the time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActorRef {
     pub id: ActorId,
@@ -120,6 +124,7 @@ impl From<&Actor> for ActorRef {
 }
 
 /// Who may find and join a room. Only public rooms exist today; private and direct rooms come with accounts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
@@ -148,6 +153,7 @@ impl RoomKind {
 }
 
 /// An actor's standing in one room. The creator is the owner; owners and moderators moderate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -189,17 +195,20 @@ pub struct Room {
 }
 
 /// A room as lists show it, with the live member count.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub name: String,
     pub kind: RoomKind,
     pub members: usize,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub top_seq: Seq,
     pub created_at: i64,
 }
 
 /// What a message says. A struct rather than a string so that attachments, replies and
 /// reactions can be added beside `text` without changing every reader.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Content {
     pub text: String,

@@ -23,7 +23,7 @@ use crate::fanout::Hub;
 use crate::http::guest_limit::GuestLimiter;
 use crate::accounts::Accounts;
 use crate::http::webhooks::{self, WebhookLimiter};
-use crate::http::{account, api, direct, pages, rooms};
+use crate::http::{account, api, csrf, direct, health, openapi, pages, rooms};
 use crate::shutdown::Shutdown;
 use crate::{native, socketio};
 
@@ -157,8 +157,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(pages::lobby))
         .route("/chat-room/{name}", get(pages::room))
         .route("/static/{file}", get(pages::asset))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
         .route("/metrics", get(crate::metrics::route::metrics))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/guest", post(api::create_guest))
         .route("/api/me", get(account::me))
         .route("/api/server", get(account::server))
@@ -205,6 +206,8 @@ fn router(app: Arc<App>) -> Router {
                 // above it (axum's own default limit is 2 MiB).
                 .layer(axum::extract::DefaultBodyLimit::max(app.engine.max_payload.saturating_add(1))),
         )
+        // Before every handler: a state-changing request from another site is refused (http/csrf.rs).
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), csrf::guard))
         .with_state(app)
 }
 
@@ -256,8 +259,15 @@ impl App {
     /// host, or one listed in `--allowed-origins`.
     pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return true };
+        self.origin_is_ours(origin, headers)
+    }
+
+    /// Whether `origin` (`scheme://host[:port]`) is this server's, as the request's `Host` names it, or
+    /// one listed in `--allowed-origins`. The one origin rule: WebSocket and Socket.IO upgrades, and the
+    /// cross-site request check of state-changing HTTP requests (`http/csrf.rs`).
+    pub fn origin_is_ours(&self, origin: &str, headers: &HeaderMap) -> bool {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-        let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+        let own = !host.is_empty() && origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
         own || self.config.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin)
     }
 

@@ -89,8 +89,9 @@ pub struct Config {
     #[arg(long, env = "CONFAB_DATABASE_TIMEOUT_MS", default_value_t = PgSettings::DEFAULT_TIMEOUT.as_millis() as u64)]
     pub database_timeout_ms: u64,
 
-    /// Extra origins (scheme://host[:port]) allowed to open WebSockets and make Socket.IO requests,
-    /// comma-separated. The server's own origin is always allowed.
+    /// Extra origins (scheme://host[:port]) allowed to open WebSockets, make Socket.IO requests and
+    /// send state-changing HTTP requests (POST, PUT, PATCH, DELETE) with the session cookie,
+    /// comma-separated. The server's own origin is always allowed; others get 403 (docs/security.md).
     #[arg(long, env = "CONFAB_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 

@@ -81,7 +81,9 @@ async fn register_sign_in_sign_out_and_everywhere() {
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
     assert!(list.iter().all(|s| s["user_agent"] == "accounts-test" && s["created_at"].is_i64()));
 
-    let out = http(&server, "POST", "/api/auth/logout", &[("Cookie", &jar)], b"").await;
+    // A browser's sign-out: the cookie, and the Origin every browser sends on a POST (CSRF check).
+    let origin = format!("http://{}", server.addr);
+    let out = http(&server, "POST", "/api/auth/logout", &[("Cookie", &jar), ("Origin", &origin)], b"").await;
     assert_eq!(out.status, 204);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
     let gone = call(&server, "GET", "/api/me", Some(&first), None).await;
@@ -351,7 +353,7 @@ async fn registration_closed_and_by_invitation() {
     let server_info = call(&server, "GET", "/api/server", None, None).await.json();
     assert_eq!((server_info["registration"].clone(), server_info["guests"].clone()), (json!("invite"), json!("on")));
     let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "ann", "password": PASSWORD}))).await;
-    assert_eq!((r.status, code(&r)), (400, "invite_invalid".into()));
+    assert_eq!((r.status, code(&r)), (404, "invite_invalid".into()));
     // The first administrator comes from the command line, on the stopped server's data.
     server.terminate();
     let (ok, out, err) = support::accounts::admin_on(&server, &["create-admin", "root"], &format!("{PASSWORD}\n"));
@@ -373,7 +375,7 @@ async fn registration_closed_and_by_invitation() {
     let ann = r.json()["token"].as_str().unwrap().to_string();
     let again = json!({"username": "bob", "password": PASSWORD, "invite": code_text});
     let r = call(&server, "POST", "/api/auth/register", None, Some(again)).await;
-    assert_eq!((r.status, code(&r)), (400, "invite_invalid".into()), "single use");
+    assert_eq!((r.status, code(&r)), (404, "invite_invalid".into()), "single use");
     let r = call(&server, "POST", "/api/admin/invites", Some(&ann), None).await;
     assert_eq!((r.status, code(&r)), (403, "forbidden".into()), "only administrators");
 }

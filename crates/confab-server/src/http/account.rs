@@ -20,6 +20,7 @@ use confab_core::{ChatError, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::api::ApiError;
 use super::auth;
@@ -83,6 +84,10 @@ fn signed_in(app: &App, s: SignedIn) -> Response {
     ([(header::SET_COOKIE, cookie)], Json(json!({"user": me.me(), "token": s.token}))).into_response()
 }
 
+#[utoipa::path(get, path = "/api/server", tag = "accounts",
+    responses(
+        (status = 200, description = "How this server lets people in", body = super::account_schema::ServerInfo),
+    ))]
 pub async fn server(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({
         "registration": app.accounts.registration.as_str(),
@@ -91,7 +96,7 @@ pub async fn server(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterRequest {
     username: String,
     password: String,
@@ -99,6 +104,19 @@ struct RegisterRequest {
     invite: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "accounts",
+    request_body(content = RegisterRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Registered and signed in; `Set-Cookie` carries the session", body = super::account_schema::SignedInAnswer,
+            headers(("Set-Cookie" = String, description = "the session cookie (HttpOnly, SameSite=Lax)"))),
+        (status = 400, description = "`bad_request`, `invalid_username`, `weak_password`, `invalid_name`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (a cross-site request), `registration_closed`", body = super::api::ErrorBody),
+        (status = 404, description = "`invite_invalid` (`--registration invite`: no such code, used or expired)", body = super::api::ErrorBody),
+        (status = 409, description = "`username_taken`", body = super::api::ErrorBody),
+        (status = 429, description = "`rate_limited` (new identities per address), with `Retry-After`", body = super::api::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn register(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -117,13 +135,25 @@ pub async fn register(
     Ok(signed_in(&app, s))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginRequest {
     username: String,
     password: String,
     code: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "accounts",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = super::account_schema::SignedInAnswer,
+            headers(("Set-Cookie" = String, description = "the session cookie (HttpOnly, SameSite=Lax)"))),
+        (status = 400, description = "`bad_request`: not the JSON object described", body = super::api::ErrorBody),
+        (status = 401, description = "`bad_credentials` (the same whether or not the account exists) or `two_factor_required` (send `code`)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: a cross-site request; `account_disabled`", body = super::api::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed sign-ins, with `Retry-After`", body = super::api::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -141,12 +171,22 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct LogoutRequest {
     #[serde(default)]
     everywhere: bool,
 }
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
+    request_body(content = Option<LogoutRequest>, content_type = "application/json", description = "Optional: an empty body is `{}`"),
+    security((), ("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out (or there was nothing to end); the cookie is cleared",
+            headers(("Set-Cookie" = String, description = "clears the session cookie"))),
+        (status = 400, description = "`bad_request`: not the JSON object described", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::body::Bytes) -> ApiResult<Response> {
     let req: LogoutRequest = optional_body(&raw, r#"{"everywhere"?: bool}"#)?;
     let clear = [(header::SET_COOKIE, clear_cookie(app.config.secure_cookies))];
@@ -164,16 +204,34 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::
     Ok((StatusCode::NO_CONTENT, clear).into_response())
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "accounts",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Who this request is", body = super::account_schema::MeAnswer),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     Ok(Json(json!({"user": me.me()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AccountPatch {
     display_name: String,
 }
 
+#[utoipa::path(patch, path = "/api/account", tag = "accounts",
+    request_body(content = AccountPatch, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The new display name", body = super::account_schema::MeAnswer),
+        (status = 400, description = "`bad_request`, `invalid_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn update_account(State(app): State<Arc<App>>, headers: HeaderMap, raw: Result<Json<Value>, JsonRejection>) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -185,12 +243,24 @@ pub async fn update_account(State(app): State<Arc<App>>, headers: HeaderMap, raw
     Ok(Json(json!({"user": me.me()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current: String,
     new: String,
 }
 
+#[utoipa::path(post, path = "/api/account/password", tag = "accounts",
+    request_body(content = PasswordChange, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; every other session of the account ends"),
+        (status = 400, description = "`bad_request`, `weak_password`", body = super::api::ErrorBody),
+        (status = 401, description = "`bad_credentials` (the current password is wrong), `unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 429, description = "`rate_limited`", body = super::api::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn change_password(State(app): State<Arc<App>>, headers: HeaderMap, raw: Result<Json<Value>, JsonRejection>) -> ApiResult<StatusCode> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -208,6 +278,14 @@ fn token_json(c: &Credential) -> Value {
     json!({"id": c.id, "name": c.label, "created_at": c.created_at, "last_used_at": c.last_used_at})
 }
 
+#[utoipa::path(get, path = "/api/account/sessions", tag = "accounts",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's sessions", body = super::account_schema::SessionList),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: an API token, or a guest", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn sessions(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -220,6 +298,16 @@ fn not_found(what: &str) -> ChatError {
     ChatError::new(ErrorCode::BadRequest, format!("no such {what} on this account"))
 }
 
+#[utoipa::path(delete, path = "/api/account/sessions/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The credential's id")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "The session ended (its connections are closed)"),
+        (status = 400, description = "`bad_request`: no such session on this account", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn delete_session(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -231,6 +319,14 @@ pub async fn delete_session(State(app): State<Arc<App>>, headers: HeaderMap, Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/account/tokens", tag = "accounts",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's API tokens (never their secrets)", body = super::account_schema::TokenList),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: an API token, or a guest", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -239,11 +335,21 @@ pub async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResul
     Ok(Json(json!({"tokens": list.iter().map(token_json).collect::<Vec<_>>()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewToken {
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/account/tokens", tag = "accounts",
+    request_body(content = NewToken, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The new token; its secret is shown this once", body = super::account_schema::NewTokenAnswer),
+        (status = 400, description = "`bad_request`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn create_token(State(app): State<Arc<App>>, headers: HeaderMap, raw: Result<Json<Value>, JsonRejection>) -> ApiResult<Response> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -253,6 +359,16 @@ pub async fn create_token(State(app): State<Arc<App>>, headers: HeaderMap, raw: 
     Ok((StatusCode::CREATED, Json(json!({"token": token_json(&token), "secret": secret}))).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/account/tokens/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The credential's id")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked (connections using it are closed)"),
+        (status = 400, description = "`bad_request`: no such token on this account", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn delete_token(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -264,6 +380,15 @@ pub async fn delete_token(State(app): State<Arc<App>>, headers: HeaderMap, Path(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/account/2fa/setup", tag = "accounts",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A new TOTP secret, not yet on until `2fa/enable`", body = super::account_schema::TotpSetupAnswer),
+        (status = 400, description = "`bad_request`: two-factor sign-in is already on", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn totp_setup(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     let (user, _) = me.session_account()?;
@@ -271,11 +396,21 @@ pub async fn totp_setup(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiR
     Ok(Json(json!({"secret": secret, "otpauth_url": url})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CodeRequest {
     code: String,
 }
 
+#[utoipa::path(post, path = "/api/account/2fa/enable", tag = "accounts",
+    request_body(content = CodeRequest, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Two-factor sign-in is on; the recovery codes are shown this once", body = super::account_schema::RecoveryCodes),
+        (status = 400, description = "`bad_request`: no setup, or a wrong code", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn totp_enable(State(app): State<Arc<App>>, headers: HeaderMap, raw: Result<Json<Value>, JsonRejection>) -> ApiResult<Json<Value>> {
     let me = identity(&app, &headers).await?;
     let (user, _) = me.session_account()?;
@@ -284,11 +419,21 @@ pub async fn totp_enable(State(app): State<Arc<App>>, headers: HeaderMap, raw: R
     Ok(Json(json!({"recovery_codes": codes})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordRequest {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/account/2fa/disable", tag = "accounts",
+    request_body(content = PasswordRequest, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Two-factor sign-in is off"),
+        (status = 400, description = "`bad_request`", body = super::api::ErrorBody),
+        (status = 401, description = "`bad_credentials` (wrong password), `unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden` (an API token may not do this; a guest has no account; a cross-site request), `account_disabled`, `guests_not_allowed`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn totp_disable(State(app): State<Arc<App>>, headers: HeaderMap, raw: Result<Json<Value>, JsonRejection>) -> ApiResult<StatusCode> {
     let me = identity(&app, &headers).await?;
     me.full()?;
@@ -298,11 +443,21 @@ pub async fn totp_disable(State(app): State<Arc<App>>, headers: HeaderMap, raw: 
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct InviteRequest {
     expires_in_secs: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/api/admin/invites", tag = "accounts",
+    request_body(content = Option<InviteRequest>, content_type = "application/json", description = "Optional: an empty body is `{}`"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "A registration invite", body = super::account_schema::InviteAnswer),
+        (status = 400, description = "`bad_request`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, or `two_factor_required` (an administrator who must set up 2FA first)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator, an API token that may not, or a cross-site request", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn create_invite(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::body::Bytes) -> ApiResult<Response> {
     let me = identity(&app, &headers).await?;
     me.full()?;

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use super::api::{actor, ApiError};
 use crate::app::App;
 
-#[derive(Deserialize)]
+/// The other people of the conversation: usernames or account ids (`u_…`).
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OpenDirect {
     with: Vec<String>,
 }
@@ -30,6 +31,17 @@ pub fn object<T: serde::de::DeserializeOwned>(body: Result<Json<Value>, JsonReje
     T::deserialize(body).map_err(|e| ChatError::bad_request(format!("body: {e}")).into())
 }
 
+#[utoipa::path(post, path = "/api/direct", tag = "direct",
+    request_body(content = OpenDirect, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversation of the caller and these people (the same people always get the same one)", body = super::direct_schema::DirectAnswer),
+        (status = 400, description = "`bad_request` (nobody but the caller), `too_many_members`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`guests_not_allowed`, `forbidden` (a cross-site request)", body = super::api::ErrorBody),
+        (status = 404, description = "`user_not_found`: a name that is not an account", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn open(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -41,6 +53,13 @@ pub async fn open(
     Ok(Json(json!({"room": {"name": room.name, "kind": room.kind, "members": members}})))
 }
 
+#[utoipa::path(get, path = "/api/my/rooms", tag = "direct",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Every room the caller belongs to: public rooms it joined, private rooms, direct conversations", body = super::direct_schema::MyRoomList),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn my_rooms(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let user = actor(&app, &headers).await?;
     Ok(Json(json!({"rooms": app.chat.my_rooms(&user).await?})))

@@ -17,6 +17,7 @@ use confab_protocol::request::Named;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::api::{actor, ApiError};
 use super::auth;
@@ -54,6 +55,13 @@ fn moderated(a: Appended) -> Json<Value> {
 }
 
 /// `GET /api/rooms`: the public rooms, and the caller's private ones (with a session).
+#[utoipa::path(get, path = "/api/rooms", tag = "rooms",
+    security((), ("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The public rooms, and the caller's private ones", body = super::rooms_schema::RoomList),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let who = match auth::token_from_request(&headers, None) {
         Some(_) => Some(actor(&app, &headers).await?),
@@ -62,7 +70,7 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<
     Ok(Json(json!({"rooms": app.chat.list_rooms(who.as_ref()).await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateRoom {
     name: String,
     #[serde(default)]
@@ -70,6 +78,17 @@ pub struct CreateRoom {
 }
 
 /// `POST /api/rooms {name, private?}` → 201 `{"room"}`.
+#[utoipa::path(post, path = "/api/rooms", tag = "rooms",
+    request_body(content = CreateRoom, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The new room (the caller is its owner)", body = super::rooms_schema::RoomAnswer),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: guests may not create private rooms, or a cross-site request", body = super::api::ErrorBody),
+        (status = 409, description = "`room_exists`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn create(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -86,6 +105,17 @@ pub async fn create(
 }
 
 /// `GET /api/rooms/{name}/members` → `{"members": [{id, name, role, online}]}`.
+#[utoipa::path(get, path = "/api/rooms/{name}/members", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The members (a private room: members only)", body = super::rooms_schema::MemberList),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn members(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -97,13 +127,25 @@ pub async fn members(
     Ok(Json(json!({"members": members})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewInvite {
     max_uses: Option<i64>,
     expires_in_secs: Option<u64>,
 }
 
 /// `POST /api/rooms/{name}/invites {max_uses?, expires_in_secs?}` (moderators) → 201.
+#[utoipa::path(post, path = "/api/rooms/{name}/invites", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = NewInvite, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The invite; its code is shown this once", body = super::rooms_schema::RoomInviteAnswer),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn invite(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -120,6 +162,17 @@ pub async fn invite(
 
 /// `POST /api/invites/{code}/accept` → `{"room"}`; `invite_invalid` (404) for any code that does
 /// not work.
+#[utoipa::path(post, path = "/api/invites/{code}/accept", tag = "rooms",
+    params(("code" = String, Path, description = "The invite code")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Joined: the room", body = super::rooms_schema::RoomAnswer),
+        (status = 400, description = "`bad_request`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: banned, a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`invite_invalid`: no such invite, expired or used up (one answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn accept(
     State(app): State<Arc<App>>,
     code: Result<Path<String>, PathRejection>,
@@ -132,7 +185,7 @@ pub async fn accept(
 }
 
 /// Whom a moderation request names: `actor_id`, or `username` (needs accounts).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Target {
     actor_id: Option<String>,
     username: Option<String>,
@@ -148,6 +201,18 @@ impl Target {
 }
 
 /// `POST /api/rooms/{name}/members {actor_id | username}` (moderators).
+#[utoipa::path(post, path = "/api/rooms/{name}/members", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = Target, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Added: the `added` event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn add_member(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -163,12 +228,25 @@ pub async fn add_member(
     Ok(moderated(added))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SetRole {
+    #[schema(value_type = super::rooms_schema::AssignableRole)]
     role: String,
 }
 
 /// `PUT /api/rooms/{name}/members/{actor_id} {role: "member"|"moderator"}` (the owner).
+#[utoipa::path(put, path = "/api/rooms/{name}/members/{actor_id}", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name"), ("actor_id" = String, Path, description = "The member's actor id")),
+    request_body(content = SetRole, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The `role` event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn set_role(
     State(app): State<Arc<App>>,
     p: Result<Path<(String, String)>, PathRejection>,
@@ -182,6 +260,18 @@ pub async fn set_role(
 }
 
 /// `POST /api/rooms/{name}/owner {actor_id}` (the owner hands over; it becomes a moderator).
+#[utoipa::path(post, path = "/api/rooms/{name}/owner", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = Target, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Handed over (the old owner is a moderator): the event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn transfer(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -195,6 +285,18 @@ pub async fn transfer(
 }
 
 /// `POST /api/rooms/{name}/kick {actor_id}` (moderators).
+#[utoipa::path(post, path = "/api/rooms/{name}/kick", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = Target, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The `kick` event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn kick(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -208,6 +310,18 @@ pub async fn kick(
 }
 
 /// `POST /api/rooms/{name}/bans {actor_id}` (moderators).
+#[utoipa::path(post, path = "/api/rooms/{name}/bans", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = Target, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The `ban` event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn ban(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
@@ -221,6 +335,17 @@ pub async fn ban(
 }
 
 /// `DELETE /api/rooms/{name}/bans/{actor_id}` (moderators).
+#[utoipa::path(delete, path = "/api/rooms/{name}/bans/{actor_id}", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name"), ("actor_id" = String, Path, description = "The member's actor id")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The `unban` event's seq", body = super::rooms_schema::Logged),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `bad_target` (not a member, already banned, yourself)", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: not allowed here (moderators only, or the owner), a guest where accounts are needed, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn unban(
     State(app): State<Arc<App>>,
     p: Result<Path<(String, String)>, PathRejection>,
@@ -232,6 +357,17 @@ pub async fn unban(
 }
 
 /// `GET /api/rooms/{name}/bans` (moderators) → `{"bans": [{id, name}]}`.
+#[utoipa::path(get, path = "/api/rooms/{name}/bans", tag = "rooms",
+    params(("name" = String, Path, description = "The room's name")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The banned (moderators)", body = super::rooms_schema::BanList),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: moderators only", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn bans(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,

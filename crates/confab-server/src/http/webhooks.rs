@@ -40,7 +40,8 @@ pub fn max_body(max_text_bytes: usize) -> usize {
     max_text_bytes.saturating_mul(ESCAPE_FACTOR).saturating_add(OTHER_FIELDS)
 }
 
-#[derive(Deserialize)]
+/// The webhook's name: the display name of its messages when a POST gives no `username`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateWebhook {
     name: String,
 }
@@ -50,6 +51,18 @@ fn room_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiErr
     Ok(name)
 }
 
+#[utoipa::path(post, path = "/api/rooms/{name}/webhooks", tag = "direct",
+    params(("name" = String, Path, description = "The room's name")),
+    request_body(content = CreateWebhook, content_type = "application/json"),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhook and its URL, with the secret shown this once", body = super::direct_schema::WebhookCreated),
+        (status = 400, description = "`bad_request`, `invalid_room_name`, `invalid_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn create(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
@@ -70,6 +83,17 @@ pub async fn create(
     Ok(Json(json!({"webhook": hook, "url": url, "path": path})))
 }
 
+#[utoipa::path(get, path = "/api/rooms/{name}/webhooks", tag = "direct",
+    params(("name" = String, Path, description = "The room's name")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The room's live webhooks (no secrets)", body = super::direct_schema::WebhookList),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn list(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
@@ -81,6 +105,17 @@ pub async fn list(
     Ok(Json(json!({"webhooks": app.chat.webhooks(&user, &room).await?})))
 }
 
+#[utoipa::path(delete, path = "/api/rooms/{name}/webhooks/{id}", tag = "direct",
+    params(("name" = String, Path, description = "The room's name"), ("id" = String, Path, description = "The webhook's id (`w_…`)")),
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked: its URL stops working; its messages stay"),
+        (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
+        (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 404, description = "`room_not_found` (as above), `webhook_not_found`: the room has no such live webhook", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn revoke(
     State(app): State<Arc<App>>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -95,7 +130,7 @@ pub async fn revoke(
 
 /// Slack's incoming-webhook payload: the fields Confab reads (others, such as `channel`,
 /// `icon_emoji` or `blocks`, are ignored).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SlackPayload {
     #[serde(default)]
     text: String,
@@ -122,6 +157,18 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> 
     SlackPayload::deserialize(value).map_err(|e| ChatError::bad_request(format!("payload: {e}")))
 }
 
+#[utoipa::path(post, path = "/hooks/{id}/{secret}", tag = "direct",
+    params(("id" = String, Path, description = "The webhook's id (`w_…`)"), ("secret" = String, Path, description = "The secret shown when it was created")),
+    request_body(content = SlackPayload, description = "Slack's incoming-webhook JSON, or a form whose `payload` field carries it",
+        content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored: `ok`, as Slack answers", content_type = "text/plain", body = String),
+        (status = 400, description = "`bad_request`, `text_empty`, `text_too_long`, `invalid_name`", body = super::api::ErrorBody),
+        (status = 404, description = "`webhook_not_found`: unknown, revoked, or a wrong secret (one answer)", body = super::api::ErrorBody),
+        (status = 413, description = "A body above the limit", content_type = "text/plain", body = String),
+        (status = 429, description = "`rate_limited`, with `Retry-After`", body = super::api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+    ))]
 pub async fn post(
     State(app): State<Arc<App>>,
     path: Result<Path<(String, String)>, PathRejection>,

@@ -16,6 +16,17 @@ use super::METRICS;
 use crate::app::App;
 use crate::config::MetricsAccess;
 
+/// The Prometheus text page; who may read it is `--metrics` (docs/operations.md).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "`--metrics token` and no or a wrong `Authorization: Bearer`", content_type = "text/plain", body = String,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "`--metrics local` and the client is not on 127.0.0.1 or ::1", content_type = "text/plain", body = String),
+        (status = 404, description = "`--metrics off`", content_type = "text/plain", body = String),
+        (status = 500, description = "The page could not be rendered", content_type = "text/plain", body = String),
+    ))]
 pub async fn metrics(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
