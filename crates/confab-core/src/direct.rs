@@ -79,6 +79,7 @@ pub struct MyRoom {
     pub kind: RoomKind,
     pub role: Role,
     /// The room's top sequence: the client counts unread events against the last one it read.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub top_seq: Seq,
     /// For direct rooms: the other members (the caller left out).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -153,6 +153,7 @@ async fn sweep_idle_guests(chat: Arc<Chat>, days: u32, interval_ms: u64) {
 }
 
 fn router(app: Arc<App>) -> Router {
+    let webhook_body_limit = axum::extract::DefaultBodyLimit::max(webhooks::max_body(app.chat.limits.max_text_bytes));
     Router::new()
         .route("/", get(pages::lobby))
         .route("/chat-room/{name}", get(pages::room))
@@ -191,10 +192,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/my/rooms", get(direct::my_rooms))
         .route("/api/rooms/{name}/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/api/rooms/{name}/webhooks/{id}", delete(webhooks::revoke))
-        .route(
-            "/hooks/{id}/{secret}",
-            post(webhooks::post).layer(axum::extract::DefaultBodyLimit::max(webhooks::max_body(app.chat.limits.max_text_bytes))),
-        )
+        .route("/hooks/{id}/{secret}", post(webhooks::post).layer(webhook_body_limit))
         .route("/ws", get(native::upgrade))
         .route(
             "/socket.io/",

@@ -23,17 +23,7 @@ fn role(r: &Row, idx: usize) -> Result<Role> {
 pub async fn actors(db: &Db, ids: &[ActorId]) -> Result<Vec<Actor>> {
     let ids: Vec<&str> = ids.iter().map(ActorId::as_str).collect();
     let rows = db.query("SELECT id, name, kind FROM actors WHERE id = ANY($1)", &[&ids]).await?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = get(r, 2)?;
-            Ok(Actor {
-                id: ActorId::from(get::<String>(r, 0)?),
-                name: get(r, 1)?,
-                kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
-                admin: false,
-            })
-        })
-        .collect()
+    rows.iter().map(crate::read::actor_row).collect()
 }
 
 async fn direct_room(db: &Db, key: &str) -> Result<Option<Room>> {

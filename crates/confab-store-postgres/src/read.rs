@@ -27,18 +27,20 @@ pub async fn create_guest(db: &Db, id: String, name: &str, token_hash: &[u8]) ->
     Ok(Actor::guest(ActorId::from(id), name))
 }
 
+/// An actor from a row of `id, name, kind` (an account's `admin` is read by the accounts queries).
+pub(crate) fn actor_row(r: &Row) -> Result<Actor> {
+    let kind: String = get(r, 2)?;
+    Ok(Actor {
+        id: ActorId::from(get::<String>(r, 0)?),
+        name: get(r, 1)?,
+        kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
+        admin: false,
+    })
+}
+
 pub async fn actor_by_token(db: &Db, hash: &[u8]) -> Result<Option<Actor>> {
     let row = db.query_opt("SELECT id, name, kind FROM actors WHERE token_hash = $1", &[&hash]).await?;
-    row.map(|r| {
-        let kind: String = get(&r, 2)?;
-        Ok(Actor {
-            id: ActorId::from(get::<String>(&r, 0)?),
-            name: get(&r, 1)?,
-            kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
-            admin: false,
-        })
-    })
-    .transpose()
+    row.map(|r| actor_row(&r)).transpose()
 }
 
 pub async fn touch_actor(db: &Db, id: &ActorId, at_ms: i64) -> Result<()> {
@@ -156,16 +158,7 @@ pub async fn memberships_of(db: &Db, actor: &ActorId) -> Result<Vec<(RoomId, Rol
 
 pub async fn actor(db: &Db, id: &ActorId) -> Result<Option<Actor>> {
     let row = db.query_opt("SELECT id, name, kind FROM actors WHERE id = $1", &[&id.as_str()]).await?;
-    row.map(|r| {
-        let kind: String = get(&r, 2)?;
-        Ok(Actor {
-            id: ActorId::from(get::<String>(&r, 0)?),
-            name: get(&r, 1)?,
-            kind: ActorKind::parse(&kind).ok_or_else(|| unreadable(format!("actor kind {kind:?}")))?,
-            admin: false,
-        })
-    })
-    .transpose()
+    row.map(|r| actor_row(&r)).transpose()
 }
 
 pub async fn create_room_invite(db: &Db, i: &NewInvite) -> Result<()> {

@@ -20,15 +20,7 @@ pub fn actors(c: &Connection, ids: &[ActorId]) -> Result<Vec<Actor>> {
     let mut out = Vec::new();
     for id in ids {
         let found = s
-            .query_row([id.as_str()], |r| {
-                let kind: String = r.get(2)?;
-                Ok(Actor {
-                    id: ActorId::from(r.get::<_, String>(0)?),
-                    name: r.get(1)?,
-                    kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
-                    admin: false,
-                })
-            })
+            .query_row([id.as_str()], crate::read::actor_row)
             .optional()
             .map_err(internal)?;
         out.extend(found);

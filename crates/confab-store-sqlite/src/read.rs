@@ -73,18 +73,21 @@ pub(crate) fn unknown(what: &'static str, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unknown {what} {value:?}").into())
 }
 
+/// An actor from a row of `id, name, kind` (an account's `admin` is read by the accounts queries).
+pub(crate) fn actor_row(r: &Row<'_>) -> rusqlite::Result<Actor> {
+    let kind: String = r.get(2)?;
+    Ok(Actor {
+        id: ActorId::from(r.get::<_, String>(0)?),
+        name: r.get(1)?,
+        kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
+        admin: false,
+    })
+}
+
 pub fn actor_by_token(c: &Connection, hash: &[u8]) -> Result<Option<Actor>> {
     c.prepare_cached("SELECT id, name, kind FROM actors WHERE token_hash = ?1")
         .and_then(|mut s| {
-            s.query_row([hash], |r| {
-                let kind: String = r.get(2)?;
-                Ok(Actor {
-                    id: ActorId::from(r.get::<_, String>(0)?),
-                    name: r.get(1)?,
-                    kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
-                    admin: false,
-                })
-            })
+            s.query_row([hash], actor_row)
             .optional()
         })
         .map_err(internal)
@@ -202,15 +205,7 @@ pub fn memberships_of(c: &Connection, actor: &ActorId) -> Result<Vec<(RoomId, Ro
 pub fn actor(c: &Connection, id: &ActorId) -> Result<Option<Actor>> {
     c.prepare_cached("SELECT id, name, kind FROM actors WHERE id = ?1")
         .and_then(|mut s| {
-            s.query_row([id.as_str()], |r| {
-                let kind: String = r.get(2)?;
-                Ok(Actor {
-                    id: ActorId::from(r.get::<_, String>(0)?),
-                    name: r.get(1)?,
-                    kind: ActorKind::parse(&kind).ok_or_else(|| unknown("actor kind", &kind))?,
-                    admin: false,
-                })
-            })
+            s.query_row([id.as_str()], actor_row)
             .optional()
         })
         .map_err(internal)

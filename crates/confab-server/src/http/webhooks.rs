@@ -165,7 +165,6 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> 
         (status = 200, description = "Stored: `ok`, as Slack answers", content_type = "text/plain", body = String),
         (status = 400, description = "`bad_request`, `text_empty`, `text_too_long`, `invalid_name`", body = super::api::ErrorBody),
         (status = 404, description = "`webhook_not_found`: unknown, revoked, or a wrong secret (one answer)", body = super::api::ErrorBody),
-        (status = 413, description = "A body above the limit", content_type = "text/plain", body = String),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
