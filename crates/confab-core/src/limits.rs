@@ -32,6 +32,12 @@ pub struct Limits {
     pub outbound_queue: usize,
     /// How long a dropped connection's user stays in the room before the leave is announced.
     pub leave_grace: Duration,
+    /// A native connection the server has heard nothing from for this long gets a WebSocket ping
+    /// (zero: no pings, and no heartbeat timeout).
+    pub heartbeat_interval: Duration,
+    /// After a ping, how long the server waits for any frame (a pong, a request) before it closes the
+    /// connection as half-open (4004 `heartbeat_timeout`).
+    pub heartbeat_timeout: Duration,
     /// Messages replayed to a Socket.IO client on `join_room`.
     pub socketio_history: usize,
     /// Simultaneous client connections on both protocols; above it upgrades answer 503.
@@ -75,6 +81,8 @@ impl Default for Limits {
             max_replay: 1000,
             outbound_queue: 1024,
             leave_grace: Duration::from_secs(3),
+            heartbeat_interval: Duration::from_secs(30),
+            heartbeat_timeout: Duration::from_secs(30),
             socketio_history: 100,
             max_connections: 18_000,
             guests_per_minute_per_address: 60,

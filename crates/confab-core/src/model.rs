@@ -123,7 +123,8 @@ impl From<&Actor> for ActorRef {
     }
 }
 
-/// Who may find and join a room. Only public rooms exist today; private and direct rooms come with accounts.
+/// Who may find and join a room: anyone (public), its members (private: by invitation), or the accounts of one
+/// direct conversation (direct). [`crate::authz`] decides.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -151,6 +151,17 @@ pub struct Config {
     #[arg(long, env = "CONFAB_OUTBOUND_QUEUE", default_value_t = Limits::default().outbound_queue)]
     pub outbound_queue: usize,
 
+    /// Milliseconds of silence from a native (`/ws`) client after which the server sends it a
+    /// WebSocket ping; 0 turns the heartbeat off. (Socket.IO has Engine.IO's own ping.)
+    #[arg(long, env = "CONFAB_HEARTBEAT_INTERVAL_MS", default_value_t = Limits::default().heartbeat_interval.as_millis() as u64)]
+    pub heartbeat_interval_ms: u64,
+
+    /// Milliseconds the server waits after its ping for any frame from the client (browsers and
+    /// WebSocket libraries answer pings by themselves) before closing it as half-open: 4004
+    /// `heartbeat_timeout`, and its rooms hear its leave after the grace period.
+    #[arg(long, env = "CONFAB_HEARTBEAT_TIMEOUT_MS", default_value_t = Limits::default().heartbeat_timeout.as_millis() as u64)]
+    pub heartbeat_timeout_ms: u64,
+
     /// Milliseconds a dropped connection's user stays listed before its leave is announced.
     #[arg(long, env = "CONFAB_LEAVE_GRACE_MS", default_value_t = Limits::default().leave_grace.as_millis() as u64)]
     pub leave_grace_ms: u64,
@@ -401,6 +412,8 @@ impl Config {
             max_replay: self.max_replay,
             outbound_queue: self.outbound_queue,
             leave_grace: Duration::from_millis(self.leave_grace_ms),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
+            heartbeat_timeout: Duration::from_millis(self.heartbeat_timeout_ms),
             socketio_history: self.socketio_history,
             max_connections: self.max_connections,
             guests_per_minute_per_address: self.guests_per_minute_per_address,

@@ -11,6 +11,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 const OP_TEXT: u8 = 0x1;
 const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
 const OP_PONG: u8 = 0xA;
 /// Frames per vectored write: two slices each, under the kernel's 1,024-slice limit.
 const FRAMES_PER_WRITE: usize = 500;
@@ -93,6 +94,13 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
     /// Answers a ping.
     pub async fn pong(&mut self, payload: &[u8]) -> std::io::Result<()> {
         let h = Header::new(OP_PONG, payload.len());
+        self.write_all_vectored(&mut [IoSlice::new(h.as_slice()), IoSlice::new(payload)]).await
+    }
+
+    /// Sends a ping (a heartbeat: the peer owes a pong); `payload` is at most 125 bytes.
+    pub async fn ping(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        let payload = &payload[..payload.len().min(125)];
+        let h = Header::new(OP_PING, payload.len());
         self.write_all_vectored(&mut [IoSlice::new(h.as_slice()), IoSlice::new(payload)]).await
     }
 

@@ -154,6 +154,9 @@ pub enum CloseReason {
     /// The session or API token the connection was authenticated by was revoked (signed out,
     /// deleted, password changed, account disabled).
     SessionRevoked = 9,
+    /// A native connection answered nothing (not even a pong) within the heartbeat timeout after
+    /// the server's ping: half-open.
+    HeartbeatTimeout = 10,
 }
 
 impl CloseReason {
@@ -168,6 +171,7 @@ impl CloseReason {
             CloseReason::Resync => 4001,
             CloseReason::RateLimited => 4002,
             CloseReason::SessionRevoked => 4003,
+            CloseReason::HeartbeatTimeout => 4004,
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -181,6 +185,7 @@ impl CloseReason {
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::BadUtf8 => "invalid_utf8",
             CloseReason::SessionRevoked => "session_revoked",
+            CloseReason::HeartbeatTimeout => "heartbeat_timeout",
         }
     }
     /// Whether the server ended the connection (rather than the client, or the network): the
@@ -201,6 +206,7 @@ impl CloseReason {
             7 => CloseReason::ProtocolError,
             8 => CloseReason::BadUtf8,
             9 => CloseReason::SessionRevoked,
+            10 => CloseReason::HeartbeatTimeout,
             _ => CloseReason::None,
         }
     }

@@ -57,6 +57,15 @@ impl Outgoing {
         failed.map_or(Ok(()), Err)
     }
 
+    /// Sends a heartbeat ping. A client that stopped reading may not take it; this gives up after a
+    /// while (the heartbeat timeout then closes the connection).
+    pub async fn ping(&mut self) -> Result<(), CloseReason> {
+        match tokio::time::timeout(Duration::from_secs(5), self.sink.ping(b"confab")).await {
+            Ok(Ok(())) | Err(_) => Ok(()),
+            Ok(Err(_)) => Err(CloseReason::Normal),
+        }
+    }
+
     /// Sends what is still queued (an answer explaining a rate limit, say), then the close frame. A
     /// client that stopped reading may take none of it; this does not wait for it forever.
     pub async fn close(mut self, rx: &mut Receiver<Outbound>, reason: CloseReason) {

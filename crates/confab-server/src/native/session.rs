@@ -69,6 +69,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
     let mut handling: Option<Handling> = None;
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut items = Vec::new();
+    let mut heartbeat = Heartbeat::new(limits.heartbeat_interval, limits.heartbeat_timeout);
     let reason = loop {
         // Input first: a client's requests (and their answers) are taken while they keep coming, and
         // the queue is sent when there is nothing else to do, so answers and events go out in as few
@@ -92,7 +93,17 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
                 session = Some(back);
                 answers.extend(later);
             }
-            msg = stream.next(), if handling.is_none() => match msg {
+            // Silence: a ping, and after the timeout a close (a half-open connection is found here).
+            // Not while a request is being handled: frames are not read meanwhile.
+            _ = heartbeat.due(), if handling.is_none() => match heartbeat.act() {
+                Beat::Ping => {
+                    if let Err(reason) = out.ping().await {
+                        shared.kill(reason);
+                    }
+                }
+                Beat::Dead => shared.kill(CloseReason::HeartbeatTimeout),
+            },
+            msg = stream.next(), if handling.is_none() => { heartbeat.heard(); match msg {
                 Some(Ok(Message::Text(text))) => {
                     let mut s = session.take().expect("no request in flight");
                     handling = Some(Box::pin(async move {
@@ -118,7 +129,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
                 Some(Ok(Message::Pong)) => {}
                 Some(Err(e)) => shared.kill(CloseReason::from(&e)),
                 Some(Ok(Message::Close(_))) | None => shared.kill(CloseReason::Normal),
-            },
+            }},
             Some(answer) = answers.next(), if !answers.is_empty() => {
                 // Never waits: this task is the one that drains the queue.
                 shared.offer(Outbound::Frame(answer));
@@ -408,4 +419,48 @@ enum Reply {
     Joined,
     /// Answer when the store commits.
     Later(BoxFuture<Result<Appended, ChatError>>),
+}
+
+/// What the heartbeat does when it is due.
+enum Beat {
+    Ping,
+    Dead,
+}
+
+/// The native connection's heartbeat: after `interval` without a frame from the client, a ping; after
+/// `timeout` more without one, the connection is half-open (4004). Zero `interval`: never due.
+struct Heartbeat {
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+    last_heard: tokio::time::Instant,
+    pinged: bool,
+}
+
+impl Heartbeat {
+    fn new(interval: std::time::Duration, timeout: std::time::Duration) -> Self {
+        Heartbeat { interval, timeout, last_heard: tokio::time::Instant::now(), pinged: false }
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = tokio::time::Instant::now();
+        self.pinged = false;
+    }
+
+    /// Resolves when the next ping or the timeout is due.
+    async fn due(&self) {
+        if self.interval.is_zero() {
+            return std::future::pending().await;
+        }
+        let wait = if self.pinged { self.interval + self.timeout } else { self.interval };
+        tokio::time::sleep_until(self.last_heard + wait).await
+    }
+
+    fn act(&mut self) -> Beat {
+        if self.pinged {
+            Beat::Dead
+        } else {
+            self.pinged = true;
+            Beat::Ping
+        }
+    }
 }

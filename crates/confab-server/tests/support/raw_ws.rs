@@ -174,11 +174,11 @@ impl RawWs {
         }
     }
 
-    /// The next text frame as JSON (pongs are skipped).
+    /// The next text frame as JSON (pongs, and the server's heartbeat pings, are skipped).
     pub async fn next_text(&mut self) -> Value {
         loop {
             let f = self.next().await.expect("connection ended while waiting for a text frame");
-            if f.opcode != PONG {
+            if f.opcode != PONG && f.opcode != PING {
                 return f.json();
             }
         }
