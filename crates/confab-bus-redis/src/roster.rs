@@ -15,14 +15,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use confab_core::model::{ActorId, ActorRef, Room, RoomId};
 use confab_core::roster::{Found, Roster};
 use confab_core::{ChatError, Result};
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{RedisError, Script};
 use tokio::sync::{mpsc, watch};
 
@@ -53,15 +52,7 @@ impl RedisRoster {
     /// previous process with this node id left behind, and starts the heartbeat and reaper tasks.
     /// Fails with [`BusError::Connect`] when Redis cannot be reached.
     pub async fn start(settings: RedisSettings) -> Result<Arc<RedisRoster>, BusError> {
-        let client = settings.client()?;
-        let config = ConnectionManagerConfig::new()
-            .set_min_delay(settings.backoff_initial)
-            .set_max_delay(settings.backoff_max)
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|source| BusError::Connect { url: settings.url.clone(), source })?;
+        let conn = settings.connection_manager().await?;
         let inner = Arc::new(Inner {
             settings,
             conn,

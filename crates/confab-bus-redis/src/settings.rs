@@ -65,6 +65,20 @@ impl RedisSettings {
         redis::Client::open(info).map_err(invalid)
     }
 
+    /// A reconnecting connection (the roster's and the stash's), backing off between `backoff_initial`
+    /// and `backoff_max`, with 2 s to connect and to answer; [`crate::BusError::Connect`] when Redis
+    /// cannot be reached.
+    pub(crate) async fn connection_manager(&self) -> Result<redis::aio::ConnectionManager, crate::BusError> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_min_delay(self.backoff_initial)
+            .set_max_delay(self.backoff_max)
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        redis::aio::ConnectionManager::new_with_config(self.client()?, config)
+            .await
+            .map_err(|source| crate::BusError::Connect { url: self.url.clone(), source })
+    }
+
     pub(crate) fn room_channel(&self, room: confab_core::RoomId) -> String {
         format!("{}room:{room}", self.prefix)
     }

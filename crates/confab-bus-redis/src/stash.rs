@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use confab_core::stash::Stash;
 use confab_core::Result;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::error::BusError;
 use crate::settings::RedisSettings;
@@ -23,15 +23,7 @@ pub struct RedisStash {
 impl RedisStash {
     /// Connects; fails with [`BusError::Connect`] when Redis cannot be reached.
     pub async fn connect(settings: &RedisSettings) -> Result<RedisStash, BusError> {
-        let client = settings.client()?;
-        let config = ConnectionManagerConfig::new()
-            .set_min_delay(settings.backoff_initial)
-            .set_max_delay(settings.backoff_max)
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|source| BusError::Connect { url: settings.url.clone(), source })?;
+        let conn = settings.connection_manager().await?;
         Ok(RedisStash { prefix: settings.prefix.clone(), conn })
     }
 
