@@ -16,10 +16,8 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::http::auth;
 
-/// Prefix of session tokens.
-pub const SESSION_PREFIX: &str = "cfs_";
-/// Prefix of API tokens (shown once, when made).
-pub const API_TOKEN_PREFIX: &str = "cft_";
+pub use confab_protocol::credentials::{API_TOKEN_PREFIX, SESSION_PREFIX};
+use confab_protocol::credentials::TokenKind;
 
 /// How the request or connection authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,12 +105,10 @@ impl Identity {
 /// for a guest session under `--guests off`.
 pub async fn resolve(app: &App, token: &str) -> Result<Identity> {
     let hash = auth::hash_token(token);
-    let kind = if token.starts_with(SESSION_PREFIX) {
-        Some(CredentialKind::Session)
-    } else if token.starts_with(API_TOKEN_PREFIX) {
-        Some(CredentialKind::ApiToken)
-    } else {
-        None
+    let kind = match TokenKind::of(token) {
+        TokenKind::Session => Some(CredentialKind::Session),
+        TokenKind::ApiToken => Some(CredentialKind::ApiToken),
+        TokenKind::Guest => None,
     };
     let Some(kind) = kind else {
         let actor = app.chat.authenticate(&hash).await?.ok_or_else(unknown)?;

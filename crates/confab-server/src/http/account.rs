@@ -17,10 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use confab_core::accounts::{Credential, CredentialKind, Revoke};
 use confab_core::{ChatError, ErrorCode};
+use confab_protocol::accounts::{
+    object, optional_object, AccountPatch, CodeRequest, InviteRequest, LoginRequest, LogoutRequest, NewToken, PasswordChange,
+    PasswordRequest, RegisterRequest,
+};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
-use utoipa::ToSchema;
 
 use super::api::ApiError;
 use super::auth;
@@ -33,22 +35,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// A JSON object body as `T` (`bad_request` otherwise; an array is not read by position).
 pub fn body<T: DeserializeOwned>(body: Result<Json<Value>, JsonRejection>, shape: &str) -> Result<T, ChatError> {
     let Json(value) = body.map_err(|e| ChatError::bad_request(e.body_text()))?;
-    if !value.is_object() {
-        return Err(ChatError::bad_request(format!("the body is a JSON object: {shape}")));
-    }
-    T::deserialize(value).map_err(|e| ChatError::bad_request(format!("body: {e}")))
-}
-
-/// An optional JSON object body: empty (or `null`) is `T::default()`.
-fn optional_body<T: DeserializeOwned + Default>(raw: &[u8], shape: &str) -> Result<T, ChatError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let value: Value = serde_json::from_slice(raw).map_err(|e| ChatError::bad_request(format!("body: {e}")))?;
-    if value.is_null() {
-        return Ok(T::default());
-    }
-    body(Ok(Json(value)), shape)
+    object(value, shape)
 }
 
 /// The request's identity, or `unauthenticated`.
@@ -96,14 +83,6 @@ pub async fn server(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct RegisterRequest {
-    username: String,
-    password: String,
-    display_name: Option<String>,
-    invite: Option<String>,
-}
-
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts",
     request_body(content = RegisterRequest, content_type = "application/json"),
     responses(
@@ -135,13 +114,6 @@ pub async fn register(
     Ok(signed_in(&app, s))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct LoginRequest {
-    username: String,
-    password: String,
-    code: Option<String>,
-}
-
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts",
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
@@ -171,12 +143,6 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize, Default, ToSchema)]
-struct LogoutRequest {
-    #[serde(default)]
-    everywhere: bool,
-}
-
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
     request_body(content = Option<LogoutRequest>, content_type = "application/json", description = "Optional: an empty body is `{}`"),
     security((), ("cookie" = []), ("bearer" = [])),
@@ -188,7 +154,7 @@ struct LogoutRequest {
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
 pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, raw: axum::body::Bytes) -> ApiResult<Response> {
-    let req: LogoutRequest = optional_body(&raw, r#"{"everywhere"?: bool}"#)?;
+    let req: LogoutRequest = optional_object(&raw, r#"{"everywhere"?: bool}"#)?;
     let clear = [(header::SET_COOKIE, clear_cookie(app.config.secure_cookies))];
     let me = match identity(&app, &headers).await {
         Ok(me) => me,
@@ -217,11 +183,6 @@ pub async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Js
     Ok(Json(json!({"user": me.me()})))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct AccountPatch {
-    display_name: String,
-}
-
 #[utoipa::path(patch, path = "/api/account", tag = "accounts",
     request_body(content = AccountPatch, content_type = "application/json"),
     security(("cookie" = []), ("bearer" = [])),
@@ -241,12 +202,6 @@ pub async fn update_account(State(app): State<Arc<App>>, headers: HeaderMap, raw
     let mut me = me.clone();
     me.actor.name = confab_core::model::display_name(&req.display_name)?;
     Ok(Json(json!({"user": me.me()})))
-}
-
-#[derive(Deserialize, ToSchema)]
-struct PasswordChange {
-    current: String,
-    new: String,
 }
 
 #[utoipa::path(post, path = "/api/account/password", tag = "accounts",
@@ -335,11 +290,6 @@ pub async fn tokens(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResul
     Ok(Json(json!({"tokens": list.iter().map(token_json).collect::<Vec<_>>()})))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct NewToken {
-    name: String,
-}
-
 #[utoipa::path(post, path = "/api/account/tokens", tag = "accounts",
     request_body(content = NewToken, content_type = "application/json"),
     security(("cookie" = []), ("bearer" = [])),
@@ -396,11 +346,6 @@ pub async fn totp_setup(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiR
     Ok(Json(json!({"secret": secret, "otpauth_url": url})))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct CodeRequest {
-    code: String,
-}
-
 #[utoipa::path(post, path = "/api/account/2fa/enable", tag = "accounts",
     request_body(content = CodeRequest, content_type = "application/json"),
     security(("cookie" = []), ("bearer" = [])),
@@ -417,11 +362,6 @@ pub async fn totp_enable(State(app): State<Arc<App>>, headers: HeaderMap, raw: R
     let req: CodeRequest = body(raw, r#"{"code"}"#)?;
     let codes = app.accounts.totp_enable(user, &req.code).await?;
     Ok(Json(json!({"recovery_codes": codes})))
-}
-
-#[derive(Deserialize, ToSchema)]
-struct PasswordRequest {
-    password: String,
 }
 
 #[utoipa::path(post, path = "/api/account/2fa/disable", tag = "accounts",
@@ -443,11 +383,6 @@ pub async fn totp_disable(State(app): State<Arc<App>>, headers: HeaderMap, raw: 
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default, ToSchema)]
-struct InviteRequest {
-    expires_in_secs: Option<u64>,
-}
-
 #[utoipa::path(post, path = "/api/admin/invites", tag = "accounts",
     request_body(content = Option<InviteRequest>, content_type = "application/json", description = "Optional: an empty body is `{}`"),
     security(("cookie" = []), ("bearer" = [])),
@@ -465,7 +400,7 @@ pub async fn create_invite(State(app): State<Arc<App>>, headers: HeaderMap, raw:
     if !user.actor.admin {
         return Err(ChatError::forbidden("only administrators make registration invites").into());
     }
-    let req: InviteRequest = optional_body(&raw, r#"{"expires_in_secs"?}"#)?;
+    let req: InviteRequest = optional_object(&raw, r#"{"expires_in_secs"?}"#)?;
     let (code, expires_at) = app.accounts.create_invite(Some(&user.actor.id), req.expires_in_secs.unwrap_or(INVITE_DEFAULT_SECS)).await?;
     let url = format!("/register?invite={code}");
     Ok((StatusCode::CREATED, Json(json!({"code": code, "url": url, "expires_at": expires_at}))).into_response())

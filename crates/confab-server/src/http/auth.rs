@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 pub use confab_protocol::query::query_param;
 
-pub const COOKIE: &str = "confab_session";
+pub use confab_protocol::credentials::COOKIE;
 
 /// A new random token and the hash the store keeps.
 pub fn new_token() -> (String, Vec<u8>) {
@@ -25,10 +25,9 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 }
 
 pub fn token_from_request(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    cookie(headers, COOKIE).or_else(|| query_param(query?, "token")).or_else(|| {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
-    })
+    let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    confab_protocol::credentials::token(cookies, query, authorization)
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,7 @@ use axum::Json;
 use confab_core::model::ActorId;
 use confab_core::{ChatError, ErrorCode};
 use parking_lot::Mutex;
+use confab_protocol::webhook::SlackPayload;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -128,33 +129,9 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Slack's incoming-webhook payload: the fields Confab reads (others, such as `channel`,
-/// `icon_emoji` or `blocks`, are ignored).
-#[derive(Deserialize, utoipa::ToSchema)]
-struct SlackPayload {
-    #[serde(default)]
-    text: String,
-    username: Option<String>,
-}
-
 /// The payload as JSON, or as the form field `payload` (`application/x-www-form-urlencoded`).
 fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let json = if form {
-        let text = std::str::from_utf8(body).map_err(|_| ChatError::bad_request("the form is not UTF-8"))?;
-        confab_protocol::query::query_param(text, "payload")
-            .ok_or_else(|| ChatError::bad_request("a form body carries the JSON in its `payload` field"))?
-    } else {
-        String::from_utf8(body.to_vec()).map_err(|_| ChatError::bad_request("the body is not UTF-8"))?
-    };
-    let value: Value = serde_json::from_str(&json).map_err(|e| ChatError::bad_request(format!("not JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ChatError::bad_request(r#"the payload is a JSON object: {"text": "..."}"#));
-    }
-    SlackPayload::deserialize(value).map_err(|e| ChatError::bad_request(format!("payload: {e}")))
+    confab_protocol::webhook::payload(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), body)
 }
 
 #[utoipa::path(post, path = "/hooks/{id}/{secret}", tag = "direct",
@@ -165,6 +142,7 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> 
         (status = 200, description = "Stored: `ok`, as Slack answers", content_type = "text/plain", body = String),
         (status = 400, description = "`bad_request`, `text_empty`, `text_too_long`, `invalid_name`", body = super::api::ErrorBody),
         (status = 404, description = "`webhook_not_found`: unknown, revoked, or a wrong secret (one answer)", body = super::api::ErrorBody),
+        (status = 413, description = "`bad_request`: the body is larger than the webhook body limit (6 × `--max-text-bytes` + 4 KiB)", body = super::api::ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
@@ -172,10 +150,21 @@ pub async fn post(
     State(app): State<Arc<App>>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let not_found = || ChatError::new(ErrorCode::WebhookNotFound, "no such webhook (unknown, revoked, or a wrong secret)");
     let Path((id, secret)) = path.map_err(|_| not_found())?;
+    let body = match body {
+        Ok(body) => body,
+        // Past the body limit: 413 as before, with the API's JSON error body.
+        Err(e) => {
+            let mut response = ApiError(ChatError::bad_request(e.body_text())).into_response();
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            return Ok(response);
+        }
+    };
     let hook = app.chat.webhook(&id, &auth::hash_token(&secret)).await?;
     // A payload that cannot be read costs nothing; every readable one counts against the rate.
     let req = payload(&headers, &body)?;
