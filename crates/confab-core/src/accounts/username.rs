@@ -10,7 +10,9 @@
 //!   would show as `sam`;
 //! - a mix of scripts (TR #39 "single script" test, Common and Inherited characters aside): Latin
 //!   with Cyrillic `раypal` is refused, whatever it resembles;
-//! - anything but letters, digits, `_`, `-` and `.`, and lengths outside 3-32 characters (after NFKC).
+//! - anything but letters, digits, `_`, `-` and `.`, and lengths outside 3-32 characters (after NFKC);
+//! - a name without a letter or digit (`...`, `-_-`): punctuation alone names nobody, and dots alone
+//!   read as path steps wherever a username is shown in a path.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
@@ -46,6 +48,9 @@ pub fn parse(raw: &str) -> Result<Username> {
     }
     if let Some(c) = name.chars().find(|&c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
         return Err(refuse(format_args!("{c:?} is not allowed")));
+    }
+    if !name.chars().any(char::is_alphanumeric) {
+        return Err(refuse("it has no letter or digit"));
     }
     if !name.as_str().is_single_script() {
         return Err(refuse("it mixes letters of different scripts"));
@@ -107,10 +112,10 @@ mod tests {
 
     #[test]
     fn invisible_bidi_and_bad_shapes_are_refused() {
-        for bad in ["sa\u{200B}m", "sam\u{202E}", "\u{2066}sam", "s\u{00AD}am", "ab", &"x".repeat(33), "sam smith", "sam@x", "", "sa\u{0000}m"] {
+        for bad in ["sa\u{200B}m", "sam\u{202E}", "\u{2066}sam", "s\u{00AD}am", "ab", &"x".repeat(33), "sam smith", "sam@x", "", "sa\u{0000}m", "...", "-_-", "._."] {
             assert_eq!(parse(bad).unwrap_err().code, ErrorCode::InvalidUsername, "{bad:?}");
         }
-        for good in ["sam_1", "a.b-c", "zoë", "山田太郎", &"x".repeat(32)] {
+        for good in ["sam_1", "a.b-c", "..a", "_1_", "zoë", "山田太郎", &"x".repeat(32)] {
             assert!(parse(good).is_ok(), "{good:?}");
         }
     }

@@ -156,8 +156,13 @@ impl Chat {
     }
 
     /// The live webhook `id` whose secret hashes to `secret_hash`. Unknown, revoked and a wrong
-    /// secret get one answer, `webhook_not_found`; the hashes are compared in constant time.
+    /// secret get one answer, `webhook_not_found`; the hashes are compared in constant time. An id
+    /// that no webhook can have (not `w_…`, or with a control character: PostgreSQL refuses NUL in
+    /// text) is not looked up.
     pub async fn webhook(&self, id: &str, secret_hash: &[u8]) -> Result<WebhookSecret> {
+        if !id.starts_with("w_") || id.chars().any(char::is_control) {
+            return Err(webhook_not_found());
+        }
         let found = self.store.webhook(&ActorId::from(id.to_string())).await?;
         match found {
             Some(hook) if bool::from(hook.secret_hash.as_slice().ct_eq(secret_hash)) => Ok(hook),

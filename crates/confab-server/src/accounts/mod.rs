@@ -168,7 +168,10 @@ impl Accounts {
     pub async fn login(&self, raw_username: &str, pass: &str, code: Option<&str>, ip: IpAddr, user_agent: &str) -> Result<SignedIn, LoginError> {
         let key = username::lookup_key(raw_username);
         self.throttle.check(&key, ip).map_err(LoginError::Throttled)?;
-        let user = self.store.user_by_key(&key).await?;
+        // A name with a character no username may hold (after the white space around it) matches no
+        // account, and is not looked up: PostgreSQL would refuse a NUL in the query's text.
+        let impossible = raw_username.trim().chars().any(confab_core::names::is_invisible);
+        let user = if impossible { None } else { self.store.user_by_key(&key).await? };
         let hash = user.as_ref().map_or(password::dummy_hash(), |u| u.password_hash.as_str());
         let matches = self.verify(pass, hash).await?;
         let user = match user {
@@ -229,6 +232,11 @@ impl Accounts {
     /// Revokes credentials and closes their open connections on this node (other nodes close
     /// theirs at their next recheck). Returns the ids revoked.
     pub async fn revoke(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>> {
+        // An id with a control character is no credential's (ids are random letters and digits),
+        // and PostgreSQL would refuse a NUL in it: nothing to revoke.
+        if matches!(which, Revoke::One(id) if id.chars().any(char::is_control)) {
+            return Ok(Vec::new());
+        }
         let ids = self.store.revoke_credentials(kind, actor, which).await?;
         self.registry.close(&ids);
         Ok(ids)
