@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{Client, Server, SioWs};
+use support::accounts::{call, login};
+use support::{Client, HttpResponse, Server, SioWs};
 
 /// Sends messages of ~3 kB until one is refused; returns the acknowledged texts and the refusal.
 async fn fill(ann: &mut Client, room: &str, tag: &str) -> (Vec<String>, Value) {
@@ -109,6 +110,98 @@ async fn a_database_at_its_quota_refuses_writes_with_storage_full_and_keeps_serv
     let mut all = acked.clone();
     all.push("after the quota grew".into());
     assert_eq!(texts(&mut ann, room).await, all);
+}
+
+/// Sends `request(i)` for i = 0, 1, ... until one is refused; every answer before it is a 2xx, the
+/// refusal is HTTP 507 `storage_full`. (A small write may fit in a page's free space, so the first
+/// few may still be stored; each one acknowledged must survive.) Returns the acknowledged count.
+async fn http_until_full<F, Fut>(what: &str, mut request: F) -> usize
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = HttpResponse>,
+{
+    for i in 0..500 {
+        let r = request(i).await;
+        if (200..300).contains(&r.status) {
+            continue;
+        }
+        assert_eq!((r.status, r.json()["error"]["code"].as_str()), (507, Some("storage_full")), "{what} {i}: {}", r.text());
+        return i;
+    }
+    panic!("{what}: 500 requests fitted at the quota");
+}
+
+/// Over HTTP at the quota: state-changing requests (register, sign in, create a room, a webhook
+/// POST, a guest) get 507 `storage_full`, while reads (GET history, GET rooms, GET /api/me) answer
+/// 200; after a restart with a larger quota every acknowledged message and account is there. (The
+/// accounts' writes run on the store's pooled connections: before they carried the quota too,
+/// 500 registrations grew the file past it.)
+#[tokio::test]
+async fn at_the_quota_http_writes_get_507_storage_full_and_reads_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--database-max-bytes", "524288", "--requests-per-second", "0", "--guest-burst-per-address", "100000", "--webhook-burst", "100000"];
+    let mut server = Server::start_in(tmp.path(), "127.0.0.1:0", &args);
+    let room = "full-http";
+    let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "owner", "password": "correct horse battery"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let mut ann = Client::with_token(&server, &token).await;
+    ann.ok("join", json!({"room": room, "create": true})).await;
+    let made = call(&server, "POST", &format!("/api/rooms/{room}/webhooks"), Some(&token), Some(json!({"name": "CI"}))).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let hook = made.json()["path"].as_str().unwrap().to_string();
+
+    let (mut acked, refusal) = fill(&mut ann, room, "h").await;
+    assert_eq!(refusal["code"], "storage_full", "{refusal}");
+
+    // Every kind of write, until the pages it needs are gone too.
+    let s = &server;
+    let hook_texts = http_until_full("webhook post", |i| {
+        let body = json!({"text": format!("hook-{i}-{}", "w".repeat(1000))}).to_string();
+        let hook = hook.clone();
+        async move { support::http(s, "POST", &hook, &[("Content-Type", "application/json")], body.as_bytes()).await }
+    })
+    .await;
+    acked.extend((0..hook_texts).map(|i| format!("hook-{i}-{}", "w".repeat(1000))));
+    let users = http_until_full("register", |i| {
+        call(s, "POST", "/api/auth/register", None, Some(json!({"username": format!("user{i}"), "password": "correct horse battery"})))
+    })
+    .await;
+    http_until_full("sign in", |_| call(s, "POST", "/api/auth/login", None, Some(json!({"username": "owner", "password": "correct horse battery"})))).await;
+    let rooms = http_until_full("create room", |i| {
+        let token = token.clone();
+        async move { call(s, "POST", "/api/rooms", Some(&token), Some(json!({"name": format!("room-{i}-{}", "r".repeat(50))}))).await }
+    })
+    .await;
+    http_until_full("guest", |i| async move { support::post_guest(s, json!({"name": format!("guest {i}")}).to_string().as_bytes()).await }).await;
+    // Reads go on.
+    let r = call(&server, "GET", &format!("/api/rooms/{room}/history?after=0&limit=5"), Some(&token), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = call(&server, "GET", "/api/rooms", Some(&token), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["rooms"].as_array().unwrap().iter().any(|x| x["name"] == room), "{}", r.text());
+    let r = call(&server, "GET", "/api/me", Some(&token), None).await;
+    assert_eq!((r.status, r.json()["user"]["username"].as_str()), (200, Some("owner")));
+    assert_eq!(texts(&mut ann, room).await, acked, "history has exactly the acknowledged messages");
+
+    // Space returns: everything acknowledged is there, once.
+    server.signal_term();
+    assert_eq!(server.wait_exit(std::time::Duration::from_secs(15)), Some(0));
+    drop(server);
+    let server = Server::start_in(tmp.path(), "127.0.0.1:0", &["--database-max-bytes", "8388608"]);
+    let mut reader = Client::with_token(&server, &token).await;
+    assert_eq!(texts(&mut reader, room).await, acked, "every acknowledged message survived");
+    for i in 0..users {
+        login(&server, &format!("user{i}"), "correct horse battery").await;
+    }
+    let r = call(&server, "GET", "/api/rooms", Some(&token), None).await;
+    let names: Vec<String> = r.json()["rooms"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_string()).collect();
+    for i in 0..rooms {
+        let name = format!("room-{i}-{}", "r".repeat(50));
+        assert!(names.contains(&name), "room {i} was acknowledged: {names:?}");
+    }
+    let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "late", "password": "correct horse battery"}))).await;
+    assert_eq!(r.status, 200, "writes resume: {}", r.text());
 }
 
 /// A tmpfs mounted for the test, unmounted (lazily, after the server is gone) when dropped.

@@ -68,7 +68,7 @@ impl SqliteStore {
         schema::migrate(&mut conn).map_err(ChatError::unavailable)?;
         let checkpoints = Checkpoints::start(path.clone()).map_err(ChatError::unavailable)?;
         let writer = Writer::start(conn, sink, checkpoints).map_err(ChatError::unavailable)?;
-        Ok(SqliteStore { writer, readers: Arc::new(Readers::new(path)) })
+        Ok(SqliteStore { writer, readers: Arc::new(Readers::new(path, settings.max_bytes)) })
     }
 
     /// Runs `work` on the writer thread, in a transaction with whatever else is queued.

@@ -17,13 +17,16 @@ const MAX_READERS: usize = 4;
 
 pub struct Readers {
     path: PathBuf,
+    /// `--database-max-bytes`: the accounts' writes (`accounts.rs`) run on these connections too,
+    /// so they carry the same cap as the writer's, or they would grow the file past the quota.
+    max_bytes: Option<u64>,
     idle: Mutex<Vec<Connection>>,
     permits: tokio::sync::Semaphore,
 }
 
 impl Readers {
-    pub fn new(path: PathBuf) -> Self {
-        Readers { path, idle: Mutex::new(Vec::new()), permits: tokio::sync::Semaphore::new(MAX_READERS) }
+    pub fn new(path: PathBuf, max_bytes: Option<u64>) -> Self {
+        Readers { path, max_bytes, idle: Mutex::new(Vec::new()), permits: tokio::sync::Semaphore::new(MAX_READERS) }
     }
 
     /// Runs `f` on an idle read connection (opening one if none is idle) on a blocking thread.
@@ -37,7 +40,7 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let conn = match readers.idle.lock().pop() {
                 Some(c) => c,
-                None => schema::connect(&readers.path, schema::Use::Read).map_err(ChatError::unavailable)?,
+                None => schema::connect_limited(&readers.path, schema::Use::Read, readers.max_bytes).map_err(ChatError::unavailable)?,
             };
             let out = f(&conn);
             readers.idle.lock().push(conn);

@@ -34,7 +34,8 @@ pub fn connect(path: &Path, usage: Use) -> rusqlite::Result<Connection> {
 
 /// [`connect`], with the database's size capped at `max_bytes` for this connection (SQLite's
 /// `max_page_count`, rounded down to whole pages): a write that would grow it further fails with
-/// `SQLITE_FULL`, exactly as a full disk does. Only the writer's connection gets the cap.
+/// `SQLITE_FULL`, exactly as a full disk does. Every connection that may write gets the cap: the
+/// writer's, and the pooled ones the accounts' writes run on (the checkpointer only copies pages).
 pub fn connect_limited(path: &Path, usage: Use, max_bytes: Option<u64>) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(
