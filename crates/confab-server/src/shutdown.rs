@@ -23,6 +23,11 @@ use confab_core::{ChatError, ErrorCode};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// How long past the deadline a connection waits for the `unavailable` answers given at the
+/// deadline to reach its queue (they are ready at once; this only covers the scheduling). Well
+/// inside the server's own slack for the exit (`app.rs`).
+pub const ANSWER_SLACK: Duration = Duration::from_millis(100);
+
 pub struct Shutdown {
     /// How long the drain may take, from the signal to the exit.
     timeout: Duration,
@@ -74,14 +79,15 @@ impl Shutdown {
         let _ = phase.wait_for(|p| *p == Phase::Expired).await;
     }
 
-    /// `pending` (a commit being waited for), or `unavailable` if the drain's deadline comes first.
+    /// `pending` (a commit, or a request being handled), or `unavailable` if the drain's deadline
+    /// comes first.
     pub async fn bounded<T>(&self, pending: impl Future<Output = Result<T, ChatError>>) -> Result<T, ChatError> {
         tokio::select! {
             biased;
             done = pending => done,
             _ = self.expired() => Err(ChatError::new(
                 ErrorCode::Unavailable,
-                "the server shut down before this was stored; resend it after reconnecting (a resend with the same client_id is never stored twice)",
+                "the server shut down before this was done; resend it after reconnecting (a resend with the same client_id is never stored twice)",
             )),
         }
     }

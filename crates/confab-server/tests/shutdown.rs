@@ -246,3 +246,45 @@ async fn a_stopping_node_departs_its_people_at_once() {
     let names: Vec<&str> = members["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["bob"], "the cluster's member list agrees");
 }
+
+/// The deadline end to end: PostgreSQL stops answering (a proxy that stops forwarding but keeps
+/// the connections open) while a send waits for its commit; SIGTERM arrives; the send is answered
+/// `unavailable` at `--shutdown-timeout-ms` (not before: nothing else could answer it, the
+/// database's own timeout being longer), the process exits within the deadline plus a margin, and
+/// the send was not stored (its transaction never reached PostgreSQL), while the message
+/// acknowledged before is there. (Multi-threaded: the proxy's tasks run while the test blocks on
+/// the server's start.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_the_process_exits() {
+    const DEADLINE_MS: u64 = 1500;
+    let proxy = support::cluster::TcpProxy::start("127.0.0.1:5432").await;
+    let deadline = DEADLINE_MS.to_string();
+    let args = ["--shutdown-timeout-ms", deadline.as_str(), "--database-timeout-ms", "60000", "--requests-per-second", "0"];
+    let mut server = Server::start_on_postgres_via(&proxy.addr.to_string(), &args);
+    let room = support::room("deadline");
+    let mut ann = Client::guest(&server, "ann").await;
+    ann.ok("join", json!({"room": room, "create": true})).await;
+    ann.say(&room, "stored before").await;
+
+    proxy.pause();
+    ann.send_text(&json!({"type": "send", "id": 900, "room": room, "text": "in flight", "client_id": "in-flight-1"}).to_string()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = std::time::Instant::now();
+    server.signal_term();
+    let answer = ann.answer(900).await;
+    let answered = signalled.elapsed();
+    assert_eq!((answer["type"].as_str(), answer["code"].as_str()), (Some("error"), Some("unavailable")), "{answer}");
+    assert!(answered >= Duration::from_millis(DEADLINE_MS - 200), "answered at the deadline, not before: {answered:?}");
+    let margin = Duration::from_millis(DEADLINE_MS + 3000);
+    server.wait_exit(margin);
+    let exited = signalled.elapsed();
+    assert!(exited < margin, "the process exited within the deadline plus a margin: {exited:?}");
+    eprintln!("deadline {DEADLINE_MS} ms: answered unavailable after {answered:?}, exited after {exited:?}");
+
+    // The held connections close: PostgreSQL ends their sessions (nothing of the send reached it).
+    proxy.cut();
+    let server = server.start_again();
+    let texts: Vec<Value> =
+        whole_log(&server, &room).await.iter().filter(|e| e["kind"] == "message").map(|e| e["message"]["content"]["text"].clone()).collect();
+    assert_eq!(texts, vec![json!("stored before")], "the unacknowledged send was not stored");
+}

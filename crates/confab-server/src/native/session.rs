@@ -158,7 +158,9 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
                 shared.offer(Outbound::Frame(answer));
             }
         };
-        if tokio::time::timeout_at(app.shutdown.deadline(), finish).await.is_err() {
+        // The request being handled and the commits are bounded by the deadline themselves; the
+        // slack lets their `unavailable` answers reach the queue.
+        if tokio::time::timeout_at(app.shutdown.deadline() + crate::shutdown::ANSWER_SLACK, finish).await.is_err() {
             tracing::debug!(conn = shared.id, "a request was still being handled at the shutdown deadline");
         }
     }
@@ -207,7 +209,10 @@ impl Session {
             }
         };
         let started = std::time::Instant::now();
-        let reply = self.dispatch(&env).await;
+        // Bounded by the shutdown's deadline too: a request still waiting on the store then (a read
+        // that does not come back) is answered `unavailable`, not left without an answer.
+        let app = Arc::clone(&self.app);
+        let reply = app.shutdown.bounded(self.dispatch(&env)).await;
         if !matches!(reply, Ok(Reply::Later(_))) {
             crate::metrics::request("native", &env.kind, started);
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{PgSchema, Server};
@@ -119,12 +120,18 @@ impl Drop for Cluster {
 }
 
 /// A TCP proxy on 127.0.0.1 in front of `target`, which a test can cut (every connection closed, new
-/// ones refused) and restore, as a network partition between a node and a service would.
+/// ones refused) and restore, as a network partition between a node and a service would; or pause
+/// (a black hole: connections stay open and nothing more is forwarded either way), as a service
+/// that stopped answering would.
 pub struct TcpProxy {
     pub addr: SocketAddr,
     cut: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
+    /// Set by [`TcpProxy::pause`]: every link stops forwarding but keeps its sockets open.
+    paused: watch::Sender<bool>,
+    /// The sockets of paused links, open until [`TcpProxy::cut`] or the proxy is dropped.
+    held: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl TcpProxy {
@@ -133,34 +140,55 @@ impl TcpProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let cut = Arc::new(AtomicBool::new(false));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (paused, _) = watch::channel(false);
+        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let target = target.to_string();
         let accept = {
-            let (cut, links) = (Arc::clone(&cut), Arc::clone(&links));
+            let (cut, links, paused, held) = (Arc::clone(&cut), Arc::clone(&links), paused.clone(), Arc::clone(&held));
             tokio::spawn(async move {
                 while let Ok((mut client, _)) = listener.accept().await {
                     if cut.load(Ordering::SeqCst) {
                         drop(client);
                         continue;
                     }
-                    let target = target.clone();
+                    if *paused.borrow() {
+                        held.lock().push(client);
+                        continue;
+                    }
+                    let (target, mut pause, held) = (target.clone(), paused.subscribe(), Arc::clone(&held));
                     let link = tokio::spawn(async move {
                         if let Ok(mut server) = TcpStream::connect(&target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            let was_paused = tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                                _ = pause.wait_for(|p| *p) => true,
+                            };
+                            if was_paused {
+                                held.lock().extend([client, server]);
+                            }
                         }
                     });
                     links.lock().push(link);
                 }
             })
         };
-        TcpProxy { addr, cut, links, accept }
+        TcpProxy { addr, cut, links, accept, paused, held }
+    }
+
+    /// Stops forwarding, either way, on every connection, keeping them open (and holds new ones
+    /// without forwarding): what is sent is never answered, and only a timeout can notice.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
     }
 
     /// Closes every proxied connection and refuses new ones until [`TcpProxy::restore`].
+    /// (Paused connections are closed too.)
     pub fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
+        self.paused.send_replace(false);
         for link in self.links.lock().drain(..) {
             link.abort();
         }
+        self.held.lock().clear();
     }
 
     pub fn restore(&self) {
@@ -174,5 +202,23 @@ impl Drop for TcpProxy {
         for link in self.links.lock().drain(..) {
             link.abort();
         }
+        self.held.lock().clear();
+    }
+}
+
+impl Server {
+    /// A server on a fresh PostgreSQL schema that it reaches at `database_addr` (a proxy in front
+    /// of PostgreSQL, on host 127.0.0.1 here). The schema is dropped with the server, through the
+    /// direct URL, and a restart reaches PostgreSQL directly.
+    pub fn start_on_postgres_via(database_addr: &str, extra: &[&str]) -> Server {
+        let tail: String = (0..12).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+        let name = format!("confab_pg_srv_{tail}");
+        let via = PgSchema { url: format!("postgres://postgres@{database_addr}/test"), name: name.clone() };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut server = Server::launch(tmp.path(), "127.0.0.1:0", extra, Some(&via));
+        std::mem::forget(via);
+        server._tmp = Some(tmp);
+        server._schema = Some(PgSchema { url: Cluster::database_url(), name });
+        server
     }
 }
