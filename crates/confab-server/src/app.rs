@@ -206,7 +206,20 @@ fn router(app: Arc<App>) -> Router {
         )
         // Before every handler: a state-changing request from another site is refused (http/csrf.rs).
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), csrf::guard))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&app), bounded_by_shutdown))
         .with_state(app)
+}
+
+/// An HTTP request still being handled at the shutdown's deadline (a store that does not answer)
+/// is answered 503 `unavailable`, within the server's slack for the exit, rather than cut off
+/// without an answer when the process exits.
+async fn bounded_by_shutdown(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let handled = app.shutdown.bounded(async { Ok::<_, confab_core::ChatError>(next.run(request).await) }).await;
+    handled.unwrap_or_else(|e| api::ApiError(e).into_response())
 }
 
 async fn shutdown_signal() {

@@ -248,8 +248,8 @@ async fn a_stopping_node_departs_its_people_at_once() {
 }
 
 /// The deadline end to end: PostgreSQL stops answering (a proxy that stops forwarding but keeps
-/// the connections open) while a send waits for its commit; SIGTERM arrives; the send is answered
-/// `unavailable` at `--shutdown-timeout-ms` (not before: nothing else could answer it, the
+/// the connections open) while a send on `/ws` and a `POST /api/rooms` wait for it; SIGTERM
+/// arrives; both are answered `unavailable` (HTTP 503) at `--shutdown-timeout-ms` (not before: nothing else could answer them, the
 /// database's own timeout being longer), the process exits within the deadline plus a margin, and
 /// the send was not stored (its transaction never reached PostgreSQL), while the message
 /// acknowledged before is there. (Multi-threaded: the proxy's tasks run while the test blocks on
@@ -268,6 +268,14 @@ async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_t
 
     proxy.pause();
     ann.send_text(&json!({"type": "send", "id": 900, "room": room, "text": "in flight", "client_id": "in-flight-1"}).to_string()).await;
+    // And over HTTP: a room created while the store does not answer.
+    let (addr, auth) = (server.addr.clone(), format!("Bearer {}", ann.token()));
+    let http_request = tokio::spawn(async move {
+        let body = json!({"name": "never-created"}).to_string();
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+        let r = http_at(&addr, "POST", "/api/rooms", &headers, body.as_bytes()).await;
+        (r.status, r.json()["error"]["code"].clone())
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = std::time::Instant::now();
     server.signal_term();
@@ -275,6 +283,7 @@ async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_t
     let answered = signalled.elapsed();
     assert_eq!((answer["type"].as_str(), answer["code"].as_str()), (Some("error"), Some("unavailable")), "{answer}");
     assert!(answered >= Duration::from_millis(DEADLINE_MS - 200), "answered at the deadline, not before: {answered:?}");
+    assert_eq!(http_request.await.unwrap(), (503, json!("unavailable")), "the HTTP request in flight is answered too");
     let margin = Duration::from_millis(DEADLINE_MS + 3000);
     server.wait_exit(margin);
     let exited = signalled.elapsed();
@@ -287,4 +296,7 @@ async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_t
     let texts: Vec<Value> =
         whole_log(&server, &room).await.iter().filter(|e| e["kind"] == "message").map(|e| e["message"]["content"]["text"].clone()).collect();
     assert_eq!(texts, vec![json!("stored before")], "the unacknowledged send was not stored");
+    let mut c = Client::guest(&server, "auditor").await;
+    let rooms = c.ok("rooms", json!({"subscribe": false})).await;
+    assert!(!rooms.to_string().contains("never-created"), "the room answered unavailable was not created: {rooms}");
 }
