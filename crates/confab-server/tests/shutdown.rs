@@ -248,8 +248,8 @@ async fn a_stopping_node_departs_its_people_at_once() {
 }
 
 /// The deadline end to end: PostgreSQL stops answering (a proxy that stops forwarding but keeps
-/// the connections open) while a send on `/ws` and a `POST /api/rooms` wait for it; SIGTERM
-/// arrives; both are answered `unavailable` (HTTP 503) at `--shutdown-timeout-ms` (not before: nothing else could answer them, the
+/// the connections open) while a send on `/ws`, one on Socket.IO and a `POST /api/rooms` wait for
+/// it; SIGTERM arrives; each is answered `unavailable` (HTTP 503, a failed Socket.IO ack) at `--shutdown-timeout-ms` (not before: nothing else could answer them, the
 /// database's own timeout being longer), the process exits within the deadline plus a margin, and
 /// the send was not stored (its transaction never reached PostgreSQL), while the message
 /// acknowledged before is there. (Multi-threaded: the proxy's tasks run while the test blocks on
@@ -265,8 +265,11 @@ async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_t
     let mut ann = Client::guest(&server, "ann").await;
     ann.ok("join", json!({"room": room, "create": true})).await;
     ann.say(&room, "stored before").await;
+    let mut sue = SioWs::connect(&server, Some(&ann.token())).await;
+    assert_eq!(sue.call(1, "join_room", json!({"room": room})).await["ok"], true);
 
     proxy.pause();
+    sue.send(&format!("422{}", json!(["send_message", {"room": room, "message": "from socket.io in flight", "message_id": "sio-in-flight"}]))).await;
     ann.send_text(&json!({"type": "send", "id": 900, "room": room, "text": "in flight", "client_id": "in-flight-1"}).to_string()).await;
     // And over HTTP: a room created while the store does not answer.
     let (addr, auth) = (server.addr.clone(), format!("Bearer {}", ann.token()));
@@ -284,6 +287,8 @@ async fn a_send_that_cannot_commit_by_the_deadline_is_answered_unavailable_and_t
     assert_eq!((answer["type"].as_str(), answer["code"].as_str()), (Some("error"), Some("unavailable")), "{answer}");
     assert!(answered >= Duration::from_millis(DEADLINE_MS - 200), "answered at the deadline, not before: {answered:?}");
     assert_eq!(http_request.await.unwrap(), (503, json!("unavailable")), "the HTTP request in flight is answered too");
+    let acked = sue.ack(2).await;
+    assert_eq!((acked["ok"].as_bool(), acked["error"]["code"].as_str()), (Some(false), Some("unavailable")), "Socket.IO: {acked}");
     let margin = Duration::from_millis(DEADLINE_MS + 3000);
     server.wait_exit(margin);
     let exited = signalled.elapsed();

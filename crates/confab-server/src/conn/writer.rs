@@ -94,7 +94,7 @@ pub async fn send_or_killed(out: &mut Outgoing, items: &mut Vec<Outbound>, share
 
 /// The writer as a task of its own: until the connection is killed or the queue's sender is gone.
 /// Killed with `going_away` (a shutdown), it first waits, up to `settle_by()` (the shutdown's
-/// deadline), for the request side to [`ConnShared::settle`], so that the answers it queues last go
+/// deadline and its answer slack), for the request side to [`ConnShared::settle`], so that the answers it queues last go
 /// out before the close.
 pub async fn run(
     mut out: Outgoing,

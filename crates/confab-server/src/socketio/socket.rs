@@ -138,7 +138,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
             }
         };
-        let _ = tokio::time::timeout_at(app.shutdown.deadline(), finish).await;
+        let _ = tokio::time::timeout_at(app.shutdown.deadline() + crate::shutdown::ANSWER_SLACK, finish).await;
     }
     socket.finish();
     session.conn.settle();
@@ -235,7 +235,9 @@ impl Socket {
                 let app = Arc::clone(&self.app);
                 let started = std::time::Instant::now();
                 let result = if self.bucket.take() {
-                    self.event(&name, &args).await
+                    // Bounded by the shutdown's deadline too: an event still waiting on the store
+                    // then is answered `unavailable`, not left without an answer.
+                    app.shutdown.bounded(self.event(&name, &args)).await
                 } else {
                     if self.bucket.strikes > limits.rate_limit_strikes {
                         self.session.conn.kill(CloseReason::RateLimited);
