@@ -343,6 +343,25 @@ async fn hostile_account_requests_get_their_codes_and_nothing_stored_is_altered(
         run(&server, &route, &[refused("a wrong or hostile path", json!({"text": "not posted"}), 404, "webhook_not_found")]).await;
     }
 
+    // --- naming a person by a hostile username: a direct conversation, adding a room member
+    let direct_route = Route { name: "direct", method: "POST", path: "/api/direct".into(), bearer: Some(alice_token.clone()) };
+    let members_route =
+        Route { name: "add member", method: "POST", path: format!("/api/rooms/{}/members", w.room), bearer: Some(alice_token.clone()) };
+    let mut direct_rows = Vec::new();
+    let mut member_rows = Vec::new();
+    for (i, name) in BAD_USERNAMES.iter().filter(|n| !n.is_empty() && **n != "\u{0430}lice").chain(TEXTS).enumerate() {
+        direct_rows.push(refused(format!("with {i} {name:?}"), json!({"with": [name]}), 404, "user_not_found"));
+        member_rows.push(refused(format!("username {i} {name:?}"), json!({"username": name}), 400, "bad_target"));
+    }
+    direct_rows.push(refused("an account id with a NUL", json!({"with": ["u_\u{0000}"]}), 404, "user_not_found"));
+    member_rows.push(refused("an account id with a NUL", json!({"actor_id": "u_\u{0000}"}), 400, "bad_target"));
+    for path in ["kick", "bans"] {
+        let route = Route { name: "moderation", method: "POST", path: format!("/api/rooms/{}/{path}", w.room), bearer: Some(alice_token.clone()) };
+        run(&server, &route, &[refused("an actor id with a NUL", json!({"actor_id": "g_\u{0000}'--"}), 400, "bad_target")]).await;
+    }
+    run(&server, &direct_route, &direct_rows).await;
+    run(&server, &members_route, &member_rows).await;
+
     // --- revoking a session or a token by a hostile id: nothing of the kind on this account
     for path in ["/api/account/sessions/s_%00", "/api/account/tokens/t_%00x", "/api/account/tokens/t_%27%20OR%20%271%27%3D%271", "/api/account/sessions/..%2F..%2Fetc", "/api/account/sessions/s_%E2%80%AE"] {
         let r = call(&server, "DELETE", path, Some(&alice_token), None).await;

@@ -73,6 +73,13 @@ pub fn lookup_key(raw: &str) -> String {
     key(&name)
 }
 
+/// Whether `raw` can name no account, however it is spelt: it holds an invisible or control
+/// character once the white space around it is trimmed, which [`parse`] refuses. Callers do not
+/// look such a name up at all (PostgreSQL refuses a NUL in the query's text).
+pub fn unmatchable(raw: &str) -> bool {
+    raw.trim().chars().any(crate::names::is_invisible)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +122,7 @@ mod tests {
         for bad in ["sa\u{200B}m", "sam\u{202E}", "\u{2066}sam", "s\u{00AD}am", "ab", &"x".repeat(33), "sam smith", "sam@x", "", "sa\u{0000}m", "...", "-_-", "._."] {
             assert_eq!(parse(bad).unwrap_err().code, ErrorCode::InvalidUsername, "{bad:?}");
         }
+        assert!(unmatchable("sa\u{0000}m") && unmatchable("sam\u{202E}") && !unmatchable(" sam\n") && !unmatchable("Sam"));
         for good in ["sam_1", "a.b-c", "..a", "_1_", "zoë", "山田太郎", &"x".repeat(32)] {
             assert!(parse(good).is_ok(), "{good:?}");
         }

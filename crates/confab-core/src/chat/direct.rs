@@ -75,6 +75,9 @@ impl Chat {
     /// spelling that normalises to it). Guests, webhooks and disabled accounts are answered like names
     /// that match nobody.
     async fn account(&self, raw: &str) -> Result<Option<Actor>> {
+        if username::unmatchable(raw) {
+            return Ok(None);
+        }
         let by_id = match raw.starts_with("u_") {
             true => self.store.user(&ActorId::from(raw.to_string())).await?,
             false => None,

@@ -47,6 +47,11 @@ impl Chat {
 
     /// The actor named by a moderation request, with its membership; `bad_target` if there is none.
     async fn target(&self, room: &Room, id: &str) -> Result<(Actor, crate::model::Membership)> {
+        // Ids are letters, digits and `_`: one with a control character is nobody's, and is not
+        // looked up (PostgreSQL refuses a NUL in the query's text).
+        if id.chars().any(char::is_control) {
+            return Err(bad_target("no such person"));
+        }
         let id = ActorId::from(id.to_string());
         let Some(target) = self.store.actor(&id).await? else {
             return Err(bad_target("no such person"));
@@ -114,7 +119,11 @@ impl Chat {
     /// such account.
     pub async fn add_member_by_username(&self, actor: &Actor, name: &str, username: &str) -> Result<Appended> {
         let key = crate::accounts::username::lookup_key(username);
-        let Some(user) = self.store.user_by_key(&key).await? else {
+        let found = match crate::accounts::username::unmatchable(username) {
+            true => None,
+            false => self.store.user_by_key(&key).await?,
+        };
+        let Some(user) = found else {
             // Asked only after the gate: a non-moderator learns nothing about who has an account.
             let (room, m) = self.room_and_standing(actor, name).await?;
             self.allow_in(actor, &room, m, Action::Invite)?;

@@ -170,8 +170,7 @@ impl Accounts {
         self.throttle.check(&key, ip).map_err(LoginError::Throttled)?;
         // A name with a character no username may hold (after the white space around it) matches no
         // account, and is not looked up: PostgreSQL would refuse a NUL in the query's text.
-        let impossible = raw_username.trim().chars().any(confab_core::names::is_invisible);
-        let user = if impossible { None } else { self.store.user_by_key(&key).await? };
+        let user = if username::unmatchable(raw_username) { None } else { self.store.user_by_key(&key).await? };
         let hash = user.as_ref().map_or(password::dummy_hash(), |u| u.password_hash.as_str());
         let matches = self.verify(pass, hash).await?;
         let user = match user {
