@@ -95,6 +95,7 @@ pub async fn server(State(app): State<Arc<App>>) -> Json<Value> {
         (status = 429, description = "`rate_limited` (new identities per address), with `Retry-After`", body = super::api::ErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+        (status = 507, description = "`storage_full`: the disk or `--database-max-bytes` is full; nothing was stored", body = super::api::ErrorBody),
     ))]
 pub async fn register(
     State(app): State<Arc<App>>,
@@ -125,6 +126,7 @@ pub async fn register(
         (status = 429, description = "`rate_limited`: too many failed sign-ins, with `Retry-After`", body = super::api::ErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+        (status = 507, description = "`storage_full`: the disk or `--database-max-bytes` is full; nothing was stored", body = super::api::ErrorBody),
     ))]
 pub async fn login(
     State(app): State<Arc<App>>,

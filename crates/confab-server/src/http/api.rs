@@ -125,6 +125,7 @@ pub struct GuestResponse {
         (status = 429, description = "`rate_limited`: too many new guests from this address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "`unavailable`: the store did not answer", body = ErrorBody),
+        (status = 507, description = "`storage_full`: the disk or `--database-max-bytes` is full; nothing was stored", body = ErrorBody),
     ))]
 pub async fn create_guest(
     State(app): State<Arc<App>>,

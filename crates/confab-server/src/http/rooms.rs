@@ -88,6 +88,7 @@ pub struct CreateRoom {
         (status = 403, description = "`forbidden`: guests may not create private rooms, or a cross-site request", body = super::api::ErrorBody),
         (status = 409, description = "`room_exists`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+        (status = 507, description = "`storage_full`: the disk or `--database-max-bytes` is full; nothing was stored", body = super::api::ErrorBody),
     ))]
 pub async fn create(
     State(app): State<Arc<App>>,

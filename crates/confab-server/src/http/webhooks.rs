@@ -145,6 +145,7 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> 
         (status = 413, description = "`bad_request`: the body is larger than the webhook body limit (6 × `--max-text-bytes` + 4 KiB)", body = super::api::ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
+        (status = 507, description = "`storage_full`: the disk or `--database-max-bytes` is full; nothing was stored", body = super::api::ErrorBody),
     ))]
 pub async fn post(
     State(app): State<Arc<App>>,
