@@ -445,8 +445,10 @@ impl Chat {
         client_id: Option<String>,
     ) -> Result<BoxFuture<Result<Appended>>> {
         let text = model::message_text(text, &self.limits)?;
-        if client_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > 128) {
-            return Err(ChatError::bad_request("client_id has 1 to 128 characters"));
+        // No control characters: a NUL would reach PostgreSQL, which refuses it in text (and fails
+        // the whole group commit it is in).
+        if client_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > 128 || c.chars().any(char::is_control)) {
+            return Err(ChatError::bad_request("client_id has 1 to 128 characters, none of them a control character"));
         }
         // Not read from the store on this hot path: a connection in the room passed the gate when it
         // joined, and a kick or ban takes it out of the room as it delivers that event.

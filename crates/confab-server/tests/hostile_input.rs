@@ -332,3 +332,28 @@ async fn hostile_http_requests_get_json_error_codes() {
     let texts: Vec<Value> = r.json()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "message").map(|e| e["message"]["content"]["text"].clone()).collect();
     assert_eq!(texts, vec![json!("kept")]);
 }
+
+/// A `client_id` with a NUL or another control character (PostgreSQL refuses NUL in text) is
+/// `bad_request` on `/ws` and Socket.IO, never `unavailable`, and another client's send at the same
+/// moment is stored: one hostile field cannot fail someone else's write in the same group commit.
+#[tokio::test]
+async fn a_client_id_with_a_nul_is_bad_request_and_fails_nobody_else() {
+    let server = Server::start(&["--requests-per-second", "0"]);
+    let room = room("client-ids");
+    let mut ann = Client::guest(&server, "ann").await;
+    ann.ok("create_room", json!({"room": room})).await;
+    ann.join(&room).await;
+    let mut bob = Client::guest(&server, "bob").await;
+    bob.join(&room).await;
+    let mut sio = SioWs::connect(&server, Some(&bob.token())).await;
+    assert_eq!(sio.call(1, "join_room", json!({"room": room})).await["ok"], true);
+    for (i, bad) in ["a\u{0000}b", "\u{0000}", "x\u{0007}", "\u{001B}[31m"].iter().enumerate() {
+        bob.send_text(&json!({"type": "send", "id": 500 + i, "room": room, "text": format!("fine {i}"), "client_id": format!("ok-{i}")}).to_string()).await;
+        ann.refused("send", json!({"room": room, "text": "hostile", "client_id": bad}), "bad_request").await;
+        let ack = bob.answer(500 + i as u64).await;
+        assert_eq!(ack["type"], "ack", "bob's send beside it is stored: {ack}");
+        let failed = sio.call(10 + i as u64, "send_message", json!({"room": room, "message": "hostile", "message_id": bad})).await;
+        assert_eq!((failed["ok"].as_bool(), failed["error"]["code"].as_str()), (Some(false), Some("bad_request")), "{failed}");
+    }
+    assert_eq!(stored_texts(&server, &room).await, vec!["fine 0", "fine 1", "fine 2", "fine 3"]);
+}
