@@ -77,9 +77,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     accounts.registry.start_rechecks(store, Duration::from_millis(config.credential_recheck_ms));
     // The authorization gate reads --guests (guests in public rooms only, or not at all).
     chat.set_policy(confab_core::authz::Policy { guests: config.guests.access() });
-    // The lobby lists public rooms only (what someone signed in as nobody may see).
-    for room in chat.list_rooms(None).await? {
-        hub.known_room(&room.name);
+    // The lobby lists public rooms only. Not `list_rooms(None)`: under `--guests off` nobody
+    // anonymous may list anything, and the lobby would start empty after every restart.
+    for name in chat.lobby_rooms().await? {
+        hub.known_room(&name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config, stash),
