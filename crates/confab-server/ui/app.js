@@ -217,6 +217,7 @@ store.on(() => {
   $('me-avatar').textContent = me ? me.name.slice(0, 2).toUpperCase() : '';
   const room = store.active && store.room(store.active);
   if (room) renderMembers(room);
+  roomSettings.sync();
   if (room && room.status === 'joined' && document.body.dataset.view === 'room') setTitle(room.name);
 });
 

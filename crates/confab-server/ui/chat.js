@@ -270,6 +270,7 @@ export class Chat {
     const ready = room.seq.accept(ev);
     const me = this.store.me;
     const timeline = this.views.timeline;
+    const roleBefore = room.role;
     let removed = null;
     for (const e of ready) {
       const open = this.store.active === room.name && timeline.room === room;
@@ -286,6 +287,8 @@ export class Chat {
       this.#removed(room, removed);
       return;
     }
+    // Made or unmade a moderator (or handed the room): the controls on others' messages change at once.
+    if (room.role !== roleBefore && this.store.active === room.name && timeline.room === room) timeline.refresh();
     if (room.seq.hasGap) this.#fillGap(room);
     if (ready.length) {
       this.store.changed();
