@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, newAccount, waitConnected, openRoom, sendMessage, messageWithText, systemLines, eventually,
+  serverAndBrowser, newAccount, waitConnected, sendMessage, messageWithText, systemLines, eventually,
   recordTraffic,
 } from './helpers.mjs';
 
@@ -143,4 +143,53 @@ test('a moderator deletes someone else\'s message; demoted, their open views los
   await eventually(async () => assert.equal(await fine.getByTestId('delete-button').count(), 0));
   assert.equal(await messageWithText(m, 'from the moderator').getByTestId('delete-button').count(), 1, 'her own stay hers');
   assert.deepEqual([...owner.pageErrors, ...mod.pageErrors, ...member.pageErrors], []);
+});
+
+test('added by username: the room appears in their sidebar live; a third person never receives its name', { timeout: 90000 }, async () => {
+  const room = 'added-live-2q9';
+  const olga = await newAccount(ctx.browser, ctx.server, { username: 'olivia' });
+  const bob = await newAccount(ctx.browser, ctx.server, { username: 'bruno' });
+  const carol = await newAccount(ctx.browser, ctx.server, { username: 'cleo' });
+  // Cleo's browser is recorded from its first request; she is connected the whole time.
+  const c = await carol.newPage();
+  const traffic = recordTraffic(c);
+  await c.goto('/');
+  await waitConnected(c);
+  const b = await bob.newPage('/');
+  await waitConnected(b);
+  await b.evaluate(() => { window.__samePage = true; });
+  assert.equal(await b.locator('[data-testid="room-item"]', { hasText: room }).count(), 0);
+
+  const o = await olga.newPage('/');
+  await waitConnected(o);
+  await createPrivate(o, room);
+  await sendMessage(o, 'before bruno came');
+  await openRoomSettings(o);
+  await o.getByTestId('add-member-name').fill('nobody-by-that-name');
+  await o.getByTestId('add-member').click();
+  await o.getByTestId('room-dialog-error').filter({ hasText: /no account/ }).waitFor();
+  await o.getByTestId('add-member-name').fill('Bruno');
+  await o.getByTestId('add-member').click();
+  await eventually(async () => assert.equal(await memberRow(o, 'bruno').getAttribute('data-role'), 'member'));
+  await o.getByTestId('room-dialog-close').click();
+  await systemLines(o, 'olivia added bruno').waitFor();
+
+  // Bruno, on the room browser, did nothing: the room is in his sidebar, in the same page.
+  const item = b.locator('[data-testid="room-item"]', { hasText: room });
+  await item.waitFor({ timeout: 10000 });
+  assert.equal(await b.evaluate(() => window.__samePage), true, 'no reload');
+  await item.locator('a').click();
+  await b.getByTestId('composer').waitFor();
+  await messageWithText(b, 'before bruno came').waitFor();
+  await sendMessage(b, 'thanks for adding me');
+  await messageWithText(o, 'thanks for adding me').waitFor();
+
+  await c.reload();
+  await waitConnected(c);
+  await new Promise((r) => setTimeout(r, 500)); // lobby updates are coalesced; let any stray one arrive
+  assert.equal((await c.locator('body').innerText()).includes(room), false, 'not in the page text');
+  assert.equal(await c.locator('[data-testid="room-item"]', { hasText: room }).count(), 0);
+  assert.ok(traffic.count() > 5, `cleo's browser received traffic (${traffic.count()} items)`);
+  assert.equal(traffic.text().includes(room), false, 'not in any response or frame cleo received');
+  assert.deepEqual([...olga.pageErrors, ...bob.pageErrors, ...carol.pageErrors], []);
 });

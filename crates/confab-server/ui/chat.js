@@ -45,6 +45,8 @@ export class Chat {
         },
         // A conversation just opened with me: all of it is news, so it is joined from its first event.
         onDirect: (room) => this.#adopt(room, { fromStart: true }),
+        // Added to a room (a moderator added me, or I accepted an invite in another tab): into the sidebar, joined.
+        onAdded: (room) => this.#adopt({ name: room.name }),
         onClosed: (code, reason) => views.onClosed?.(code, reason),
       },
     });
