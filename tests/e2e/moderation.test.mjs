@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   serverAndBrowser, newAccount, waitConnected, sendMessage, messageWithText, systemLines, eventually,
-  recordTraffic,
+  recordTraffic, axeViolations,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
@@ -115,6 +115,8 @@ test('a moderator deletes someone else\'s message; demoted, their open views los
   assert.equal(await spamOnM.getByTestId('edit-button').count(), 0);
   assert.equal(await messageWithText(t, 'from the moderator').getByTestId('delete-button').count(), 0);
   await spamOnM.getByTestId('delete-button').click();
+  await spamOnM.getByTestId('confirm-delete').waitFor();
+  assert.deepEqual(await axeViolations(m), [], 'a moderator\'s Delete on someone else\'s message, asking to confirm');
   await spamOnM.getByTestId('confirm-delete').click();
   // Gone for everyone, the author included.
   for (const page of [t, o, m]) {

@@ -3,7 +3,7 @@
 // a second time is refused with a message; on a server with open registration the link is the register form.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser, newPerson, waitConnected, Server, sameOrigin } from './helpers.mjs';
+import { serverAndBrowser, newPerson, waitConnected, Server, sameOrigin, axeViolations } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
 const PASSWORD = 'correct horse battery staple';
@@ -67,6 +67,7 @@ test('--registration invite: the link fills the code, registers and signs in; us
     await p2.getByTestId('register-error').filter({ hasText: 'This invitation code is not valid, used up or expired.' }).waitFor();
     assert.equal(await p2.evaluate(async () => (await fetch('/api/me')).status), 401);
     assert.equal(await p2.getByTestId('view-welcome').isVisible(), true);
+    assert.deepEqual(await axeViolations(p2), [], 'the register form from a link, with its error');
 
     // A fresh code from the administrator lets the same person in from the same form.
     const fresh = await invite();
