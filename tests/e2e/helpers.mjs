@@ -152,6 +152,26 @@ export class Server {
     }
   }
 
+  /**
+   * Runs `confab admin <command...>` on this server's store (its data dir, or its PostgreSQL schema), with
+   * `stdin` as its standard input (a password). Resolves with `{ok, stdout, stderr}`.
+   */
+  admin(command, stdin = '') {
+    const store = this.store.schema ? this.store.args : ['--data-dir', this.dataDir];
+    const proc = spawn(this.bin, ['admin', ...command, ...store], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CONFAB_LOG: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.stdin.end(stdin);
+    return new Promise((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('exit', (code) => resolve({ ok: code === 0, stdout, stderr }));
+    });
+  }
+
   tail(lines = 40) {
     try {
       return readFileSync(this.logPath, 'utf8').split('\n').slice(-lines).join('\n');

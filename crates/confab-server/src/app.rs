@@ -189,6 +189,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/rooms/{name}/bans/{actor_id}", delete(rooms::unban))
         .route("/api/invites/{code}/accept", post(rooms::accept))
         .route("/invite/{code}", get(pages::lobby))
+        .route("/register", get(pages::lobby))
         .route("/api/direct", post(direct::open))
         .route("/api/my/rooms", get(direct::my_rooms))
         .route("/api/rooms/{name}/webhooks", post(webhooks::create).get(webhooks::list))

@@ -41,6 +41,8 @@ pub trait Encoder: Send + Sync + 'static {
     fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]>;
     /// The frames telling a member that a direct conversation was opened with them.
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]>;
+    /// The frames telling someone that they were added to a room.
+    fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]>;
     /// The encoder for a room's history shown on join, when this one adds something to live
     /// events that history must not carry (Socket.IO's recovery offsets); `None`: this one.
     fn plain(&self) -> Option<&'static dyn Encoder> {
@@ -98,6 +100,15 @@ pub struct DirectOpened {
     pub members: Vec<ActorRef>,
 }
 
+/// The connection's actor became a member of a room (a moderator added them, or they accepted an
+/// invite on another connection): the room's name and who did it. The room's events are for those
+/// who join it; this notice is how a client that had not joined learns it is in.
+#[derive(Debug, Clone)]
+pub struct AddedToRoom {
+    pub room: String,
+    pub by: ActorRef,
+}
+
 /// One item in a connection's outbound queue. The queue is FIFO; the sequencer relies on it.
 pub enum Outbound {
     /// A live room event from the hub.
@@ -108,6 +119,8 @@ pub enum Outbound {
     Members(Arc<Encoded<MemberList>>),
     /// A direct conversation was opened with this connection's actor.
     Direct(Arc<Encoded<DirectOpened>>),
+    /// This connection's actor was added to a room.
+    Added(Arc<Encoded<AddedToRoom>>),
     /// A frame for this connection only (an answer, an error).
     Frame(Utf8Bytes),
     /// Sent *before* the connection subscribes to a room: events that arrive from now on are held

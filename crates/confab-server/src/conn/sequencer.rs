@@ -76,6 +76,10 @@ impl Sequencer {
                 let encoder = self.encoder;
                 out.extend(notice.frames(encoder, |n| encoder.direct_opened(n)).iter().cloned());
             }
+            Outbound::Added(notice) => {
+                let encoder = self.encoder;
+                out.extend(notice.frames(encoder, |n| encoder.added_to_room(n)).iter().cloned());
+            }
             Outbound::Members(list) => {
                 let encoder = self.encoder;
                 if self.rooms.contains_key(&list.item.room) {

@@ -8,7 +8,7 @@ use confab_core::ChatError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
+use crate::conn::{AddedToRoom, DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// Socket.IO frames, in the seed's vocabulary, for what the hub shares with every connection.
 pub struct SocketIoEncoder {
@@ -70,6 +70,11 @@ impl Encoder for SocketIoEncoder {
     /// An extension event (the seed has no direct messages): `direct_opened {room, members}`.
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
         Box::new([event("direct_opened", &json!({"room": notice.room, "members": notice.members}))])
+    }
+
+    /// An extension event: `added_to_room {room, by}` (then `join_room` it like any room).
+    fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]> {
+        Box::new([event("added_to_room", &json!({"room": notice.room, "by": notice.by}))])
     }
 }
 
