@@ -412,7 +412,8 @@ impl Socket {
             match self.rooms.join(&self.app, &conn, &actor, &room, Some(at)).await {
                 Ok(joined) if joined.complete => {
                     JoinedRooms::answer(&conn, &room, None, joined.replay, joined.top_seq).await;
-                    self.given.push((room.id, joined.top_seq));
+                    // Where the client stands until an offset names the room: before the replay.
+                    self.given.push((room.id, at));
                 }
                 outcome => {
                     // More was logged since the check than one replay holds, or the join failed:
