@@ -152,16 +152,23 @@ struct Scene {
     token: String,
     pid: String,
     offset: String,
+    /// The client's actor id.
+    me: String,
+    seen: Vec<Msg>,
 }
 
-async fn scene(polling: bool, name: &str) -> Scene {
+/// The client is returned still connected: a test kills its node first, so that node 0 never sees the
+/// connection lost (and never writes a final record).
+async fn scene(polling: bool, name: &str) -> (Scene, Sio) {
     let cluster = Cluster::start(2, &redis_addr(), ARGS);
     let mut bob = Client::guest(cluster.node(1), "bob").await;
     for r in ["r1", "r2"] {
         bob.ok("create_room", json!({"room": r})).await;
         bob.join(r).await;
     }
-    let token = accounts::register(cluster.node(1), name, "a long enough password").await["token"].as_str().expect("token").to_string();
+    let account = accounts::register(cluster.node(1), name, "a long enough password").await;
+    let token = account["token"].as_str().expect("token").to_string();
+    let me = account["user"]["id"].as_str().expect("user id").to_string();
     let mut sio = Sio::open(cluster.node(0), polling).await;
     let answer = sio.connect(json!({"token": token})).await;
     let pid = answer["pid"].as_str().expect("a pid with recovery on").to_string();
@@ -179,16 +186,16 @@ async fn scene(polling: bool, name: &str) -> Scene {
     // In two rooms, the offset names both: the event's own room first.
     assert_eq!(offset.split(',').count(), 2, "{offset}");
     assert!(offset.starts_with(&format!("{}:{},", offset.split(':').next().unwrap(), last.seq)), "{offset}");
-    drop(sio);
-    Scene { cluster, bob, token, pid, offset }
+    (Scene { cluster, bob, token, pid, offset, me, seen }, sio)
 }
 
 /// Kills node 0 with SIGKILL, sends three messages to each room on node 1 (interleaved), reconnects
 /// the client to node 1 on `polling` or WebSocket with its pid and offset, and checks it is
 /// recovered with exactly what it missed in each room, once, in order, then live events.
 async fn killed_and_recovered(polling: bool) {
-    let Scene { mut cluster, mut bob, token, pid, offset } = scene(polling, if polling { "pam" } else { "wes" }).await;
+    let (Scene { mut cluster, mut bob, token, pid, offset, .. }, sio) = scene(polling, if polling { "pam" } else { "wes" }).await;
     cluster.kill(0);
+    drop(sio);
     for i in 0..6 {
         bob.say(if i % 3 == 0 { "r2" } else { "r1" }, &format!("missed {i}")).await;
     }
@@ -239,8 +246,9 @@ async fn a_socket_on_a_killed_node_recovers_on_a_survivor_over_polling() {
 /// fresh pid, nothing replayed), though the record is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_credential_is_not_recovered_after_kill() {
-    let Scene { mut cluster, mut bob, token, pid, offset } = scene(false, "rev").await;
+    let (Scene { mut cluster, mut bob, token, pid, offset, .. }, sio) = scene(false, "rev").await;
     cluster.kill(0);
+    drop(sio);
     bob.say("r1", "missed").await;
     let out = accounts::call(cluster.node(1), "POST", "/api/auth/logout", Some(&token), None).await;
     assert_eq!(out.status, 204, "{}", out.text());
@@ -306,8 +314,9 @@ async fn a_pid_whose_socket_lives_is_not_recovered_elsewhere() {
 /// missed since its second life.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovered_socket_survives_a_second_kill() {
-    let Scene { mut cluster, mut bob, token, pid, offset } = scene(false, "twice").await;
+    let (Scene { mut cluster, mut bob, token, pid, offset, .. }, sio) = scene(false, "twice").await;
     cluster.kill(0);
+    drop(sio);
     bob.say("r1", "first r1").await;
     bob.say("r2", "first r2").await;
     let mut back = Sio::open(cluster.node(1), false).await;
@@ -343,4 +352,32 @@ async fn a_recovered_socket_survives_a_second_kill() {
         let seqs: Vec<i64> = seen.iter().filter(|m| m.room == room).map(|m| m.seq).collect();
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{room}: {seqs:?}");
     }
+}
+
+/// Banned from one of its rooms while its node lived, then the node is killed: recovered on the
+/// survivor in the other room only; nothing of the room it was banned from, and it cannot send there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_before_the_kill_is_not_undone_by_recovery() {
+    let (Scene { mut cluster, mut bob, token, pid, me, mut seen, .. }, mut sio) = scene(false, "banned").await;
+    bob.ok("ban", json!({"room": "r1", "actor": me})).await;
+    bob.say("r2", "after the ban").await;
+    sio.messages(&mut seen, |s| s.iter().any(|m| m.text == "after the ban")).await;
+    assert!(seen.iter().any(|m| m.system && m.room == "r1" && m.text.contains("banned")), "{seen:?}");
+    let offset = seen.last().and_then(|m| m.offset.clone()).expect("offset");
+    assert_eq!(offset.split(',').count(), 1, "r1 ended with the ban: the offset names r2 only: {offset}");
+    // The record's rewrite after the eviction is in Redis before anything else of this socket's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.kill(0);
+    drop(sio);
+    bob.say("r1", "missed r1").await;
+    bob.say("r2", "missed r2").await;
+    let mut back = Sio::open(cluster.node(1), false).await;
+    let answer = back.connect(json!({"token": token, "pid": pid, "offset": offset})).await;
+    assert_eq!(answer["pid"], pid.as_str(), "recovered, in the room it may still be in");
+    let mut seen = Vec::new();
+    back.messages(&mut seen, |s| s.iter().any(|m| m.text == "missed r2")).await;
+    let refused = back.call(5, "send_message", json!({"room": "r1", "message": "let me in", "message_id": "x"}), &mut seen).await;
+    assert_eq!(refused["ok"], false, "not back in the room it was banned from: {refused}");
+    assert!(seen.iter().all(|m| m.room != "r1"), "nothing of r1: {seen:?}");
+    assert_eq!(texts(&seen, "r2"), ["missed r2"]);
 }
