@@ -101,6 +101,7 @@ impl Engine {
     pub fn new(config: &Config, stash: Arc<dyn Stash>) -> Self {
         let recovery = (config.socketio_recovery_ms > 0).then(|| Recovery {
             window: Duration::from_millis(config.socketio_recovery_ms),
+            // At least 1 (app::run refuses 0).
             refresh: Duration::from_millis(config.socketio_recovery_refresh_ms.max(1)),
             stash,
             held: Arc::default(),
