@@ -70,6 +70,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     if config.metrics == crate::config::MetricsAccess::Token && config.metrics_token.as_deref().unwrap_or("").is_empty() {
         return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
     }
+    if config.socketio_recovery_ms > 0 && config.socketio_recovery_refresh_ms == 0 {
+        return Err(StartError::Config("--socketio-recovery-refresh-ms must be at least 1 with --socketio-recovery-ms on"));
+    }
     crate::metrics::install();
     let crate::backends::Backends { chat, store, hub, description: storage, redis_bus, stash } =
         crate::backends::open(&config).await?;

@@ -221,10 +221,12 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_MS", default_value_t = 0)]
     pub socketio_recovery_ms: u64,
 
-    /// Write-order runs kept per recovering Socket.IO socket (one per switch between rooms); an
-    /// offset older than them cannot be placed, and that client reconnects afresh.
-    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_TRAIL", default_value_t = 1024)]
-    pub socketio_recovery_trail: usize,
+    /// How often, in milliseconds, a node renews the recovery records its live Socket.IO sockets hold
+    /// (one pipelined round trip for all of them). A record lives the recovery window plus this, so
+    /// after a node is killed (`kill -9`) its sockets stay recoverable elsewhere for at least the
+    /// window and at most the window plus this.
+    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_REFRESH_MS", default_value_t = 10_000)]
+    pub socketio_recovery_refresh_ms: u64,
 
     /// Leaves that could not be counted in Redis (unreachable) waiting to be announced once it is
     /// back; beyond it a leave is logged and not announced.

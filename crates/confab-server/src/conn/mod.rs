@@ -8,7 +8,6 @@ pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sequencer;
-pub mod trail;
 pub mod vecmap;
 pub mod writer;
 
@@ -48,7 +47,16 @@ pub trait Encoder: Send + Sync + 'static {
     fn plain(&self) -> Option<&'static dyn Encoder> {
         None
     }
+    /// For a transport whose room events carry the connection's own positions (Socket.IO's recovery
+    /// offsets): how to add them to a frame of [`Encoder::plain`]'s, per connection; `None`: frames
+    /// are written as encoded.
+    fn offsets(&self) -> Option<WithOffset> {
+        None
+    }
 }
+
+/// Adds a connection's positions (the event's own room first) to a room event's frame.
+pub type WithOffset = fn(&Utf8Bytes, &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> Utf8Bytes;
 
 /// How many encodings share encoded items (one slot each): native, Socket.IO, and Socket.IO with
 /// connection state recovery offsets.
