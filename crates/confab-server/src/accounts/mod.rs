@@ -15,13 +15,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_core::accounts::{self as core, new_credential_id, password, totp, username, Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{
+    self as core, new_credential_id, password, totp, username, Credential, CredentialKind, NewUser, Revoke, SessionLifetime, User, UserChange,
+};
 use confab_core::authz::GuestAccess;
 use confab_core::model::{now_ms, ActorId};
 use confab_core::store::Store;
 use confab_core::{ChatError, ErrorCode, Result};
 
 use crate::config::{Config, Registration};
+use crate::conn::CloseReason;
 use crate::http::auth;
 use crate::identity::{API_TOKEN_PREFIX, SESSION_PREFIX};
 use hasher::Hasher;
@@ -45,6 +48,8 @@ pub struct Accounts {
     pub hasher: Hasher,
     pub throttle: Throttle,
     pub registry: Arc<Registry>,
+    /// How long sessions live (idle timeout, longest life, how often a use is written).
+    pub lifetime: SessionLifetime,
 }
 
 /// A new session: its account, the token (shown once) and the session's id.
@@ -79,7 +84,9 @@ fn new_secret(prefix: &str) -> (String, Vec<u8>) {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+    /// The service with `config`'s settings; `lifetime` is [`Config::session_lifetime`], checked
+    /// by the caller (start-up refuses settings that do not fit together).
+    pub fn new(store: Arc<dyn Store>, config: &Config, lifetime: SessionLifetime) -> Self {
         Accounts {
             store,
             registration: config.registration,
@@ -93,6 +100,7 @@ impl Accounts {
                 config.signin_attempts_per_address,
             ),
             registry: Arc::new(Registry::default()),
+            lifetime,
         }
     }
 
@@ -107,6 +115,7 @@ impl Accounts {
             hasher: Hasher::new(1, 8),
             throttle: Throttle::new(Duration::from_secs(900), 10, 50),
             registry: Arc::new(Registry::default()),
+            lifetime: SessionLifetime::DEFAULT,
         }
     }
 
@@ -230,7 +239,7 @@ impl Accounts {
     /// theirs at their next recheck). Returns the ids revoked.
     pub async fn revoke(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>> {
         let ids = self.store.revoke_credentials(kind, actor, which).await?;
-        self.registry.close(&ids);
+        self.registry.close(&ids, CloseReason::SessionRevoked);
         Ok(ids)
     }
 
