@@ -154,6 +154,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: &ActorId) -> Result<Option<User>>;
     /// Every account, ordered by username key.
     async fn users(&self) -> Result<Vec<User>>;
+    /// Recomputes every stored username key with today's rule ([`crate::accounts::username::key`]),
+    /// as [`crate::accounts::username::rekey`] decides (oldest account first; one whose new key
+    /// another account holds keeps its old key). Every store runs it once when it opens a database
+    /// written before the rule changed; it is idempotent. Returns the `(account id, new key)` pairs
+    /// it changed, in order.
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>>;
     /// Applies one change; `false` if there is no such account.
     async fn update_user(&self, id: &ActorId, change: &UserChange) -> Result<bool>;
     /// Records that a TOTP code of `step` was accepted: `true` only if `step` is above every step

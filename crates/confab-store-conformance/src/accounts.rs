@@ -214,6 +214,33 @@ pub async fn sessions_expire_when_idle_or_old_and_tokens_never<B: Backend>(backe
     assert!(check.expired.is_empty(), "deleted sessions are neither live nor expired: {check:?}");
 }
 
+/// Username keys recomputed by today's rule (full case folding): an account stored under the old
+/// key moves to the new one; of two accounts the new rule makes one, the one already holding the
+/// key keeps it and the other keeps its old key (both still found by their keys); it is idempotent.
+pub async fn username_keys_are_recomputed_and_collisions_keep_their_old_key<B: Backend>(backend: &B) {
+    use confab_core::accounts::username::{key, legacy_key};
+    let f = fixture(backend).await;
+    let s = f.store.as_ref();
+    let old = |name: &str| NewUser { username: name.into(), username_key: legacy_key(name), ..new_user(name) };
+    let strasse = s.create_user(&old("straße")).await.unwrap();
+    let sam = s.create_user(&old("Sam")).await.unwrap();
+    let gross_old = s.create_user(&old("groß")).await.unwrap();
+    let gross_new = s.create_user(&old("GROSS")).await.unwrap();
+    assert_ne!(strasse.username_key, key("strasse"), "the old rule kept straße apart from strasse");
+
+    let moves = s.rekey_usernames().await.unwrap();
+    assert_eq!(moves, [(strasse.actor.id.as_str().to_string(), key("strasse"))]);
+    assert_eq!(s.user_by_key(&key("strasse")).await.unwrap().map(|u| u.actor.id), Some(strasse.actor.id.clone()));
+    assert_eq!(s.user(&sam.actor.id).await.unwrap().unwrap().username_key, sam.username_key, "unchanged");
+    // groß and GROSS are one name now: GROSS already held "gross", groß keeps its old key.
+    assert_eq!(s.user_by_key(&key("groß")).await.unwrap().map(|u| u.actor.id), Some(gross_new.actor.id.clone()));
+    assert_eq!(s.user_by_key(&gross_old.username_key).await.unwrap().map(|u| u.actor.id), Some(gross_old.actor.id.clone()));
+    assert!(s.rekey_usernames().await.unwrap().is_empty(), "idempotent");
+    // A new account under the old spelling is taken.
+    let taken = s.create_user(&NewUser { username: "STRASSE".into(), username_key: key("STRASSE"), ..new_user("STRASSE") }).await;
+    assert_eq!(taken.expect_err("taken").code, ErrorCode::UsernameTaken);
+}
+
 /// A registration invite works once, and not after it expires.
 pub async fn invites_are_single_use_and_expire<B: Backend>(backend: &B) {
     let f = fixture(backend).await;

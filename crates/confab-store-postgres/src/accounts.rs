@@ -3,7 +3,7 @@
 //! data-modifying `WITH` clauses), so it is atomic without a transaction held across round trips;
 //! none publishes an event, so none goes through the group-commit writer.
 
-use confab_core::accounts::{Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
+use confab_core::accounts::{username, Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::model::{now_ms, Actor, ActorId, ActorKind};
 use tokio_postgres::Row;
@@ -72,6 +72,29 @@ pub async fn user_where(db: &Db, column: &str, value: &str) -> Result<Option<Use
 pub async fn users(db: &Db) -> Result<Vec<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN actors a ON a.id = u.actor_id ORDER BY u.username_key");
     db.query(&sql, &[]).await?.iter().map(user_row).collect()
+}
+
+/// The query that reads the stored keys for [`username::rekey`], oldest account first.
+pub const REKEY_SELECT: &str = "SELECT actor_id, username, username_key FROM users ORDER BY created_at, actor_id";
+pub const REKEY_UPDATE: &str = "UPDATE users SET username_key = $1 WHERE actor_id = $2";
+
+pub fn stored_key(r: &Row) -> Result<username::StoredKey> {
+    Ok(username::StoredKey { id: get(r, 0)?, username: get(r, 1)?, key: get(r, 2)? })
+}
+
+/// [`username::rekey`] on the live database, one statement per change in the order it gives (each
+/// moves to a key free at that point). A key another node took meanwhile (a registration between the
+/// read and the change) fails with a unique violation: that change is skipped, the account keeps its
+/// old key, as for any collision.
+pub async fn rekey_usernames(db: &Db) -> Result<Vec<(String, String)>> {
+    let stored = db.query(REKEY_SELECT, &[]).await?.iter().map(stored_key).collect::<Result<Vec<_>>>()?;
+    let mut done = Vec::new();
+    for (id, key) in username::rekey(&stored) {
+        if db.execute_unique(REKEY_UPDATE, &[&key, &id]).await?.is_some() {
+            done.push((id, key));
+        }
+    }
+    Ok(done)
 }
 
 pub async fn update_user(db: &Db, id: &ActorId, change: &UserChange) -> Result<bool> {

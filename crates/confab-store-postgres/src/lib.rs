@@ -256,6 +256,10 @@ impl Store for PostgresStore {
         accounts::recovery_codes_left(&self.db, id).await
     }
 
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>> {
+        accounts::rekey_usernames(&self.db).await
+    }
+
     async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
         accounts::create_credential(&self.db, credential, token_hash).await
     }

@@ -4,7 +4,7 @@
 //! and SQLite's write lock (with the busy timeout every connection sets) orders it with the
 //! writer's batches, exactly as it orders the writes of a `confab admin` process on the same file.
 
-use confab_core::accounts::{Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
+use confab_core::accounts::{username, Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::model::{now_ms, Actor, ActorId, ActorKind};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -109,6 +109,26 @@ pub fn users(c: &Connection) -> Result<Vec<User>> {
     c.prepare_cached(&sql)
         .and_then(|mut s| s.query_map([], user_row)?.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(read_err)
+}
+
+/// Applies [`username::rekey`] to the stored keys (`users` read oldest first), in the caller's
+/// transaction; the migration that introduced full case folding runs it, and
+/// [`rekey_usernames`] for the store method.
+pub fn rekey_in(c: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let stored = c
+        .prepare("SELECT actor_id, username, username_key FROM users ORDER BY created_at, actor_id")?
+        .query_map([], |r| Ok(username::StoredKey { id: r.get(0)?, username: r.get(1)?, key: r.get(2)? }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let moves = username::rekey(&stored);
+    let mut update = c.prepare("UPDATE users SET username_key = ?1 WHERE actor_id = ?2")?;
+    for (id, key) in &moves {
+        update.execute((key, id))?;
+    }
+    Ok(moves)
+}
+
+pub fn rekey_usernames(c: &Connection) -> Result<Vec<(String, String)>> {
+    immediate(c, |c| rekey_in(c).map_err(db))
 }
 
 pub fn update_user(c: &Connection, id: &ActorId, change: &UserChange) -> Result<bool> {

@@ -150,6 +150,10 @@ impl Store for SqliteStore {
         self.readers.run(move |c| accounts::recovery_codes_left(c, &id)).await
     }
 
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>> {
+        self.readers.run(accounts::rekey_usernames).await
+    }
+
     async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
         let (cred, hash) = (credential.clone(), token_hash.to_vec());
         self.readers.run(move |c| accounts::create_credential(c, &cred, &hash)).await
