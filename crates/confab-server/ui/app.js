@@ -106,7 +106,7 @@ const chat = new Chat({
 });
 
 /** Close reasons after which this page's session is gone for good (docs/protocol.md). */
-const SIGNED_OUT_REASONS = new Set(['session_revoked', 'account_disabled', 'guests_not_allowed']);
+const SIGNED_OUT_REASONS = new Set(['session_revoked', 'session_expired', 'account_disabled', 'guests_not_allowed']);
 
 const timeline = new Timeline({
   chat,

@@ -178,6 +178,9 @@ pub enum CloseReason {
     /// A native connection answered nothing (not even a pong) within the heartbeat timeout after
     /// the server's ping: half-open.
     HeartbeatTimeout = 10,
+    /// The session the connection was authenticated by reached its idle timeout or its longest
+    /// lifetime (`--session-idle-days`, `--session-max-days`).
+    SessionExpired = 11,
 }
 
 impl CloseReason {
@@ -191,7 +194,7 @@ impl CloseReason {
             CloseReason::SlowConsumer => 4000,
             CloseReason::Resync => 4001,
             CloseReason::RateLimited => 4002,
-            CloseReason::SessionRevoked => 4003,
+            CloseReason::SessionRevoked | CloseReason::SessionExpired => 4003,
             CloseReason::HeartbeatTimeout => 4004,
         }
     }
@@ -206,6 +209,7 @@ impl CloseReason {
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::BadUtf8 => "invalid_utf8",
             CloseReason::SessionRevoked => "session_revoked",
+            CloseReason::SessionExpired => "session_expired",
             CloseReason::HeartbeatTimeout => "heartbeat_timeout",
         }
     }
@@ -228,6 +232,7 @@ impl CloseReason {
             8 => CloseReason::BadUtf8,
             9 => CloseReason::SessionRevoked,
             10 => CloseReason::HeartbeatTimeout,
+            11 => CloseReason::SessionExpired,
             _ => CloseReason::None,
         }
     }

@@ -183,6 +183,7 @@ error_codes!(
     BadTarget,
     GuestsNotAllowed,
     SessionRevoked,
+    SessionExpired,
     AccountDisabled,
     TooManyMembers,
     UserNotFound,

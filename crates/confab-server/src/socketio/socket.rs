@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{Actor, Room, RoomId, Seq};
+use confab_core::model::{now_ms, Actor, Room, RoomId, Seq};
 use confab_core::store::{Appended, BoxFuture, MessageKey};
 use confab_core::{ChatError, ErrorCode};
 use futures_util::stream::FuturesOrdered;
@@ -28,11 +28,15 @@ use crate::http::auth;
 use crate::identity::{self, Identity};
 use confab_core::authz::GuestAccess;
 
-/// Before a revoked session's connection closes: an `error` event with code `session_revoked`,
-/// then a DISCONNECT of the namespace, so that a Socket.IO client knows why (the writer sends
-/// what is queued before it closes).
-fn goodbye(conn: &crate::conn::ConnShared) {
-    let err = ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again");
+/// Before a revoked or expired session's connection closes: an `error` event with code
+/// `session_revoked` or `session_expired`, then a DISCONNECT of the namespace, so that a Socket.IO
+/// client knows why (the writer sends what is queued before it closes).
+fn goodbye(conn: &crate::conn::ConnShared, reason: CloseReason) {
+    let err = if reason == CloseReason::SessionExpired {
+        ChatError::new(ErrorCode::SessionExpired, "this session has expired; sign in again")
+    } else {
+        ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again")
+    };
     conn.offer(crate::conn::Outbound::Frame(encode::error_event(&err)));
     conn.offer(crate::conn::Outbound::Frame(Utf8Bytes::from_static("41")));
 }
@@ -361,8 +365,9 @@ impl Socket {
         }
         // An account's session or token revoked meanwhile: no recovery (the pid stood for it).
         if let Some(id) = &record.credential {
-            match self.app.accounts.store.live_credentials(std::slice::from_ref(id)).await {
-                Ok(live) if live.contains(id) => {}
+            let lifetime = &self.app.accounts.lifetime;
+            match self.app.accounts.store.live_credentials(std::slice::from_ref(id), now_ms(), lifetime).await {
+                Ok(found) if found.live.contains(id) => {}
                 _ => return false,
             }
         }
