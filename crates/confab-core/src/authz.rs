@@ -264,47 +264,11 @@ mod tests {
     /// API token (of a member), webhook (of the room). The target of kick/ban/role is a plain member.
     /// Nobody makes a guest or a webhook a member of a direct conversation, so in the direct column
     /// those two stand outside it (a stray guest membership is `guest_access_settings`'s). The server's
-    /// end-to-end walk (crates/confab-server/tests/authz_matrix.rs) checks this same table, cell for cell.
+    /// end-to-end walk (crates/confab-server/tests/authz_matrix.rs) includes this same table (`src/authz_matrix.rs`).
     /// One room kind's answers, a column each.
     type Row = [Want; 11];
 
-    #[rustfmt::skip]
-    const RULES: &[(Act, Row, Row, Row)] = &[
-        //                 anon  guest  non-m  member author  mod  owner  banned  admin  token  webhook
-        (Act::List,       [Yes,  Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   Yes,    Yes,   Yes,   Yes],
-                          [HIDDEN, Yes, HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  Yes],
-                          [HIDDEN, HIDDEN, HIDDEN, Yes, Yes, Yes, Yes, HIDDEN, HIDDEN, Yes, HIDDEN]),
-        (Act::History,    [ANON, Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  FORBIDDEN],
-                          [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, Yes, Yes, Yes, Yes, HIDDEN, HIDDEN, Yes, HIDDEN]),
-        (Act::Join,       [ANON, Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  FORBIDDEN],
-                          [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, Yes, Yes, Yes, Yes, HIDDEN, HIDDEN, Yes, HIDDEN]),
-        (Act::Send,       [ANON, Yes,   NOT_JOINED, Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  Yes],
-                          [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  Yes],
-                          [ANON, HIDDEN, HIDDEN, Yes, Yes, Yes, Yes, HIDDEN, HIDDEN, Yes, HIDDEN]),
-        (Act::Edit,       [ANON, FORBIDDEN, NOT_JOINED, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::Delete,     [ANON, FORBIDDEN, NOT_JOINED, FORBIDDEN, Yes, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, Yes, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::Invite,     [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::Kick,       [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::Ban,        [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::ChangeRole, [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-        (Act::CreateWebhook, [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                          [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                          [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    ];
+    const RULES: &[(Act, Row, Row, Row)] = include!("authz_matrix.rs");
 
     fn id(s: &str) -> ActorId {
         ActorId::from(s.to_string())

@@ -103,43 +103,7 @@ type Row = [Want; 11];
 /// moderator, owner, banned, administrator (not a member), API token (of an account that is a
 /// member), webhook (of the room; of another room for a direct conversation). The target of kick,
 /// ban and change role is a plain member; edit and delete act on the author's message.
-#[rustfmt::skip]
-const RULES: &[(Act, Row, Row, Row)] = &[
-    //                 anon  guest  non-m  member author  mod  owner  banned  admin  token  webhook
-    (Act::List,       [Yes,  Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   Yes,    Yes,   Yes,   Yes],
-                      [HIDDEN, Yes, HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  Yes],
-                      [HIDDEN, HIDDEN, HIDDEN, Yes, Yes, Yes,  Yes,   HIDDEN, HIDDEN, Yes,  HIDDEN]),
-    (Act::History,    [ANON, Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  FORBIDDEN],
-                      [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, Yes, Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  HIDDEN]),
-    (Act::Join,       [ANON, Yes,   Yes,   Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  FORBIDDEN],
-                      [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, Yes, Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  HIDDEN]),
-    (Act::Send,       [ANON, Yes,   NOT_JOINED, Yes,   Yes,   Yes,  Yes,   FORBIDDEN, Yes, Yes,  Yes],
-                      [ANON, Yes,   HIDDEN, Yes,  Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  Yes],
-                      [ANON, HIDDEN, HIDDEN, Yes, Yes,   Yes,  Yes,   HIDDEN, HIDDEN, Yes,  HIDDEN]),
-    (Act::Edit,       [ANON, FORBIDDEN, NOT_JOINED, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::Delete,     [ANON, FORBIDDEN, NOT_JOINED, FORBIDDEN, Yes, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, Yes, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::Invite,     [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::Kick,       [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::Ban,        [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::ChangeRole, [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-    (Act::CreateWebhook, [ANON, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, FORBIDDEN, Yes, FORBIDDEN, FORBIDDEN],
-                      [ANON, FORBIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, Yes, Yes, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN],
-                      [ANON, HIDDEN, HIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN, HIDDEN, FORBIDDEN, HIDDEN]),
-];
+const RULES: &[(Act, Row, Row, Row)] = include!("../../confab-core/src/authz_matrix.rs");
 
 /// Where a cell is asked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -633,26 +597,4 @@ async fn direct_conversation_column() {
     let walked = walk(&server, &mut places, |who, act, _| !matches!(who, Admin | Webhook) && act != Act::CreateWebhook).await;
     // 7 columns (no banned one) × 10 rows × 2 protocols, and anonymous: 6 rows on HTTP, 10 native.
     walked.check(7 * 10 * 2 + 6 + 10);
-}
-
-/// The cells of a `RULES` table in Rust source: its words, white space and comments left out.
-fn table_cells(source: &str) -> Vec<String> {
-    let start = source.find("const RULES").expect("a RULES table");
-    let body = &source[start..];
-    let body = &body[body.find("= &[").expect("the table") + 4..body.find("\n];").or_else(|| body.find("\n    ];")).expect("its end")];
-    body.lines()
-        .map(|l| l.split("//").next().unwrap_or_default())
-        .flat_map(|l| l.split(|c: char| c.is_whitespace() || "[](),".contains(c)).map(str::to_string).collect::<Vec<_>>())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// This file's [`RULES`] and the core's unit matrix (`confab_core::authz::tests::RULES`) are one
-/// table: the same rows, cells and columns, word for word.
-#[test]
-fn the_table_is_the_core_matrix() {
-    let core = table_cells(include_str!("../../confab-core/src/authz.rs"));
-    let here = table_cells(include_str!("authz_matrix.rs"));
-    assert_eq!(here.len(), 11 * (1 + 3 * 11), "{here:?}");
-    assert_eq!(here, core);
 }
