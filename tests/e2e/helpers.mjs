@@ -495,3 +495,30 @@ export async function showMembers(page) {
   if (!(await page.getByTestId('members-panel').isVisible())) await page.getByTestId('members-toggle').click();
   await page.getByTestId('members-panel').waitFor();
 }
+
+/** Opens the account settings dialog. */
+export async function openSettings(page) {
+  await page.getByTestId('settings-button').click();
+  await page.getByTestId('settings-dialog').waitFor();
+}
+
+/** Opens the open room's settings dialog and waits for `ready` (its member list by default). */
+export async function openRoomSettings(page, ready = 'room-member') {
+  await page.getByTestId('room-settings-button').click();
+  await page.getByTestId('room-dialog').waitFor();
+  await page.getByTestId(ready).first().waitFor();
+}
+
+/** The room settings' row of the member shown as `name` (or `name (you)`). */
+export const memberRow = (page, name) => page.locator('[data-testid="room-member"]', {
+  has: page.getByTestId('room-member-name').filter({ hasText: new RegExp(`^${name}( \\(you\\))?$`) }),
+});
+
+/** Creates a private room from the sidebar's form and waits until it is open and connected. */
+export async function createPrivate(page, name) {
+  await page.getByTestId('create-name').fill(name);
+  await page.getByTestId('create-private').check();
+  await page.getByTestId('create-submit').click();
+  await page.getByTestId('composer').waitFor();
+  await waitConnected(page);
+}

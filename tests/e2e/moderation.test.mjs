@@ -7,28 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   serverAndBrowser, newAccount, waitConnected, sendMessage, messageWithText, systemLines, eventually,
-  recordTraffic, axeViolations,
+  recordTraffic, axeViolations, openRoomSettings, memberRow, createPrivate,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
-
-async function openRoomSettings(page) {
-  await page.getByTestId('room-settings-button').click();
-  await page.getByTestId('room-dialog').waitFor();
-  await page.getByTestId('room-member').first().waitFor();
-}
-
-const memberRow = (page, name) => page.locator('[data-testid="room-member"]', {
-  has: page.getByTestId('room-member-name').filter({ hasText: new RegExp(`^${name}( \\(you\\))?$`) }),
-});
-
-async function createPrivate(page, name) {
-  await page.getByTestId('create-name').fill(name);
-  await page.getByTestId('create-private').check();
-  await page.getByTestId('create-submit').click();
-  await page.getByTestId('composer').waitFor();
-  await waitConnected(page);
-}
 
 /** The owner's page makes an invite link; each of `people` opens it and is in the room. */
 async function inviteIn(ownerPage, people) {

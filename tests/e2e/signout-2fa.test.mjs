@@ -4,16 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  serverAndBrowser, newPerson, newAccount, signInWithForm, waitConnected, totpFromUrl, eventually,
+  serverAndBrowser, newPerson, newAccount, signInWithForm, waitConnected, totpFromUrl, eventually, openSettings,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
 const PASSWORD = 'correct horse battery staple';
-
-async function openSettings(page) {
-  await page.getByTestId('settings-button').click();
-  await page.getByTestId('settings-dialog').waitFor();
-}
 
 const status = (page) => page.evaluate(async () => (await fetch('/api/me')).status);
 
