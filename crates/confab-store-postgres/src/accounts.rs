@@ -217,13 +217,9 @@ pub async fn live_credentials(db: &Db, ids: &[String], now: i64, lifetime: &Sess
         for row in db.query(&sql, &[&wanted]).await? {
             let cred = credential_row(kind, &row)?;
             let disabled: bool = get(&row, 5)?;
-            if lifetime.expired(&cred, now) {
-                found.expired.push(cred.id);
-            } else if !disabled {
-                if kind == CredentialKind::Session && lifetime.should_touch(cred.last_used_at, now) {
-                    touch.push(cred.id.clone());
-                }
-                found.live.push(cred.id);
+            let id = cred.id.clone();
+            if found.file(cred, disabled, lifetime, now) {
+                touch.push(id);
             }
         }
     }

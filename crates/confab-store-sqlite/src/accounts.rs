@@ -284,13 +284,9 @@ pub fn live_credentials(c: &Connection, ids: &[String], now: i64, lifetime: &Ses
             let Some((cred, disabled)) = s.query_row([id], |r| Ok((row(r)?, r.get::<_, bool>(5)?))).optional().map_err(read_err)? else {
                 continue;
             };
-            if lifetime.expired(&cred, now) {
-                found.expired.push(cred.id);
-            } else if !disabled {
-                if kind == CredentialKind::Session && lifetime.should_touch(cred.last_used_at, now) {
-                    touch.push(cred.id.clone());
-                }
-                found.live.push(cred.id);
+            let id = cred.id.clone();
+            if found.file(cred, disabled, lifetime, now) {
+                touch.push(id);
             }
         }
     }

@@ -131,6 +131,25 @@ pub struct Liveness {
     pub expired: Vec<String>,
 }
 
+impl Liveness {
+    /// Files a credential found by id: under `expired`, under `live`, or nowhere (its account is
+    /// disabled). Returns whether a use at `now` should be recorded for it: a live session whose last
+    /// recorded use is older than the lifetime's touch interval.
+    pub fn file(&mut self, credential: Credential, disabled: bool, lifetime: &SessionLifetime, now: i64) -> bool {
+        if lifetime.expired(&credential, now) {
+            self.expired.push(credential.id);
+            false
+        } else if disabled {
+            false
+        } else {
+            let touch =
+                credential.kind == CredentialKind::Session && lifetime.should_touch(credential.last_used_at, now);
+            self.live.push(credential.id);
+            touch
+        }
+    }
+}
+
 /// Which of an account's credentials of one kind to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revoke {
