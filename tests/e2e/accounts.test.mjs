@@ -5,16 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   serverAndBrowser, newPerson, newAccount, signInWithForm, waitConnected, totpFromUrl, eventually, Server, sameOrigin,
-  sleep,
+  sleep, openSettings,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
 const PASSWORD = 'correct horse battery staple';
-
-async function openSettings(page) {
-  await page.getByTestId('settings-button').click();
-  await page.getByTestId('settings-dialog').waitFor();
-}
 
 test('register, sign out and sign in again through the pages', { timeout: 60000 }, async () => {
   const ada = await newPerson(ctx.browser, ctx.server);

@@ -36,8 +36,8 @@ test('every ui/ file is served with its type, and revalidates by ETag', async ()
   assert.equal((await fetch(`${server.url}/static/..%2FCargo.toml`)).status, 404);
 });
 
-test('both routes serve the shell with a strict CSP and no inline script', async () => {
-  for (const route of ['/', '/chat-room/general', '/chat-room/fine%20room']) {
+test('every page route serves the shell with a strict CSP and no inline script', async () => {
+  for (const route of ['/', '/chat-room/general', '/chat-room/fine%20room', '/invite/some-code', '/register?invite=some-code']) {
     const res = await fetch(`${server.url}${route}`);
     assert.equal(res.status, 200, route);
     assert.equal(res.headers.get('content-security-policy'), "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");

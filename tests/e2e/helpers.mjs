@@ -152,6 +152,26 @@ export class Server {
     }
   }
 
+  /**
+   * Runs `confab admin <command...>` on this server's store (its data dir, or its PostgreSQL schema), with
+   * `stdin` as its standard input (a password). Resolves with `{ok, stdout, stderr}`.
+   */
+  admin(command, stdin = '') {
+    const store = this.store.schema ? this.store.args : ['--data-dir', this.dataDir];
+    const proc = spawn(this.bin, ['admin', ...command, ...store], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CONFAB_LOG: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.stdin.end(stdin);
+    return new Promise((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('exit', (code) => resolve({ ok: code === 0, stdout, stderr }));
+    });
+  }
+
   tail(lines = 40) {
     try {
       return readFileSync(this.logPath, 'utf8').split('\n').slice(-lines).join('\n');
@@ -474,4 +494,31 @@ export function recordTraffic(page) {
 export async function showMembers(page) {
   if (!(await page.getByTestId('members-panel').isVisible())) await page.getByTestId('members-toggle').click();
   await page.getByTestId('members-panel').waitFor();
+}
+
+/** Opens the account settings dialog. */
+export async function openSettings(page) {
+  await page.getByTestId('settings-button').click();
+  await page.getByTestId('settings-dialog').waitFor();
+}
+
+/** Opens the open room's settings dialog and waits for `ready` (its member list by default). */
+export async function openRoomSettings(page, ready = 'room-member') {
+  await page.getByTestId('room-settings-button').click();
+  await page.getByTestId('room-dialog').waitFor();
+  await page.getByTestId(ready).first().waitFor();
+}
+
+/** The room settings' row of the member shown as `name` (or `name (you)`). */
+export const memberRow = (page, name) => page.locator('[data-testid="room-member"]', {
+  has: page.getByTestId('room-member-name').filter({ hasText: new RegExp(`^${name}( \\(you\\))?$`) }),
+});
+
+/** Creates a private room from the sidebar's form and waits until it is open and connected. */
+export async function createPrivate(page, name) {
+  await page.getByTestId('create-name').fill(name);
+  await page.getByTestId('create-private').check();
+  await page.getByTestId('create-submit').click();
+  await page.getByTestId('composer').waitFor();
+  await waitConnected(page);
 }

@@ -6,29 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   serverAndBrowser, newAccount, waitConnected, openRoom, sendMessage, messageWithText, systemLines, eventually,
-  recordTraffic, memberNames, newPerson,
+  recordTraffic, memberNames, newPerson, openRoomSettings, memberRow, createPrivate,
 } from './helpers.mjs';
 
 const ctx = serverAndBrowser();
 const ROOM = 'skunkworks-7f3q';
-
-async function openRoomSettings(page, ready = 'room-member') {
-  await page.getByTestId('room-settings-button').click();
-  await page.getByTestId('room-dialog').waitFor();
-  await page.getByTestId(ready).first().waitFor();
-}
-
-const memberRow = (page, name) => page.locator('[data-testid="room-member"]', {
-  has: page.getByTestId('room-member-name').filter({ hasText: new RegExp(`^${name}( \\(you\\))?$`) }),
-});
-
-async function createPrivate(page, name) {
-  await page.getByTestId('create-name').fill(name);
-  await page.getByTestId('create-private').check();
-  await page.getByTestId('create-submit').click();
-  await page.getByTestId('composer').waitFor();
-  await waitConnected(page);
-}
 
 async function inviteLink(page) {
   await openRoomSettings(page);

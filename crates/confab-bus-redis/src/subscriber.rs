@@ -173,13 +173,13 @@ fn deliver(shared: &Shared, msg: &Msg) {
 }
 
 /// A Redis call that takes longer than `limit` counts as a lost connection.
-async fn timed<T>(limit: Duration, call: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
+pub(crate) async fn timed<T>(limit: Duration, call: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result,
         Err(_) => Err(RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "redis did not answer in time"))),
     }
 }
 
-fn closed() -> RedisError {
+pub(crate) fn closed() -> RedisError {
     RedisError::from(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "pub/sub connection closed"))
 }

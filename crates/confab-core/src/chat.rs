@@ -220,7 +220,12 @@ impl Chat {
 
     /// Every room the actor may see (public rooms, and the private rooms and direct conversations it
     /// is a member of), with its member count across the cluster.
+    /// Nobody signed in lists public rooms only while guests are allowed (the gate's answer under
+    /// `--guests off` is `unauthenticated`).
     pub async fn list_rooms(&self, actor: Option<&Actor>) -> Result<Vec<RoomSummary>> {
+        if actor.is_none() {
+            self.allow(None, Action::List, &Standing { kind: RoomKind::Public, ..Standing::default() })?;
+        }
         let mut rooms = self.store.rooms().await?;
         let mine = match actor {
             Some(a) if rooms.iter().any(|r| r.kind != RoomKind::Public) => self.store.memberships_of(&a.id).await?,
@@ -238,6 +243,13 @@ impl Chat {
             .zip(counts)
             .map(|(r, members)| RoomSummary { members, ..self.summary(r) })
             .collect())
+    }
+
+    /// The public rooms' names, for the server's own lobby (what every signed-in session may see),
+    /// whatever `--guests` lets anonymous callers list.
+    pub async fn lobby_rooms(&self) -> Result<Vec<String>> {
+        let rooms = self.store.rooms().await?;
+        Ok(rooms.into_iter().filter(|r| r.kind == RoomKind::Public).map(|r| r.name).collect())
     }
 
     /// The room's members on every node, in the order they arrived.

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     GuestsNotAllowed,
     /// The session was signed out or revoked (also a close reason).
     SessionRevoked,
+    /// The session reached its idle timeout or its longest lifetime (a close reason only: a
+    /// request with an expired session is answered `unauthenticated`, as for a revoked one).
+    SessionExpired,
     /// The signed-in account was disabled by an operator.
     AccountDisabled,
     /// A direct conversation with more people than `--direct-max-members`.
@@ -84,6 +87,7 @@ impl ErrorCode {
             ErrorCode::InviteInvalid => "invite_invalid",
             ErrorCode::GuestsNotAllowed => "guests_not_allowed",
             ErrorCode::SessionRevoked => "session_revoked",
+            ErrorCode::SessionExpired => "session_expired",
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::TooManyMembers => "too_many_members",
             ErrorCode::UserNotFound => "user_not_found",

@@ -51,7 +51,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 
-use crate::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use crate::accounts::{Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use crate::direct::{OpenedDirect, Webhook, WebhookSecret};
 use crate::error::Result;
 use crate::event::{Event, LeaveReason};
@@ -154,6 +154,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: &ActorId) -> Result<Option<User>>;
     /// Every account, ordered by username key.
     async fn users(&self) -> Result<Vec<User>>;
+    /// Recomputes every stored username key with today's rule ([`crate::accounts::username::key`]),
+    /// as [`crate::accounts::username::rekey`] decides (oldest account first; one whose new key
+    /// another account holds keeps its old key). Every store runs it once when it opens a database
+    /// written before the rule changed; it is idempotent. Returns the `(account id, new key)` pairs
+    /// it changed, in order.
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>>;
     /// Applies one change; `false` if there is no such account.
     async fn update_user(&self, id: &ActorId, change: &UserChange) -> Result<bool>;
     /// Records that a TOTP code of `step` was accepted: `true` only if `step` is above every step
@@ -166,17 +172,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new session or API token (`id` from [`crate::accounts::new_credential_id`]).
     async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()>;
-    /// The credential with this hash and its account, and records `now` as its last use. `None` if
-    /// there is none; an account that is disabled is still returned (the caller refuses it).
-    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>>;
-    /// An account's credentials of one kind, oldest first.
+    /// The credential with this hash and its account, and records `now` (Unix ms) as its last use
+    /// when the recorded one is at least `lifetime.touch_ms` old. `None` if there is none, or if it
+    /// is a session past its lifetime at `now` (idle or too old: [`SessionLifetime::expired`]; it is
+    /// then not touched, so it cannot come back). An account that is disabled is still returned (the
+    /// caller refuses it). API tokens never expire.
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64, lifetime: &SessionLifetime) -> Result<Option<(Credential, User)>>;
+    /// An account's credentials of one kind, oldest first (expired sessions not yet swept included).
     async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>>;
     /// Deletes an account's credentials of one kind; returns the ids deleted (none if `One` names
     /// another account's).
     async fn revoke_credentials(&self, kind: CredentialKind, actor: &ActorId, which: &Revoke) -> Result<Vec<String>>;
-    /// Of these credential ids, those that still exist and whose account is not disabled (the
-    /// periodic recheck of open connections).
-    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>>;
+    /// The periodic recheck of open connections: of these credential ids, those that still exist,
+    /// are not past their lifetime at `now` and whose account is not disabled (`live`), and those
+    /// that exist but are sessions past their lifetime (`expired`; a disabled account's are in
+    /// neither). The live sessions are in use (open connections), so `now` is recorded as their
+    /// last use as in [`Store::use_credential`] (at most every `lifetime.touch_ms`).
+    async fn live_credentials(&self, ids: &[String], now: i64, lifetime: &SessionLifetime) -> Result<Liveness>;
+    /// Deletes every session past its lifetime at `now` ([`SessionLifetime::cutoffs`]); returns
+    /// their ids. API tokens are never deleted by it.
+    async fn expire_sessions(&self, now: i64, lifetime: &SessionLifetime) -> Result<Vec<String>>;
 
     /// Stores a registration invite (its code's hash), usable once until `expires_at` (ms);
     /// `created_by` is the administrator (none when an operator made it with `confab admin`).

@@ -70,16 +70,22 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     if config.metrics == crate::config::MetricsAccess::Token && config.metrics_token.as_deref().unwrap_or("").is_empty() {
         return Err(StartError::Config("--metrics token needs --metrics-token (or CONFAB_METRICS_TOKEN)"));
     }
+    if config.socketio_recovery_ms > 0 && config.socketio_recovery_refresh_ms == 0 {
+        return Err(StartError::Config("--socketio-recovery-refresh-ms must be at least 1 with --socketio-recovery-ms on"));
+    }
     crate::metrics::install();
     let crate::backends::Backends { chat, store, hub, description: storage, redis_bus, stash } =
         crate::backends::open(&config).await?;
-    let accounts = Accounts::new(Arc::clone(&store), &config);
-    accounts.registry.start_rechecks(store, Duration::from_millis(config.credential_recheck_ms));
+    let lifetime = config.session_lifetime().map_err(StartError::Config)?;
+    let accounts = Accounts::new(Arc::clone(&store), &config, lifetime);
+    accounts.registry.start_rechecks(Arc::clone(&store), lifetime, Duration::from_millis(config.credential_recheck_ms));
+    tokio::spawn(sweep_expired_sessions(store, Arc::clone(&accounts.registry), lifetime, config.session_sweep_interval_ms));
     // The authorization gate reads --guests (guests in public rooms only, or not at all).
     chat.set_policy(confab_core::authz::Policy { guests: config.guests.access() });
-    // The lobby lists public rooms only (what someone signed in as nobody may see).
-    for room in chat.list_rooms(None).await? {
-        hub.known_room(&room.name);
+    // The lobby lists public rooms only. Not `list_rooms(None)`: under `--guests off` nobody
+    // anonymous may list anything, and the lobby would start empty after every restart.
+    for name in chat.lobby_rooms().await? {
+        hub.known_room(&name);
     }
     let app = Arc::new(App {
         engine: socketio::engine::Engine::new(&config, stash),
@@ -152,6 +158,26 @@ async fn sweep_idle_guests(chat: Arc<Chat>, days: u32, interval_ms: u64) {
     }
 }
 
+/// Deletes the sessions past their lifetime every `--session-sweep-interval-ms` (first at start-up),
+/// closing this node's connections of them with `session_expired` (those are normally closed by
+/// the recheck before: an expired session is refused whether or not its row is gone). Every node
+/// of a cluster sweeps; a sweep is idempotent.
+async fn sweep_expired_sessions(store: Arc<dyn confab_core::store::Store>, registry: Arc<crate::accounts::registry::Registry>, lifetime: confab_core::accounts::SessionLifetime, interval_ms: u64) {
+    let mut every = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.expire_sessions(confab_core::model::now_ms(), &lifetime).await {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => {
+                let closed = registry.close(&ids, CloseReason::SessionExpired);
+                tracing::info!(deleted = ids.len(), closed, "deleted expired sessions");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not delete expired sessions; trying again at the next sweep"),
+        }
+    }
+}
+
 fn router(app: Arc<App>) -> Router {
     let webhook_body_limit = axum::extract::DefaultBodyLimit::max(webhooks::max_body(app.chat.limits.max_text_bytes));
     Router::new()
@@ -188,6 +214,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/rooms/{name}/bans/{actor_id}", delete(rooms::unban))
         .route("/api/invites/{code}/accept", post(rooms::accept))
         .route("/invite/{code}", get(pages::lobby))
+        .route("/register", get(pages::lobby))
         .route("/api/direct", post(direct::open))
         .route("/api/my/rooms", get(direct::my_rooms))
         .route("/api/rooms/{name}/webhooks", post(webhooks::create).get(webhooks::list))

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use confab_core::accounts::SessionLifetime;
 use confab_core::Limits;
 use confab_bus_redis::RedisSettings;
 use confab_store_postgres::PgSettings;
@@ -221,10 +222,12 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_MS", default_value_t = 0)]
     pub socketio_recovery_ms: u64,
 
-    /// Write-order runs kept per recovering Socket.IO socket (one per switch between rooms); an
-    /// offset older than them cannot be placed, and that client reconnects afresh.
-    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_TRAIL", default_value_t = 1024)]
-    pub socketio_recovery_trail: usize,
+    /// How often, in milliseconds, a node renews the recovery records its live Socket.IO sockets hold
+    /// (one pipelined round trip for all of them). A record lives the recovery window plus this, so
+    /// after a node is killed (`kill -9`) its sockets stay recoverable elsewhere for at least the
+    /// window and at most the window plus this.
+    #[arg(long, env = "CONFAB_SOCKETIO_RECOVERY_REFRESH_MS", default_value_t = 10_000)]
+    pub socketio_recovery_refresh_ms: u64,
 
     /// Leaves that could not be counted in Redis (unreachable) waiting to be announced once it is
     /// back; beyond it a leave is logged and not announced.
@@ -310,6 +313,38 @@ pub struct Config {
     /// connections with `session_revoked` within this time. Revocations on this node close at once.
     #[arg(long, env = "CONFAB_CREDENTIAL_RECHECK_MS", default_value_t = 5_000)]
     pub credential_recheck_ms: u64,
+
+    /// Days a signed-in session may go without being used (a request, a connection opened with it,
+    /// or an open connection at a --credential-recheck-ms recheck) before it ends: refused like a
+    /// revoked session (`unauthenticated`), its open connections closed with `session_expired`.
+    /// API tokens never end by idleness.
+    #[arg(long, env = "CONFAB_SESSION_IDLE_DAYS", default_value_t = 30)]
+    pub session_idle_days: u32,
+
+    /// The idle timeout in seconds instead of days (tests and short-lived deployments); overrides
+    /// --session-idle-days when set.
+    #[arg(long, env = "CONFAB_SESSION_IDLE_SECS")]
+    pub session_idle_secs: Option<u64>,
+
+    /// Days a signed-in session lasts at most, however much it is used; the session cookie's
+    /// Max-Age is the same. API tokens have no such limit.
+    #[arg(long, env = "CONFAB_SESSION_MAX_DAYS", default_value_t = 90)]
+    pub session_max_days: u32,
+
+    /// The longest session lifetime in seconds instead of days; overrides --session-max-days.
+    #[arg(long, env = "CONFAB_SESSION_MAX_SECS")]
+    pub session_max_secs: Option<u64>,
+
+    /// A session's or token's last use is written at most once per this many seconds (using it
+    /// costs no write per request); a session may therefore end up to this long before its idle
+    /// timeout after its real last use. Must be shorter than the idle timeout.
+    #[arg(long, env = "CONFAB_SESSION_TOUCH_SECS", default_value_t = 60)]
+    pub session_touch_secs: u64,
+
+    /// Milliseconds between two sweeps that delete expired sessions (the first runs at start-up);
+    /// an expired session is refused at once, the sweep only removes its row.
+    #[arg(long, env = "CONFAB_SESSION_SWEEP_INTERVAL_MS", default_value_t = 3_600_000)]
+    pub session_sweep_interval_ms: u64,
 
     /// Most people in one direct conversation, the one who opens it included (error
     /// `too_many_members`).
@@ -430,6 +465,22 @@ impl Config {
         }
     }
 
+    /// The session lifetime settings (`--session-idle-*`, `--session-max-*`, `--session-touch-secs`),
+    /// or why they do not fit together.
+    pub fn session_lifetime(&self) -> Result<SessionLifetime, &'static str> {
+        let secs = |exact: Option<u64>, days: u32| exact.unwrap_or(u64::from(days) * 86_400);
+        let (idle, max) = (secs(self.session_idle_secs, self.session_idle_days), secs(self.session_max_secs, self.session_max_days));
+        // Ten years in seconds: beyond it the millisecond arithmetic is pointless (and could overflow).
+        const LONGEST: u64 = 10 * 366 * 86_400;
+        if idle == 0 || max == 0 || idle > LONGEST || max > LONGEST {
+            return Err("--session-idle-* and --session-max-* must be between 1 second and 10 years");
+        }
+        if self.session_touch_secs >= idle {
+            return Err("--session-touch-secs must be shorter than the session idle timeout");
+        }
+        Ok(SessionLifetime { idle_ms: idle as i64 * 1000, max_ms: max as i64 * 1000, touch_ms: self.session_touch_secs as i64 * 1000 })
+    }
+
     pub fn gap_fill_wait(&self) -> Duration {
         Duration::from_millis(self.gap_fill_ms)
     }
@@ -439,4 +490,33 @@ fn random_node_id() -> String {
     use rand::Rng;
     let n: u32 = rand::rng().random();
     format!("node-{n:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn lifetime(args: &[&str]) -> Result<SessionLifetime, &'static str> {
+        let argv = std::iter::once("confab").chain(args.iter().copied());
+        Cli::try_parse_from(argv).expect("flags parse").config.session_lifetime()
+    }
+
+    #[test]
+    fn session_lifetime_defaults_overrides_and_refusals() {
+        assert_eq!(lifetime(&[]), Ok(SessionLifetime::DEFAULT));
+        let days = lifetime(&["--session-idle-days", "2", "--session-max-days", "3"]).unwrap();
+        assert_eq!((days.idle_ms, days.max_ms), (2 * 86_400_000, 3 * 86_400_000));
+        let secs = lifetime(&["--session-idle-days", "2", "--session-idle-secs", "5", "--session-max-secs", "9", "--session-touch-secs", "1"]).unwrap();
+        assert_eq!((secs.idle_ms, secs.max_ms, secs.touch_ms), (5_000, 9_000, 1_000), "seconds override days");
+        assert!(lifetime(&["--session-idle-secs", "30"]).is_err(), "a touch interval (60 s) not shorter than the idle timeout");
+        assert!(lifetime(&["--session-max-days", "0"]).is_err());
+        assert!(lifetime(&["--session-idle-days", "100000"]).is_err());
+    }
 }

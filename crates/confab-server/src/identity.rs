@@ -101,7 +101,7 @@ impl Identity {
 }
 
 /// The identity a token stands for. `unauthenticated` for a token that matches nothing (never
-/// issued, signed out, revoked), `account_disabled` for a disabled account's, `guests_not_allowed`
+/// issued, signed out, revoked, or a session past its lifetime: one answer for all), `account_disabled` for a disabled account's, `guests_not_allowed`
 /// for a guest session under `--guests off`.
 pub async fn resolve(app: &App, token: &str) -> Result<Identity> {
     let hash = auth::hash_token(token);
@@ -120,7 +120,7 @@ pub async fn resolve(app: &App, token: &str) -> Result<Identity> {
         }
         return Ok(Identity::guest(actor));
     };
-    let (credential, user) = app.accounts.store.use_credential(kind, &hash, now_ms()).await?.ok_or_else(unknown)?;
+    let (credential, user) = app.accounts.store.use_credential(kind, &hash, now_ms(), &app.accounts.lifetime).await?.ok_or_else(unknown)?;
     if user.disabled {
         return Err(ChatError::new(ErrorCode::AccountDisabled, "this account is disabled"));
     }

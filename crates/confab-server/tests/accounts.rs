@@ -451,3 +451,56 @@ async fn admins_must_set_up_two_factor_when_required() {
     assert_eq!(call(&server, "GET", "/api/account/sessions", Some(&full), None).await.status, 200);
     Client::with_token(&server, &full).await.ok("ping", json!({})).await;
 }
+
+/// Full case folding: `STRASSE` (and `strasse`, `Straße` with a capital ẞ) is the account `straße`
+/// registered first: registering it is refused as taken, and signing in with it reaches `straße`.
+#[tokio::test]
+async fn full_case_folding_makes_strasse_one_name() {
+    let server = Server::start(&[]);
+    let first = register(&server, "straße", PASSWORD).await;
+    for taken in ["STRASSE", "strasse", "STRAẞE"] {
+        let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": taken, "password": PASSWORD}))).await;
+        assert_eq!((r.status, code(&r)), (409, "username_taken".into()), "{taken}: {}", r.text());
+    }
+    let token = login(&server, "STRASSE", PASSWORD).await;
+    let me = call(&server, "GET", "/api/me", Some(&token), None).await.json();
+    assert_eq!((me["user"]["id"].clone(), me["user"]["username"].clone()), (first["user"]["id"].clone(), json!("straße")));
+}
+
+/// A database written before full case folding (keys lower-cased only) is rekeyed when the server
+/// opens it: an old `straße` then blocks a new `strasse`. Two old accounts the new rule makes one
+/// (`groß`, then `gross`) both keep signing in with their own spelling: `gross` keeps the key it
+/// had, `groß` its old key.
+#[tokio::test]
+async fn an_old_database_is_rekeyed_and_old_look_alike_pairs_both_sign_in() {
+    use confab_core::accounts::username::legacy_key;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(tmp.path(), "127.0.0.1:0", &[]);
+    let strasse = register(&server, "straße", PASSWORD).await["user"]["id"].as_str().unwrap().to_string();
+    let gross_old = register(&server, "groß", PASSWORD).await["user"]["id"].as_str().unwrap().to_string();
+    server.terminate();
+    let db = rusqlite::Connection::open(tmp.path().join("confab.db")).unwrap();
+    for (id, name) in [(&strasse, "straße"), (&gross_old, "groß")] {
+        db.execute("UPDATE users SET username_key = ?1 WHERE actor_id = ?2", (legacy_key(name), id)).unwrap();
+    }
+    let server = server.start_again();
+    // Under old keys, with the migration recorded as done, "gross" was free: the old rule's state.
+    let gross_new = register(&server, "gross", PASSWORD).await["user"]["id"].as_str().unwrap().to_string();
+    let mut server = server;
+    server.terminate();
+    db.execute("DELETE FROM schema_migrations WHERE version = 7", []).unwrap();
+    drop(db);
+    let server = server.start_again();
+
+    let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": "strasse", "password": PASSWORD}))).await;
+    assert_eq!((r.status, code(&r)), (409, "username_taken".into()), "{}", r.text());
+    for (typed, id) in [("STRASSE", &strasse), ("straße", &strasse), ("groß", &gross_old), ("gross", &gross_new), ("GROSS", &gross_new)] {
+        let token = login(&server, typed, PASSWORD).await;
+        let me = call(&server, "GET", "/api/me", Some(&token), None).await.json();
+        assert_eq!(me["user"]["id"].as_str(), Some(id.as_str()), "{typed} signs in to its account");
+    }
+    for taken in ["GROSS", "Groß"] {
+        let r = call(&server, "POST", "/api/auth/register", None, Some(json!({"username": taken, "password": PASSWORD}))).await;
+        assert_eq!(r.status, 409, "{taken}");
+    }
+}

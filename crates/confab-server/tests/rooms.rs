@@ -247,6 +247,51 @@ async fn a_kick_takes_the_connection_out_and_only_a_public_room_lets_it_back() {
     bob.refused("kick", json!({"room": "square", "actor": ann.id()}), "forbidden").await;
 }
 
+/// The next frame that is not a lobby update.
+async fn next_notice(c: &mut Client) -> Value {
+    loop {
+        let v = c.recv().await;
+        if v["type"] != "room_update" {
+            return v;
+        }
+    }
+}
+
+/// Someone added to a private room learns it live, before joining it: `added_to_room {room, by}` on
+/// each of their connections (native and Socket.IO), and nothing reaches anyone else; accepting an
+/// invite on one connection tells the acceptor's other connections.
+#[tokio::test]
+async fn an_added_person_is_told_on_each_connection_and_nobody_else_is() {
+    let server = Server::start(FAST);
+    let mut ann = Client::guest(&server, "ann").await;
+    let (status, _) = api(&server, "POST", "/api/rooms", &ann.token(), json!({"name": "hideout", "private": true})).await;
+    assert_eq!(status, 201);
+    ann.join("hideout").await;
+    let mut bob = Client::guest(&server, "bob").await;
+    let mut bob_sio = SioWs::connect(&server, Some(&bob.token())).await;
+    let mut cat = Client::guest(&server, "cat").await;
+    let mut cat_phone = Client::with_token(&server, &cat.token()).await;
+
+    let (status, body) = api(&server, "POST", "/api/rooms/hideout/members", &ann.token(), json!({"actor_id": bob.id()})).await;
+    assert_eq!(status, 200, "{body}");
+    let notice = next_notice(&mut bob).await;
+    assert_eq!((notice["type"].as_str(), notice["room"].as_str()), (Some("added_to_room"), Some("hideout")), "{notice}");
+    assert_eq!((notice["by"]["id"].as_str(), notice["by"]["name"].as_str()), (Some(ann.id().as_str()), Some("ann")));
+    let sio = bob_sio.event("added_to_room").await;
+    assert_eq!((sio["room"].as_str(), sio["by"]["name"].as_str()), (Some("hideout"), Some("ann")));
+    cat.quiet(300).await;
+    cat_phone.quiet(0).await;
+    // Told, bob joins it like any room.
+    bob.join("hideout").await;
+
+    let code = ann.ok("invite", json!({"room": "hideout"})).await["code"].clone();
+    cat.ok("accept_invite", json!({"code": code})).await;
+    let notice = next_notice(&mut cat_phone).await;
+    assert_eq!((notice["type"].as_str(), notice["room"].as_str(), notice["by"]["name"].as_str()), (Some("added_to_room"), Some("hideout"), Some("cat")));
+    bob.event_of("added").await;
+    bob.quiet(300).await; // the `added` event, and no notice: he was not added again
+}
+
 /// Roles: the owner appoints a moderator, who may invite, kick and ban members but not the owner or
 /// other moderators, nor change roles; the owner hands ownership over and becomes a moderator. Each
 /// change is a `role` event; the member list shows the roles. Over the native protocol and HTTP.

@@ -186,3 +186,35 @@ async fn a_webhook_past_its_rate_is_refused_with_retry_after() {
     let texts: Vec<&str> = history["events"].as_array().unwrap().iter().filter_map(|e| e["message"]["content"]["text"].as_str()).collect();
     assert_eq!(texts, ["alert 0", "alert 1", "still here"]);
 }
+
+/// A webhook's POST asks the authorization gate (`Send` by the webhook's actor), as every action
+/// does: once a moderator bans the webhook from its public room, the gate refuses it with 403
+/// `forbidden` and nothing is stored; unbanned, it posts again. In a private room the banned
+/// webhook's URL answers as one that does not exist (404 `webhook_not_found`), naming no room.
+#[tokio::test]
+async fn a_banned_webhook_is_refused_by_the_gate() {
+    let server = Server::start(&[]);
+    let body = br#"{"text": "deploy started"}"#;
+    for private in [false, true] {
+        let room = support::room(if private { "vault" } else { "deploys" });
+        let mut ann = Client::guest(&server, "ann").await;
+        ann.ok("create_room", json!({"room": room, "private": private})).await;
+        ann.join(&room).await;
+        let made = create(&server, &ann, &room, "CD").await.json();
+        let path = made["path"].as_str().unwrap().to_string();
+        let id = made["webhook"]["id"].as_str().unwrap().to_string();
+        assert_eq!(hook(&server, &path, "application/json", body).await.status, 200);
+
+        ann.ok("ban", json!({"room": room, "actor": id})).await;
+        let refused = hook(&server, &path, "application/json", br#"{"text": "while banned"}"#).await;
+        let want = if private { (404, "webhook_not_found") } else { (403, "forbidden") };
+        assert_eq!((refused.status, refused.json()["error"]["code"].as_str().unwrap_or_default()), want, "{}", refused.text());
+        assert!(!refused.text().contains(room.as_str()), "the answer names no room: {}", refused.text());
+
+        ann.ok("unban", json!({"room": room, "actor": id})).await;
+        assert_eq!(hook(&server, &path, "application/json", br#"{"text": "unbanned"}"#).await.status, 200);
+        let history = ann.ok("history", json!({"room": room, "after": 0})).await;
+        let texts: Vec<&str> = history["events"].as_array().unwrap().iter().filter_map(|e| e["message"]["content"]["text"].as_str()).collect();
+        assert_eq!(texts, ["deploy started", "unbanned"], "private: {private}");
+    }
+}

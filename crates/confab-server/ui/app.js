@@ -1,6 +1,7 @@
 // Confab's web client: boots the single-page app, routes by path (`/` is the room browser,
-// `/chat-room/<name>` a room, `/invite/<code>` a private room's invitation) with history.pushState on one
-// connection, and wires the views together.
+// `/chat-room/<name>` a room, `/invite/<code>` a private room's invitation, `/register?invite=<code>` the
+// register form with an administrator's registration code) with history.pushState on one connection, and
+// wires the views together.
 // Module map: protocol.js (the wire), api.js (HTTP), state.js + window.js + outbox.js (state, no DOM),
 // chat.js (the controller), timeline.js + message.js, composer.js, sidebar.js, settings.js + account.js,
 // roomsettings.js, auth.js (views), format.js, dom.js, storage.js. ui/README.md says where things plug in.
@@ -34,6 +35,8 @@ function parseRoute(path) {
   };
   const invite = /^\/invite\/([^/]+)$/.exec(path);
   if (invite) return { room: null, invite: decode(invite[1]) };
+  // The link of a registration invite (`POST /api/admin/invites`); auth.js reads `?invite=` into the form.
+  if (path === '/register') return { room: null, register: true };
   const m = /^\/chat-room\/(.+)$/.exec(path);
   return m ? { room: decode(m[1]) } : { room: null };
 }
@@ -103,7 +106,7 @@ const chat = new Chat({
 });
 
 /** Close reasons after which this page's session is gone for good (docs/protocol.md). */
-const SIGNED_OUT_REASONS = new Set(['session_revoked', 'account_disabled', 'guests_not_allowed']);
+const SIGNED_OUT_REASONS = new Set(['session_revoked', 'session_expired', 'account_disabled', 'guests_not_allowed']);
 
 const timeline = new Timeline({
   chat,
@@ -214,6 +217,7 @@ store.on(() => {
   $('me-avatar').textContent = me ? me.name.slice(0, 2).toUpperCase() : '';
   const room = store.active && store.room(store.active);
   if (room) renderMembers(room);
+  roomSettings.sync();
   if (room && room.status === 'joined' && document.body.dataset.view === 'room') setTitle(room.name);
 });
 
@@ -298,6 +302,11 @@ function navigate(path) {
 function applyRoute() {
   if (!store.me && !chat.conn.user) return; // the welcome view is showing
   showText($('browse-notice'), '');
+  if (route.register) {
+    // Signed in (just registered, or already): the registration link has served; the room browser is `/`.
+    history.replaceState(null, '', '/');
+    route = parseRoute('/');
+  }
   if (route.invite) {
     acceptInvite(route.invite);
     return;
@@ -495,17 +504,23 @@ async function boot() {
   document.documentElement.dataset.guests = info.guests;
   // A guest's session on a server that now refuses guests is no session.
   if (user && user.kind !== 'user' && info.guests === 'off') user = null;
-  if (!user && !notice && welcome.guestsAllowed && !route.invite) {
+  if (!user && !notice && welcome.guestsAllowed && !route.invite && !route.register) {
     const remembered = readJson(storage, NAME_KEY, '');
     if (remembered) user = await api.guest(remembered).catch(() => null);
   }
   if (!user) {
     // After a sign-out (the notice says which) the page offers to sign in again.
-    askName(route.invite || notice ? 'signin' : undefined, notice || (route.invite ? 'Sign in or create an account to accept the invitation.' : ''));
+    askName(route.register ? 'register' : route.invite || notice ? 'signin' : undefined, notice || (route.invite ? 'Sign in or create an account to accept the invitation.' : ''));
     markInteractive();
     return;
   }
   store.me = user;
+  if (route.register && user.kind !== 'user' && welcome.canRegister) {
+    // A guest opened a registration link: the form first; registering starts the page over as the account.
+    askName('register');
+    markInteractive();
+    return;
+  }
   if (!readJson(storage, NAME_KEY, '') && user.kind !== 'user') writeJson(storage, NAME_KEY, user.name);
   startConnection();
   markInteractive();

@@ -45,6 +45,8 @@ export class Chat {
         },
         // A conversation just opened with me: all of it is news, so it is joined from its first event.
         onDirect: (room) => this.#adopt(room, { fromStart: true }),
+        // Added to a room (a moderator added me, or I accepted an invite in another tab): into the sidebar, joined.
+        onAdded: (room) => this.#adopt({ name: room.name }),
         onClosed: (code, reason) => views.onClosed?.(code, reason),
       },
     });
@@ -270,6 +272,7 @@ export class Chat {
     const ready = room.seq.accept(ev);
     const me = this.store.me;
     const timeline = this.views.timeline;
+    const roleBefore = room.role;
     let removed = null;
     for (const e of ready) {
       const open = this.store.active === room.name && timeline.room === room;
@@ -286,6 +289,8 @@ export class Chat {
       this.#removed(room, removed);
       return;
     }
+    // Made or unmade a moderator (or handed the room): the controls on others' messages change at once.
+    if (room.role !== roleBefore && this.store.active === room.name && timeline.room === room) timeline.refresh();
     if (room.seq.hasGap) this.#fillGap(room);
     if (ready.length) {
       this.store.changed();

@@ -40,7 +40,8 @@ export function backoffDelay(attempt, closeCode = 0, random = Math.random) {
  * `retryAt`, or trying), `offline` (the browser says there is no network: no attempts until it returns).
  *
  * handlers: onState(state, retryAt), onWelcome(welcome, resumed), onNoSession(), onEvent(ev), onRoomUpdate(room),
- * onDirect(room) (a direct conversation opened with this account), onClosed(code, reason) (the server closed
+ * onDirect(room) (a direct conversation opened with this account), onAdded({name, by}) (this account was added
+ * to a room, by a moderator or by accepting an invite elsewhere), onClosed(code, reason) (the server closed
  * the connection; returning true means "do not reconnect": the session was revoked, say).
  */
 export class Connection {
@@ -232,6 +233,10 @@ export class Connection {
         if (typeof name === 'string') this.handlers.onDirect?.({ name, kind: 'direct', members: Array.isArray(msg.members) ? msg.members : [] });
         break;
       }
+      case 'added_to_room':
+        // This account is a member of a room now: `{room, by}`.
+        if (typeof msg.room === 'string') this.handlers.onAdded?.({ name: msg.room, by: msg.by && typeof msg.by === 'object' ? msg.by : null });
+        break;
       default:
         break;
     }

@@ -34,6 +34,14 @@ export class RoomSettings {
     await this.reload();
   }
 
+  /** The person's role in the room changed while the dialog is open (made or unmade a moderator, handed the
+   * room over or given it): the dialog is built again with the controls of the new role. */
+  sync() {
+    if (!this.room || !this.els.dialog.open || this.room.role === this.builtRole) return;
+    this.#build();
+    this.reload();
+  }
+
   get role() {
     return this.room?.role || 'member';
   }
@@ -43,6 +51,7 @@ export class RoomSettings {
   }
 
   #build() {
+    this.builtRole = this.room.role;
     this.error = h('p', { class: 'field-error', 'data-testid': 'room-dialog-error', role: 'alert', hidden: true });
     this.memberList = h('ul', { class: 'item-list', 'data-testid': 'room-members' });
     const parts = [

@@ -8,6 +8,8 @@ import { relativeTime, mentions } from './format.js';
 import { dayNode, systemNode, messageNode, isAccount } from './message.js';
 
 const PAGE = 50;
+/** Roles that may delete other people's messages (not in direct conversations; docs/security.md). */
+const MODERATING = new Set(['owner', 'moderator']);
 /** Load the next page when the reader is this close (px) to an end of what is loaded. */
 const EDGE_PX = 800;
 
@@ -39,6 +41,11 @@ export class Timeline {
       if (author && onDirect) onDirect({ id: author.dataset.dmActor, name: author.textContent });
     });
     setInterval(() => this.#refreshTimes(), 30_000);
+  }
+
+  /** Renders again what is shown: the person's role changed, and with it the controls on others' messages. */
+  refresh() {
+    if (this.room) this.#render();
   }
 
   /** Shows `room` from its newest page. */
@@ -280,7 +287,12 @@ export class Timeline {
     if (ev.kind !== 'message') return ev.kind;
     const m = ev.message;
     const confirming = this.confirming === m.id;
-    return `${continued}|${m.deleted}|${m.edited_at}|${m.content?.text}|${confirming}|${this.store.me?.id}`;
+    return `${continued}|${m.deleted}|${m.edited_at}|${m.content?.text}|${confirming}|${this.store.me?.id}|${this.#moderating()}`;
+  }
+
+  /** The person moderates the open room: a Delete button on everyone's messages. */
+  #moderating() {
+    return !!this.room && !this.room.direct && MODERATING.has(this.room.role);
   }
 
   #itemNode({ ev, continued }) {
@@ -295,11 +307,12 @@ export class Timeline {
     return node;
   }
 
-  /** The per-message menu. Replies and reactions (next batch) add their buttons here. */
+  /** The per-message menu: Edit and Delete on one's own messages, Delete on others' for moderators. Replies
+   * and reactions (next batch) add their buttons here. */
   #menu(ev, mine) {
     const m = ev.message;
     const menu = h('div', { class: 'msg-menu', role: 'group', 'aria-label': 'Message actions', 'data-testid': 'message-actions' });
-    if (!mine || m.deleted) return menu;
+    if (m.deleted || (!mine && !this.#moderating())) return menu;
     if (this.confirming === m.id) {
       const error = h('span', { class: 'field-error inline', 'data-testid': 'delete-error', role: 'alert', hidden: true });
       const yes = h('button', { type: 'button', class: 'small danger', 'data-testid': 'confirm-delete', text: 'Delete' });
@@ -322,15 +335,22 @@ export class Timeline {
         this.#focusMessage(m.id, '[data-testid="delete-button"]');
       });
       menu.classList.add('open');
-      menu.append(h('span', { class: 'confirm-text', text: 'Delete this message?' }), yes, no, error);
+      const question = mine ? 'Delete this message?' : `Delete this message by ${ev.actor?.name || 'someone'}?`;
+      menu.append(h('span', { class: 'confirm-text', text: question }), yes, no, error);
       queueMicrotask(() => yes.focus());
+      return menu;
+    }
+    const remove = h('button', { type: 'button', class: 'menu-button danger', 'data-testid': 'delete-button',
+      'aria-label': mine ? 'Delete message' : `Delete message by ${ev.actor?.name || 'someone'}`, text: 'Delete',
+      onclick: () => { this.confirming = m.id; this.#render(); } });
+    if (!mine) {
+      menu.append(remove);
       return menu;
     }
     menu.append(
       h('button', { type: 'button', class: 'menu-button', 'data-testid': 'edit-button', 'aria-label': 'Edit message', text: 'Edit',
         onclick: () => this.#startEdit(ev) }),
-      h('button', { type: 'button', class: 'menu-button danger', 'data-testid': 'delete-button', 'aria-label': 'Delete message', text: 'Delete',
-        onclick: () => { this.confirming = m.id; this.#render(); } }),
+      remove,
     );
     return menu;
   }

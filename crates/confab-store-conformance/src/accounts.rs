@@ -1,8 +1,8 @@
 //! Accounts: usernames unique by key, account changes, TOTP steps and recovery codes used once,
-//! sessions and API tokens found by hash, listed, revoked, checked for liveness, and registration
-//! invites used once before they expire.
+//! sessions and API tokens found by hash, listed, revoked, checked for liveness, sessions ending
+//! when idle or too old (tokens never), and registration invites used once before they expire.
 
-use confab_core::accounts::{new_credential_id, Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{new_credential_id, Credential, CredentialKind, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::model::{now_ms, ActorKind, ActorRef, RoomKind};
 use confab_core::ErrorCode;
 
@@ -109,12 +109,13 @@ pub async fn credentials_are_found_listed_revoked_and_rechecked<B: Backend>(back
     s.create_credential(&bobs, b"h-bob").await.unwrap();
 
     let now = now_ms();
-    let (found, user) = s.use_credential(CredentialKind::Session, b"h-phone", now).await.unwrap().expect("found");
+    let lt = &SessionLifetime::DEFAULT;
+    let (found, user) = s.use_credential(CredentialKind::Session, b"h-phone", now, lt).await.unwrap().expect("found");
     assert_eq!((found.id.as_str(), found.label.as_str(), found.last_used_at), (phone.id.as_str(), "phone", Some(now)));
     assert_eq!(user.actor.id, ann.actor.id);
-    assert!(s.use_credential(CredentialKind::ApiToken, b"h-phone", now).await.unwrap().is_none(), "a session is not a token");
-    assert!(s.use_credential(CredentialKind::Session, b"nope", now).await.unwrap().is_none());
-    let (tok, _) = s.use_credential(CredentialKind::ApiToken, b"h-bot", now).await.unwrap().expect("token");
+    assert!(s.use_credential(CredentialKind::ApiToken, b"h-phone", now, lt).await.unwrap().is_none(), "a session is not a token");
+    assert!(s.use_credential(CredentialKind::Session, b"nope", now, lt).await.unwrap().is_none());
+    let (tok, _) = s.use_credential(CredentialKind::ApiToken, b"h-bot", now, lt).await.unwrap().expect("token");
     assert_eq!(tok.label, "ci bot");
 
     let sessions: Vec<String> = s.credentials(CredentialKind::Session, &ann.actor.id).await.unwrap().into_iter().map(|c| c.id).collect();
@@ -123,7 +124,7 @@ pub async fn credentials_are_found_listed_revoked_and_rechecked<B: Backend>(back
     assert_eq!(s.credentials(CredentialKind::ApiToken, &ann.actor.id).await.unwrap().len(), 1);
 
     let all = vec![phone.id.clone(), laptop.id.clone(), bot.id.clone(), bobs.id.clone(), "s_unknown".into()];
-    let mut live = s.live_credentials(&all).await.unwrap();
+    let mut live = s.live_credentials(&all, now, lt).await.unwrap().live;
     live.sort();
     let mut want = all[..4].to_vec();
     want.sort();
@@ -133,11 +134,11 @@ pub async fn credentials_are_found_listed_revoked_and_rechecked<B: Backend>(back
     assert!(none.is_empty(), "ann cannot revoke bob's session");
     let others = s.revoke_credentials(CredentialKind::Session, &ann.actor.id, &Revoke::AllBut(phone.id.clone())).await.unwrap();
     assert_eq!(others, std::slice::from_ref(&laptop.id));
-    assert!(s.use_credential(CredentialKind::Session, b"h-laptop", now).await.unwrap().is_none());
-    assert!(!s.live_credentials(&all).await.unwrap().contains(&laptop.id));
+    assert!(s.use_credential(CredentialKind::Session, b"h-laptop", now, lt).await.unwrap().is_none());
+    assert!(!s.live_credentials(&all, now, lt).await.unwrap().live.contains(&laptop.id));
 
     s.update_user(&ann.actor.id, &UserChange::Disabled(true)).await.unwrap();
-    let live = s.live_credentials(&all).await.unwrap();
+    let live = s.live_credentials(&all, now, lt).await.unwrap().live;
     assert_eq!(live, std::slice::from_ref(&bobs.id), "a disabled account's credentials are not live");
     s.update_user(&ann.actor.id, &UserChange::Disabled(false)).await.unwrap();
 
@@ -147,6 +148,97 @@ pub async fn credentials_are_found_listed_revoked_and_rechecked<B: Backend>(back
     assert_eq!(rest, std::slice::from_ref(&phone.id));
     assert!(s.credentials(CredentialKind::Session, &ann.actor.id).await.unwrap().is_empty());
     assert_eq!(s.credentials(CredentialKind::Session, &bob.actor.id).await.unwrap().len(), 1);
+}
+
+/// Session lifetime: a session idle for `idle_ms`, or `max_ms` old however much it is used, is
+/// found by nothing (and not revived by trying), reported expired (not live) by the recheck, and
+/// deleted by the sweep; the recheck records open connections' use; API tokens never expire.
+pub async fn sessions_expire_when_idle_or_old_and_tokens_never<B: Backend>(backend: &B) {
+    let f = fixture(backend).await;
+    let s = f.store.as_ref();
+    let ann = s.create_user(&new_user("ann")).await.unwrap();
+    let t0 = 1_000_000_000_000;
+    let lt = &SessionLifetime { idle_ms: 10_000, max_ms: 30_000, touch_ms: 1_000 };
+    let at = |label: &str, kind| Credential { created_at: t0, last_used_at: Some(t0), ..credential(&ann, kind, label) };
+    let (idle, busy) = (at("idle", CredentialKind::Session), at("busy", CredentialKind::Session));
+    let (bot, open) = (at("bot", CredentialKind::ApiToken), at("open", CredentialKind::Session));
+    for (c, h) in [(&idle, b"h-idle"), (&busy, b"h-busy"), (&bot, b"h-bot_"), (&open, b"h-open")] {
+        s.create_credential(c, h).await.unwrap();
+    }
+    let all = vec![idle.id.clone(), busy.id.clone(), bot.id.clone(), open.id.clone()];
+
+    // Used every 6 s: the busy session lives on; a use 500 ms after the last is not recorded.
+    for step in 1..=4 {
+        let now = t0 + step * 6_000;
+        let (c, _) = s.use_credential(CredentialKind::Session, b"h-busy", now, lt).await.unwrap().expect("busy is live");
+        assert_eq!(c.last_used_at, Some(now));
+        let (c, _) = s.use_credential(CredentialKind::Session, b"h-busy", now + 500, lt).await.unwrap().expect("busy");
+        assert_eq!(c.last_used_at, Some(now), "a use within touch_ms of the last is not written");
+        // The open session is kept alive by the recheck alone (its connections are in use).
+        let open_ones = [busy.id.clone(), bot.id.clone(), open.id.clone()];
+        let check = s.live_credentials(&open_ones, now, lt).await.unwrap();
+        assert_eq!((check.live.len(), check.expired.len()), (3, 0), "at {now}: {check:?}");
+    }
+    // The idle one (in no recheck: no connection open): expired for the recheck once idle_ms passed.
+    let check = s.live_credentials(&all, t0 + 24_000, lt).await.unwrap();
+    assert_eq!(check.expired, std::slice::from_ref(&idle.id), "idle past idle_ms");
+    assert_eq!(check.live.len(), 3);
+    // The idle one: refused from then on, and a late try does not revive it.
+    assert!(s.use_credential(CredentialKind::Session, b"h-idle", t0 + 10_000, lt).await.unwrap().is_none(), "idle for idle_ms");
+    assert!(s.use_credential(CredentialKind::Session, b"h-idle", t0 + 10_001, lt).await.unwrap().is_none(), "still refused");
+    let listed = s.credentials(CredentialKind::Session, &ann.actor.id).await.unwrap();
+    assert!(listed.iter().any(|c| c.id == idle.id && c.last_used_at == Some(t0)), "a refused use records nothing");
+
+    // At max_ms every session is over, however busy; the token (idle all along) is not.
+    let end = t0 + lt.max_ms;
+    assert!(s.use_credential(CredentialKind::Session, b"h-busy", end - 1, lt).await.unwrap().is_some());
+    assert!(s.use_credential(CredentialKind::Session, b"h-busy", end, lt).await.unwrap().is_none(), "max_ms after sign-in");
+    let check = s.live_credentials(&all, end, lt).await.unwrap();
+    assert_eq!(check.live, std::slice::from_ref(&bot.id));
+    let mut expired = check.expired.clone();
+    expired.sort();
+    let mut want = vec![idle.id.clone(), busy.id.clone(), open.id.clone()];
+    want.sort();
+    assert_eq!(expired, want);
+    let (tok, _) = s.use_credential(CredentialKind::ApiToken, b"h-bot_", t0 + 100 * lt.max_ms, lt).await.unwrap().expect("a token never expires");
+    assert_eq!(tok.id, bot.id);
+
+    // The sweep deletes the expired sessions only, once.
+    let mut swept = s.expire_sessions(end, lt).await.unwrap();
+    swept.sort();
+    assert_eq!(swept, want);
+    assert!(s.expire_sessions(end, lt).await.unwrap().is_empty(), "a sweep is idempotent");
+    assert!(s.credentials(CredentialKind::Session, &ann.actor.id).await.unwrap().is_empty());
+    assert_eq!(s.credentials(CredentialKind::ApiToken, &ann.actor.id).await.unwrap().len(), 1);
+    let check = s.live_credentials(&all, end, lt).await.unwrap();
+    assert!(check.expired.is_empty(), "deleted sessions are neither live nor expired: {check:?}");
+}
+
+/// Username keys recomputed by today's rule (full case folding): an account stored under the old
+/// key moves to the new one; of two accounts the new rule makes one, the one already holding the
+/// key keeps it and the other keeps its old key (both still found by their keys); it is idempotent.
+pub async fn username_keys_are_recomputed_and_collisions_keep_their_old_key<B: Backend>(backend: &B) {
+    use confab_core::accounts::username::{key, legacy_key};
+    let f = fixture(backend).await;
+    let s = f.store.as_ref();
+    let old = |name: &str| NewUser { username: name.into(), username_key: legacy_key(name), ..new_user(name) };
+    let strasse = s.create_user(&old("straße")).await.unwrap();
+    let sam = s.create_user(&old("Sam")).await.unwrap();
+    let gross_old = s.create_user(&old("groß")).await.unwrap();
+    let gross_new = s.create_user(&old("GROSS")).await.unwrap();
+    assert_ne!(strasse.username_key, key("strasse"), "the old rule kept straße apart from strasse");
+
+    let moves = s.rekey_usernames().await.unwrap();
+    assert_eq!(moves, [(strasse.actor.id.as_str().to_string(), key("strasse"))]);
+    assert_eq!(s.user_by_key(&key("strasse")).await.unwrap().map(|u| u.actor.id), Some(strasse.actor.id.clone()));
+    assert_eq!(s.user(&sam.actor.id).await.unwrap().unwrap().username_key, sam.username_key, "unchanged");
+    // groß and GROSS are one name now: GROSS already held "gross", groß keeps its old key.
+    assert_eq!(s.user_by_key(&key("groß")).await.unwrap().map(|u| u.actor.id), Some(gross_new.actor.id.clone()));
+    assert_eq!(s.user_by_key(&gross_old.username_key).await.unwrap().map(|u| u.actor.id), Some(gross_old.actor.id.clone()));
+    assert!(s.rekey_usernames().await.unwrap().is_empty(), "idempotent");
+    // A new account under the old spelling is taken.
+    let taken = s.create_user(&NewUser { username: "STRASSE".into(), username_key: key("STRASSE"), ..new_user("STRASSE") }).await;
+    assert_eq!(taken.expect_err("taken").code, ErrorCode::UsernameTaken);
 }
 
 /// A registration invite works once, and not after it expires.

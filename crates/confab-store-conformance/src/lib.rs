@@ -117,6 +117,8 @@ macro_rules! for_each_check {
             accounts::accounts_are_unique_by_key_and_change,
             accounts::two_factor_steps_and_recovery_codes_are_used_once,
             accounts::credentials_are_found_listed_revoked_and_rechecked,
+            accounts::sessions_expire_when_idle_or_old_and_tokens_never,
+            accounts::username_keys_are_recomputed_and_collisions_keep_their_old_key,
             accounts::invites_are_single_use_and_expire,
             direct::one_direct_room_per_set_of_people,
             direct::my_rooms_and_actors,

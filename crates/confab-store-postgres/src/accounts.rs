@@ -3,7 +3,7 @@
 //! data-modifying `WITH` clauses), so it is atomic without a transaction held across round trips;
 //! none publishes an event, so none goes through the group-commit writer.
 
-use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{username, Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::model::{now_ms, Actor, ActorId, ActorKind};
 use tokio_postgres::Row;
@@ -72,6 +72,29 @@ pub async fn user_where(db: &Db, column: &str, value: &str) -> Result<Option<Use
 pub async fn users(db: &Db) -> Result<Vec<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN actors a ON a.id = u.actor_id ORDER BY u.username_key");
     db.query(&sql, &[]).await?.iter().map(user_row).collect()
+}
+
+/// The query that reads the stored keys for [`username::rekey`], oldest account first.
+pub const REKEY_SELECT: &str = "SELECT actor_id, username, username_key FROM users ORDER BY created_at, actor_id";
+pub const REKEY_UPDATE: &str = "UPDATE users SET username_key = $1 WHERE actor_id = $2";
+
+pub fn stored_key(r: &Row) -> Result<username::StoredKey> {
+    Ok(username::StoredKey { id: get(r, 0)?, username: get(r, 1)?, key: get(r, 2)? })
+}
+
+/// [`username::rekey`] on the live database, one statement per change in the order it gives (each
+/// moves to a key free at that point). A key another node took meanwhile (a registration between the
+/// read and the change) fails with a unique violation: that change is skipped, the account keeps its
+/// old key, as for any collision.
+pub async fn rekey_usernames(db: &Db) -> Result<Vec<(String, String)>> {
+    let stored = db.query(REKEY_SELECT, &[]).await?.iter().map(stored_key).collect::<Result<Vec<_>>>()?;
+    let mut done = Vec::new();
+    for (id, key) in username::rekey(&stored) {
+        if db.execute_unique(REKEY_UPDATE, &[&key, &id]).await?.is_some() {
+            done.push((id, key));
+        }
+    }
+    Ok(done)
 }
 
 pub async fn update_user(db: &Db, id: &ActorId, change: &UserChange) -> Result<bool> {
@@ -144,18 +167,18 @@ pub async fn create_credential(db: &Db, cred: &Credential, hash: &[u8]) -> Resul
     db.execute(&sql, &[&cred.id, &cred.actor.as_str(), &hash, &cred.label, &cred.created_at, &cred.last_used_at]).await.map(drop)
 }
 
-/// Last-use times are kept to the minute, so that using a credential costs no write per request.
-const LAST_USED_RESOLUTION_MS: i64 = 60_000;
-
-pub async fn use_credential(db: &Db, kind: CredentialKind, hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
+pub async fn use_credential(db: &Db, kind: CredentialKind, hash: &[u8], now: i64, lifetime: &SessionLifetime) -> Result<Option<(Credential, User)>> {
     let (table, label) = table(kind);
     let sql = format!("SELECT id, actor_id, {label}, created_at, last_used_at FROM {table} WHERE token_hash = $1");
     let Some(row) = db.query_opt(&sql, &[&hash]).await? else { return Ok(None) };
     let mut cred = credential_row(kind, &row)?;
+    if lifetime.expired(&cred, now) {
+        return Ok(None);
+    }
     let Some(user) = user_where(db, "u.actor_id", cred.actor.as_str()).await? else {
         return Err(ChatError::internal(format!("credential {} belongs to no account", cred.id)));
     };
-    if cred.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+    if lifetime.should_touch(cred.last_used_at, now) {
         db.execute(&format!("UPDATE {table} SET last_used_at = $1 WHERE id = $2"), &[&now, &cred.id]).await?;
         cred.last_used_at = Some(now);
     }
@@ -178,11 +201,38 @@ pub async fn revoke_credentials(db: &Db, kind: CredentialKind, actor: &ActorId, 
     rows.iter().map(|r| get(r, 0)).collect()
 }
 
-pub async fn live_credentials(db: &Db, ids: &[String]) -> Result<Vec<String>> {
-    let sql = "SELECT t.id FROM sessions t JOIN users u ON u.actor_id = t.actor_id WHERE t.id = ANY($1) AND u.disabled_at IS NULL
-        UNION ALL
-        SELECT t.id FROM api_tokens t JOIN users u ON u.actor_id = t.actor_id WHERE t.id = ANY($1) AND u.disabled_at IS NULL";
-    db.query(sql, &[&ids]).await?.iter().map(|r| get(r, 0)).collect()
+pub async fn live_credentials(db: &Db, ids: &[String], now: i64, lifetime: &SessionLifetime) -> Result<Liveness> {
+    let mut found = Liveness::default();
+    let mut touch = Vec::new();
+    for kind in [CredentialKind::Session, CredentialKind::ApiToken] {
+        let (table, label) = table(kind);
+        let sql = format!(
+            "SELECT t.id, t.actor_id, t.{label}, t.created_at, t.last_used_at, u.disabled_at IS NOT NULL \
+             FROM {table} t JOIN users u ON u.actor_id = t.actor_id WHERE t.id = ANY($1)"
+        );
+        let wanted: Vec<String> = ids.iter().filter(|id| CredentialKind::of_id(id) == Some(kind)).cloned().collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        for row in db.query(&sql, &[&wanted]).await? {
+            let cred = credential_row(kind, &row)?;
+            let disabled: bool = get(&row, 5)?;
+            let id = cred.id.clone();
+            if found.file(cred, disabled, lifetime, now) {
+                touch.push(id);
+            }
+        }
+    }
+    if !touch.is_empty() {
+        db.execute("UPDATE sessions SET last_used_at = $1 WHERE id = ANY($2)", &[&now, &touch]).await?;
+    }
+    Ok(found)
+}
+
+pub async fn expire_sessions(db: &Db, now: i64, lifetime: &SessionLifetime) -> Result<Vec<String>> {
+    let (created_cutoff, idle_cutoff) = lifetime.cutoffs(now);
+    let sql = "DELETE FROM sessions WHERE created_at <= $1 OR COALESCE(last_used_at, created_at) <= $2 RETURNING id";
+    db.query(sql, &[&created_cutoff, &idle_cutoff]).await?.iter().map(|r| get(r, 0)).collect()
 }
 
 pub async fn create_invite(db: &Db, hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {

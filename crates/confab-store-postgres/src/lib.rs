@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::direct::{OpenedDirect, Webhook, WebhookSecret};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
@@ -256,12 +256,16 @@ impl Store for PostgresStore {
         accounts::recovery_codes_left(&self.db, id).await
     }
 
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>> {
+        accounts::rekey_usernames(&self.db).await
+    }
+
     async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
         accounts::create_credential(&self.db, credential, token_hash).await
     }
 
-    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
-        accounts::use_credential(&self.db, kind, token_hash, now).await
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64, lifetime: &SessionLifetime) -> Result<Option<(Credential, User)>> {
+        accounts::use_credential(&self.db, kind, token_hash, now, lifetime).await
     }
 
     async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>> {
@@ -272,8 +276,12 @@ impl Store for PostgresStore {
         accounts::revoke_credentials(&self.db, kind, actor, which).await
     }
 
-    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>> {
-        accounts::live_credentials(&self.db, ids).await
+    async fn live_credentials(&self, ids: &[String], now: i64, lifetime: &SessionLifetime) -> Result<Liveness> {
+        accounts::live_credentials(&self.db, ids, now, lifetime).await
+    }
+
+    async fn expire_sessions(&self, now: i64, lifetime: &SessionLifetime) -> Result<Vec<String>> {
+        accounts::expire_sessions(&self.db, now, lifetime).await
     }
 
     async fn create_invite(&self, code_hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_rooms.sql")),
     (4, include_str!("../migrations/0004_direct.sql")),
     (5, include_str!("../migrations/0005_guest_expiry.sql")),
+    (6, include_str!("../migrations/0006_username_case_folding.sql")),
 ];
 
 /// Creates the schema if asked for, and applies what is missing. The advisory lock is keyed by the
@@ -48,6 +49,9 @@ async fn apply(client: &mut Object, schema: Option<&str>) -> Result<(), OpenErro
         }
         let tx = client.transaction().await.map_err(OpenError::migrate)?;
         tx.batch_execute(sql).await.map_err(OpenError::migrate)?;
+        if *version == REKEY_VERSION {
+            rekey_usernames(&tx).await?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
             &[version, &confab_core::model::now_ms()],
@@ -56,6 +60,26 @@ async fn apply(client: &mut Object, schema: Option<&str>) -> Result<(), OpenErro
         .map_err(OpenError::migrate)?;
         tx.commit().await.map_err(OpenError::migrate)?;
         tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}
+
+/// Migration 6's Rust part: username keys by full Unicode case folding (`straße` and `strasse`
+/// are one name). Accounts that the new rule makes one keep their old key
+/// (`confab_core::accounts::username::rekey`). In the migration's transaction, under the
+/// migrations' advisory lock.
+const REKEY_VERSION: i64 = 6;
+
+async fn rekey_usernames(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), OpenError> {
+    use confab_core::accounts::username;
+    let rows = tx.query(crate::accounts::REKEY_SELECT, &[]).await.map_err(OpenError::migrate)?;
+    let stored = rows.iter().map(crate::accounts::stored_key).collect::<Result<Vec<_>, _>>().map_err(|e| OpenError::Migrate(e.to_string()))?;
+    let moves = username::rekey(&stored);
+    for (id, key) in &moves {
+        tx.execute(crate::accounts::REKEY_UPDATE, &[key, id]).await.map_err(OpenError::migrate)?;
+    }
+    if !moves.is_empty() {
+        tracing::info!(changed = moves.len(), "recomputed username keys with full case folding");
     }
     Ok(())
 }

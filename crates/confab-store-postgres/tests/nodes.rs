@@ -68,3 +68,38 @@ async fn two_nodes_appending_to_one_room_stay_gap_free() {
     let (applied, distinct, top): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!((applied, distinct), (top, top), "each migration applied once");
 }
+
+/// A schema written before full case folding (migration 6 not applied, keys lower-cased only) is
+/// rekeyed when a node opens it: `straße` moves to the key of `strasse`; of the old pair `groß` and
+/// `gross` (created in that order), `gross` keeps the key it holds and `groß` its old one.
+#[tokio::test]
+async fn opening_a_schema_from_before_case_folding_rekeys_usernames() {
+    use confab_core::accounts::username::{key, legacy_key};
+    use confab_core::accounts::NewUser;
+    let schema = TestSchema::new();
+    let settings = schema.settings();
+    let store = PostgresStore::open(&settings, Arc::new(Recorder::default())).await.expect("open");
+    let old = |name: &str| NewUser {
+        username: name.into(),
+        username_key: legacy_key(name),
+        display_name: name.into(),
+        password_hash: "$argon2id$fake".into(),
+        admin: false,
+    };
+    let strasse = store.create_user(&old("straße")).await.unwrap();
+    let gross_old = store.create_user(&old("groß")).await.unwrap();
+    let gross_new = store.create_user(&old("gross")).await.unwrap();
+    drop(store);
+    let (client, conn) = tokio_postgres::connect(&support::database_url(), tokio_postgres::NoTls).await.unwrap();
+    let task = tokio::spawn(conn);
+    client.batch_execute(&format!("DELETE FROM {}.schema_migrations WHERE version = 6", schema.name)).await.unwrap();
+    drop(client);
+    let _ = task.await;
+
+    let store = PostgresStore::open(&settings, Arc::new(Recorder::default())).await.expect("reopen");
+    assert_eq!(store.user_by_key(&key("STRASSE")).await.unwrap().map(|u| u.actor.id), Some(strasse.actor.id));
+    assert_eq!(store.user_by_key(&key("gross")).await.unwrap().map(|u| u.actor.id), Some(gross_new.actor.id));
+    let kept = store.user(&gross_old.actor.id).await.unwrap().unwrap();
+    assert_eq!(kept.username_key, legacy_key("groß"), "the later-moving one of a colliding pair keeps its old key");
+    assert!(store.rekey_usernames().await.unwrap().is_empty(), "done once");
+}

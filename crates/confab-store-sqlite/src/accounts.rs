@@ -4,7 +4,7 @@
 //! and SQLite's write lock (with the busy timeout every connection sets) orders it with the
 //! writer's batches, exactly as it orders the writes of a `confab admin` process on the same file.
 
-use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{username, Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::error::{ChatError, ErrorCode, Result};
 use confab_core::model::{now_ms, Actor, ActorId, ActorKind};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -111,6 +111,26 @@ pub fn users(c: &Connection) -> Result<Vec<User>> {
         .map_err(read_err)
 }
 
+/// Applies [`username::rekey`] to the stored keys (`users` read oldest first), in the caller's
+/// transaction; the migration that introduced full case folding runs it, and
+/// [`rekey_usernames`] for the store method.
+pub fn rekey_in(c: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let stored = c
+        .prepare("SELECT actor_id, username, username_key FROM users ORDER BY created_at, actor_id")?
+        .query_map([], |r| Ok(username::StoredKey { id: r.get(0)?, username: r.get(1)?, key: r.get(2)? }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let moves = username::rekey(&stored);
+    let mut update = c.prepare("UPDATE users SET username_key = ?1 WHERE actor_id = ?2")?;
+    for (id, key) in &moves {
+        update.execute((key, id))?;
+    }
+    Ok(moves)
+}
+
+pub fn rekey_usernames(c: &Connection) -> Result<Vec<(String, String)>> {
+    immediate(c, |c| rekey_in(c).map_err(db))
+}
+
 pub fn update_user(c: &Connection, id: &ActorId, change: &UserChange) -> Result<bool> {
     let id = id.as_str();
     immediate(c, |c| {
@@ -203,21 +223,19 @@ fn credential_row(kind: CredentialKind) -> impl Fn(&Row<'_>) -> rusqlite::Result
     }
 }
 
-/// Last-use times are kept to the minute: a credential used within a minute of its recorded last
-/// use is not written again, so that reading it costs no write per request.
-const LAST_USED_RESOLUTION_MS: i64 = 60_000;
-
-pub fn use_credential(c: &Connection, kind: CredentialKind, hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
+pub fn use_credential(c: &Connection, kind: CredentialKind, hash: &[u8], now: i64, lifetime: &SessionLifetime) -> Result<Option<(Credential, User)>> {
     let (table, label) = table(kind);
     let select = format!("SELECT id, actor_id, {label}, created_at, last_used_at FROM {table} WHERE token_hash = ?1");
-    let Some(cred) = c.prepare_cached(&select).and_then(|mut s| s.query_row([hash], credential_row(kind)).optional()).map_err(read_err)? else {
+    let Some(mut cred) = c.prepare_cached(&select).and_then(|mut s| s.query_row([hash], credential_row(kind)).optional()).map_err(read_err)? else {
         return Ok(None);
     };
+    if lifetime.expired(&cred, now) {
+        return Ok(None);
+    }
     let Some(user) = user_where(c, "u.actor_id", cred.actor.as_str())? else {
         return Err(ChatError::internal(format!("credential {} belongs to no account", cred.id)));
     };
-    let mut cred = cred;
-    if cred.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+    if lifetime.should_touch(cred.last_used_at, now) {
         let update = format!("UPDATE {table} SET last_used_at = ?1 WHERE id = ?2");
         immediate(c, |c| c.execute(&update, (now, &cred.id)).map(drop).map_err(db))?;
         cred.last_used_at = Some(now);
@@ -251,21 +269,47 @@ pub fn revoke_credentials(c: &Connection, kind: CredentialKind, actor: &ActorId,
     })
 }
 
-pub fn live_credentials(c: &Connection, ids: &[String]) -> Result<Vec<String>> {
-    let mut live = Vec::new();
+pub fn live_credentials(c: &Connection, ids: &[String], now: i64, lifetime: &SessionLifetime) -> Result<Liveness> {
+    let mut found = Liveness::default();
+    let mut touch = Vec::new();
     for kind in [CredentialKind::Session, CredentialKind::ApiToken] {
-        let (table, _) = table(kind);
+        let (table, label) = table(kind);
         let sql = format!(
-            "SELECT 1 FROM {table} t JOIN users u ON u.actor_id = t.actor_id WHERE t.id = ?1 AND u.disabled_at IS NULL"
+            "SELECT t.id, t.actor_id, t.{label}, t.created_at, t.last_used_at, u.disabled_at IS NOT NULL \
+             FROM {table} t JOIN users u ON u.actor_id = t.actor_id WHERE t.id = ?1"
         );
         let mut s = c.prepare_cached(&sql).map_err(db)?;
+        let row = credential_row(kind);
         for id in ids.iter().filter(|id| CredentialKind::of_id(id) == Some(kind)) {
-            if s.exists([id]).map_err(db)? {
-                live.push(id.clone());
+            let Some((cred, disabled)) = s.query_row([id], |r| Ok((row(r)?, r.get::<_, bool>(5)?))).optional().map_err(read_err)? else {
+                continue;
+            };
+            let id = cred.id.clone();
+            if found.file(cred, disabled, lifetime, now) {
+                touch.push(id);
             }
         }
     }
-    Ok(live)
+    if !touch.is_empty() {
+        immediate(c, |c| {
+            let mut s = c.prepare_cached("UPDATE sessions SET last_used_at = ?1 WHERE id = ?2").map_err(db)?;
+            for id in &touch {
+                s.execute((now, id)).map_err(db)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(found)
+}
+
+pub fn expire_sessions(c: &Connection, now: i64, lifetime: &SessionLifetime) -> Result<Vec<String>> {
+    let (created_cutoff, idle_cutoff) = lifetime.cutoffs(now);
+    immediate(c, |c| {
+        let mut s = c
+            .prepare("DELETE FROM sessions WHERE created_at <= ?1 OR COALESCE(last_used_at, created_at) <= ?2 RETURNING id")
+            .map_err(db)?;
+        s.query_map((created_cutoff, idle_cutoff), |r| r.get::<_, String>(0)).and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>()).map_err(db)
+    })
 }
 
 pub fn create_invite(c: &Connection, hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use confab_core::accounts::{Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{Credential, CredentialKind, Liveness, NewUser, Revoke, SessionLifetime, User, UserChange};
 use confab_core::direct::{OpenedDirect, Webhook, WebhookSecret};
 use confab_core::error::{ChatError, Result};
 use confab_core::event::Event;
@@ -150,14 +150,18 @@ impl Store for SqliteStore {
         self.readers.run(move |c| accounts::recovery_codes_left(c, &id)).await
     }
 
+    async fn rekey_usernames(&self) -> Result<Vec<(String, String)>> {
+        self.readers.run(accounts::rekey_usernames).await
+    }
+
     async fn create_credential(&self, credential: &Credential, token_hash: &[u8]) -> Result<()> {
         let (cred, hash) = (credential.clone(), token_hash.to_vec());
         self.readers.run(move |c| accounts::create_credential(c, &cred, &hash)).await
     }
 
-    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64) -> Result<Option<(Credential, User)>> {
-        let hash = token_hash.to_vec();
-        self.readers.run(move |c| accounts::use_credential(c, kind, &hash, now)).await
+    async fn use_credential(&self, kind: CredentialKind, token_hash: &[u8], now: i64, lifetime: &SessionLifetime) -> Result<Option<(Credential, User)>> {
+        let (hash, lifetime) = (token_hash.to_vec(), *lifetime);
+        self.readers.run(move |c| accounts::use_credential(c, kind, &hash, now, &lifetime)).await
     }
 
     async fn credentials(&self, kind: CredentialKind, actor: &ActorId) -> Result<Vec<Credential>> {
@@ -170,9 +174,14 @@ impl Store for SqliteStore {
         self.readers.run(move |c| accounts::revoke_credentials(c, kind, &actor, &which)).await
     }
 
-    async fn live_credentials(&self, ids: &[String]) -> Result<Vec<String>> {
-        let ids = ids.to_vec();
-        self.readers.run(move |c| accounts::live_credentials(c, &ids)).await
+    async fn live_credentials(&self, ids: &[String], now: i64, lifetime: &SessionLifetime) -> Result<Liveness> {
+        let (ids, lifetime) = (ids.to_vec(), *lifetime);
+        self.readers.run(move |c| accounts::live_credentials(c, &ids, now, &lifetime)).await
+    }
+
+    async fn expire_sessions(&self, now: i64, lifetime: &SessionLifetime) -> Result<Vec<String>> {
+        let lifetime = *lifetime;
+        self.readers.run(move |c| accounts::expire_sessions(c, now, &lifetime)).await
     }
 
     async fn create_invite(&self, code_hash: &[u8], created_by: Option<&ActorId>, expires_at: i64) -> Result<()> {

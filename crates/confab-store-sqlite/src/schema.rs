@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_rooms.sql")),
     (5, include_str!("../migrations/0005_direct.sql")),
     (6, include_str!("../migrations/0006_guest_expiry.sql")),
+    (7, include_str!("../migrations/0007_username_case_folding.sql")),
 ];
 
 /// What a connection is for: its page cache and checkpointing differ.
@@ -78,12 +79,36 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         }
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if let Some(step) = code_step(*version) {
+            step(&tx)?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             (version, confab_core::model::now_ms()),
         )?;
         tx.commit()?;
         tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}
+
+/// The Rust part of a migration, run after its SQL in the transaction that records it.
+type CodeStep = fn(&Connection) -> rusqlite::Result<()>;
+
+/// The migrations that have a Rust part.
+fn code_step(version: i64) -> Option<CodeStep> {
+    match version {
+        7 => Some(rekey_usernames),
+        _ => None,
+    }
+}
+
+/// 7: username keys by full Unicode case folding (`straße` and `strasse` are one name). Accounts
+/// that the new rule makes one keep their old key (`confab_core::accounts::username::rekey`).
+fn rekey_usernames(c: &Connection) -> rusqlite::Result<()> {
+    let moves = crate::accounts::rekey_in(c)?;
+    if !moves.is_empty() {
+        tracing::info!(changed = moves.len(), "recomputed username keys with full case folding");
     }
     Ok(())
 }

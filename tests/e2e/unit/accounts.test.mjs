@@ -81,14 +81,15 @@ class FakeSocket {
   drop(code, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
 }
 
-test('direct_opened reaches onDirect; a close the page says is final stops reconnecting', async () => {
+test('direct_opened reaches onDirect, added_to_room onAdded; a close the page says is final stops reconnecting', async () => {
   FakeSocket.all = [];
-  const seen = { direct: [], closed: [], states: [] };
+  const seen = { direct: [], added: [], closed: [], states: [] };
   const conn = new Connection({
     url: 'ws://x/ws', WebSocketImpl: FakeSocket, random: () => 0,
     handlers: {
       onState: (s) => seen.states.push(s),
       onDirect: (room) => seen.direct.push(room),
+      onAdded: (room) => seen.added.push(room),
       onClosed: (code, reason) => { seen.closed.push([code, reason]); return reason === 'session_revoked'; },
     },
   });
@@ -98,6 +99,10 @@ test('direct_opened reaches onDirect; a close the page says is final stops recon
   ws.receive({ type: 'direct_opened', room: 'dm_1', members: [me, olga] });
   ws.receive({ type: 'direct_opened', members: [] }); // no room: ignored
   assert.deepEqual(seen.direct, [{ name: 'dm_1', kind: 'direct', members: [me, olga] }]);
+  ws.receive({ type: 'added_to_room', room: 'den', by: olga });
+  ws.receive({ type: 'added_to_room', room: { name: 'den' } }); // not a name: ignored
+  ws.receive({ type: 'added_to_room', room: 'den', by: 'olga' }); // no actor: the room still counts
+  assert.deepEqual(seen.added, [{ name: 'den', by: olga }, { name: 'den', by: null }]);
 
   ws.drop(4001, 'resync');
   assert.deepEqual(seen.closed, [[4001, 'resync']]);

@@ -8,8 +8,9 @@
 //! and resumes with `since`; and a Socket.IO client that connects, joins, sends, leaves and
 //! disconnects over and over. Every `--interval-secs` a sample: server RSS, p50/p99 of the
 //! deliveries in the interval, how many. At the end, least-squares slopes over the samples (the first
-//! one, warm-up, left out): memory is flat when it grew by less than 10 % of its mean over the run,
-//! latency when p99 grew by less than max(5 ms, half its median). `ok` needs deliveries, no gap and
+//! one, warm-up, left out), and again over the second half of the run (after the caches have filled):
+//! memory is flat when it grew by less than 10 % of its mean over the span, latency when p99 grew by
+//! less than max(5 ms, half its median). `ok` needs deliveries, no gap and
 //! no error; flatness is reported beside it (a shared machine can make latency drift).
 
 use std::cell::{Cell, RefCell};
@@ -249,6 +250,53 @@ async fn sio_visitor(st: Rc<State>, room: String, name: String, every: Duration)
     Ok(())
 }
 
+/// How memory and p99 moved over a run of samples: least-squares slopes per minute. Memory is flat
+/// when it grew by less than 10 % of its mean over the span, latency when p99 grew by less than
+/// max(5 ms, half its median).
+struct Trend {
+    span_min: f64,
+    rss_slope: f64,
+    rss_mean: f64,
+    p99_slope: f64,
+    p99_median: f64,
+    has_rss: bool,
+}
+
+impl Trend {
+    fn of(samples: &[&Value]) -> Trend {
+        let mins: Vec<f64> = samples.iter().map(|v| v["t_s"].as_f64().unwrap_or(0.0) / 60.0).collect();
+        let rss: Vec<f64> = samples.iter().filter_map(|v| v["rss_kib"].as_f64()).collect();
+        let p99: Vec<f64> = samples.iter().map(|v| v["p99_ms"].as_f64().unwrap_or(0.0)).collect();
+        let has_rss = rss.len() == mins.len() && !rss.is_empty();
+        let (rss_slope, rss_mean) =
+            if has_rss { (slope(&mins, &rss), rss.iter().sum::<f64>() / rss.len() as f64) } else { (0.0, 0.0) };
+        Trend {
+            span_min: mins.last().copied().unwrap_or(0.0) - mins.first().copied().unwrap_or(0.0),
+            rss_slope,
+            rss_mean,
+            p99_slope: slope(&mins, &p99),
+            p99_median: median(&p99),
+            has_rss,
+        }
+    }
+
+    fn rss_flat(&self) -> bool {
+        !self.has_rss || self.rss_slope * self.span_min < 0.1 * self.rss_mean
+    }
+
+    fn latency_flat(&self) -> bool {
+        self.p99_slope * self.span_min < (0.5 * self.p99_median).max(5.0)
+    }
+
+    fn rss_slope_kib_per_min(&self) -> f64 {
+        (self.rss_slope * 10.0).round() / 10.0
+    }
+
+    fn p99_slope_ms_per_min(&self) -> f64 {
+        (self.p99_slope * 1000.0).round() / 1000.0
+    }
+}
+
 /// Least-squares slope of `ys` over `xs` (per unit of x).
 fn slope(xs: &[f64], ys: &[f64]) -> f64 {
     let n = xs.len() as f64;
@@ -331,20 +379,14 @@ pub(super) async fn run(cli: &Cli, opts: ConnOpts, s: Soak) -> (Value, bool) {
     st.stop.set(true);
     sleep(Duration::from_millis(700)).await;
 
-    // Slopes over the samples after the first (warm-up).
+    // Slopes over the samples after the first (warm-up), and over the second half of the run: caches
+    // that fill for the first minutes make the whole run's memory slope say little about a leak.
     let steady: Vec<&Value> = samples.iter().skip(1).collect();
-    let mins: Vec<f64> = steady.iter().map(|v| v["t_s"].as_f64().unwrap_or(0.0) / 60.0).collect();
-    let rss: Vec<f64> = steady.iter().filter_map(|v| v["rss_kib"].as_f64()).collect();
-    let p99: Vec<f64> = steady.iter().map(|v| v["p99_ms"].as_f64().unwrap_or(0.0)).collect();
-    let span_min = mins.last().copied().unwrap_or(0.0) - mins.first().copied().unwrap_or(0.0);
-    let (rss_slope, rss_mean) = if rss.len() == mins.len() && !rss.is_empty() {
-        (slope(&mins, &rss), rss.iter().sum::<f64>() / rss.len() as f64)
-    } else {
-        (0.0, 0.0)
-    };
-    let p99_slope = slope(&mins, &p99);
-    let rss_flat = rss.is_empty() || rss_slope * span_min < 0.1 * rss_mean;
-    let latency_flat = p99_slope * span_min < (0.5 * median(&p99)).max(5.0);
+    let whole = Trend::of(&steady);
+    let half_from = steady.last().and_then(|v| v["t_s"].as_f64()).unwrap_or(0.0) / 2.0;
+    let second_half: Vec<&Value> =
+        steady.iter().copied().filter(|v| v["t_s"].as_f64().unwrap_or(0.0) >= half_from).collect();
+    let late = Trend::of(&second_half);
     let n = &st.n;
     let ok = n.deliveries.get() > 0 && n.gaps.get() == 0 && n.errors.get() == 0;
     let out = json!({
@@ -358,12 +400,21 @@ pub(super) async fn run(cli: &Cli, opts: ConnOpts, s: Soak) -> (Value, bool) {
             "leaves": n.leaves.get(), "reconnects": n.reconnects.get(), "gaps": n.gaps.get(),
             "errors": n.errors.get(),
         },
-        "rss_slope_kib_per_min": (rss_slope * 10.0).round() / 10.0,
-        "rss_mean_kib": rss_mean.round(),
-        "rss_flat": rss_flat,
-        "p99_slope_ms_per_min": (p99_slope * 1000.0).round() / 1000.0,
-        "p99_median_ms": median(&p99),
-        "latency_flat": latency_flat,
+        "rss_slope_kib_per_min": whole.rss_slope_kib_per_min(),
+        "rss_mean_kib": whole.rss_mean.round(),
+        "rss_flat": whole.rss_flat(),
+        "p99_slope_ms_per_min": whole.p99_slope_ms_per_min(),
+        "p99_median_ms": whole.p99_median,
+        "latency_flat": whole.latency_flat(),
+        "second_half": {
+            "from_s": half_from.round(),
+            "rss_slope_kib_per_min": late.rss_slope_kib_per_min(),
+            "rss_mean_kib": late.rss_mean.round(),
+            "rss_flat": late.rss_flat(),
+            "p99_slope_ms_per_min": late.p99_slope_ms_per_min(),
+            "p99_median_ms": late.p99_median,
+            "latency_flat": late.latency_flat(),
+        },
         "first_error": st.first_error.borrow().clone(),
         "samples": samples,
     });

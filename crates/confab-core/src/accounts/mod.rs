@@ -82,6 +82,74 @@ pub struct Credential {
     pub last_used_at: Option<i64>,
 }
 
+/// How long sessions live (API tokens are not limited by it: they end when revoked). A session
+/// ends when it goes `idle_ms` without a recorded use, or `max_ms` after it was made, whichever
+/// comes first; it is then refused exactly like a revoked one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetime {
+    /// Longest time without a recorded use (`--session-idle-days`).
+    pub idle_ms: i64,
+    /// Longest life from sign-in, however much it is used (`--session-max-days`).
+    pub max_ms: i64,
+    /// A use is recorded only when the last recorded one is at least this old
+    /// (`--session-touch-secs`), so that using a credential costs no write per request. A session
+    /// may therefore end up to this much before `idle_ms` after its real last use.
+    pub touch_ms: i64,
+}
+
+impl SessionLifetime {
+    /// The defaults: 30 days idle, 90 days at most, uses recorded to the minute.
+    pub const DEFAULT: SessionLifetime = SessionLifetime { idle_ms: 30 * DAY_MS, max_ms: 90 * DAY_MS, touch_ms: 60_000 };
+
+    /// Whether `credential` has ended by `now` (ms): always false for an API token.
+    pub fn expired(&self, credential: &Credential, now: i64) -> bool {
+        credential.kind == CredentialKind::Session
+            && (now - credential.created_at >= self.max_ms
+                || now - credential.last_used_at.unwrap_or(credential.created_at) >= self.idle_ms)
+    }
+
+    /// Whether a use at `now` should be written, given the last recorded one.
+    pub fn should_touch(&self, last_used_at: Option<i64>, now: i64) -> bool {
+        last_used_at.is_none_or(|t| now - t >= self.touch_ms)
+    }
+
+    /// The cut-offs for a query at `now`: a session created at or before the first, or last used
+    /// (never used: created) at or before the second, has expired.
+    pub fn cutoffs(&self, now: i64) -> (i64, i64) {
+        (now - self.max_ms, now - self.idle_ms)
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The answer of [`crate::store::Store::live_credentials`]: of the ids asked about, those still
+/// live, and those that exist but are sessions past their lifetime. Any other id was revoked (or
+/// never existed, or its account is disabled).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Liveness {
+    pub live: Vec<String>,
+    pub expired: Vec<String>,
+}
+
+impl Liveness {
+    /// Files a credential found by id: under `expired`, under `live`, or nowhere (its account is
+    /// disabled). Returns whether a use at `now` should be recorded for it: a live session whose last
+    /// recorded use is older than the lifetime's touch interval.
+    pub fn file(&mut self, credential: Credential, disabled: bool, lifetime: &SessionLifetime, now: i64) -> bool {
+        if lifetime.expired(&credential, now) {
+            self.expired.push(credential.id);
+            false
+        } else if disabled {
+            false
+        } else {
+            let touch =
+                credential.kind == CredentialKind::Session && lifetime.should_touch(credential.last_used_at, now);
+            self.live.push(credential.id);
+            touch
+        }
+    }
+}
+
 /// Which of an account's credentials of one kind to revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revoke {

@@ -1,9 +1,15 @@
 //! Usernames: the name that identifies an account (display names may change; usernames do not).
 //!
 //! Two usernames are the same account when their [`key`]s are equal. The key is the username after
-//! NFKC (fullwidth `ｓａｍ` is `sam`), Unicode lower-casing (`Sam` is `sam`), and the confusable
-//! skeleton of Unicode TR #39 (`unicode-security`), which maps characters that look alike onto one
-//! prototype: a name that *looks* like a taken one is taken too.
+//! NFKC (fullwidth `ｓａｍ` is `sam`, the ligature `ﬁ` is `fi`), full Unicode case folding
+//! (CaseFolding.txt, statuses C and F, through the `caseless` crate: `Sam` is `sam`, `ß` and `ẞ` are
+//! `ss`, Greek `Σ`, `σ` and final `ς` are one letter), and the confusable skeleton of Unicode TR #39
+//! (`unicode-security`), which maps characters that look alike onto one prototype: a name that
+//! *looks* like a taken one is taken too.
+//!
+//! Keys made before full case folding (lower-casing only: `straße` and `strasse` had two keys) are
+//! recomputed when a store opens; [`rekey`] decides the new keys, [`legacy_key`] is the old rule,
+//! kept for the accounts whose new key another account already had (see [`rekey`]).
 //!
 //! Refused outright:
 //! - invisible, control, format and bidi characters ([`crate::names::is_invisible`]): `sa\u{200B}m`
@@ -14,6 +20,7 @@
 //! - a name without a letter or digit (`...`, `-_-`): punctuation alone names nobody, and dots alone
 //!   read as path steps wherever a username is shown in a path.
 
+use caseless::Caseless;
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
 
@@ -58,9 +65,24 @@ pub fn parse(raw: &str) -> Result<Username> {
     Ok(Username { key: key(&name), name })
 }
 
-/// The key of an already NFKC-normalised name: lower-cased, then its TR #39 skeleton, lower-cased
-/// again (a prototype may be upper case), so look-alikes share one key.
+/// Full case folding then NFKC, twice (folding can undo a normalisation and back, e.g. `ǰ` folds to
+/// `j` + a combining caron): Unicode's NFKC_Casefold in effect, for the letters a username may have.
+fn fold(s: &str) -> String {
+    let once: String = s.nfkc().default_case_fold().nfkc().collect();
+    once.chars().default_case_fold().nfkc().collect()
+}
+
+/// The key of an already NFKC-normalised name: case-folded, then its TR #39 skeleton, folded again
+/// (a prototype may be upper case), so look-alikes and case variants share one key.
 pub fn key(name: &str) -> String {
+    let folded = fold(name);
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    fold(&skeleton)
+}
+
+/// The key as it was computed before full case folding (simple lower-casing), for the accounts
+/// whose stored key is still the old one because the new one was taken ([`rekey`]).
+pub fn legacy_key(name: &str) -> String {
     let lower: String = name.nfkc().flat_map(char::to_lowercase).collect();
     let skeleton: String = unicode_security::skeleton(&lower).collect();
     skeleton.nfkc().flat_map(char::to_lowercase).collect()
@@ -80,6 +102,51 @@ pub fn unmatchable(raw: &str) -> bool {
     raw.trim().chars().any(crate::names::is_invisible)
 }
 
+/// The old-rule key to look an account up by when signing in ([`legacy_key`] of the typed name).
+pub fn lookup_legacy_key(raw: &str) -> String {
+    let name: String = raw.trim().nfkc().collect();
+    legacy_key(&name)
+}
+
+/// One account for [`rekey`]: its id, its username and the key stored for it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: String,
+    pub username: String,
+    pub key: String,
+}
+
+/// Which stored username keys to change to [`key`] of the username, and in which order, so that
+/// keys stay unique after every single change (the store's unique index checks each statement).
+///
+/// `accounts` must be in creation order (oldest first). An account moves to its new key when no
+/// other account holds that key at that moment; passes repeat until nothing moves, so a key freed
+/// by a later account's move is taken on the next pass. An account whose new key is still held by
+/// another (two existing accounts that full case folding makes one, such as `straße` and `strasse`)
+/// keeps its old key: both remain, both can sign in (sign-in also tries [`legacy_key`] for such
+/// accounts), and no new account can take either name. Returns `(id, new key)` in the order to apply.
+pub fn rekey(accounts: &[StoredKey]) -> Vec<(String, String)> {
+    use std::collections::HashSet;
+    let mut held: HashSet<String> = accounts.iter().map(|a| a.key.clone()).collect();
+    let mut current: Vec<String> = accounts.iter().map(|a| a.key.clone()).collect();
+    let wanted: Vec<String> = accounts.iter().map(|a| key(&a.username)).collect();
+    let mut moves = Vec::new();
+    loop {
+        let before = moves.len();
+        for (i, account) in accounts.iter().enumerate() {
+            if current[i] != wanted[i] && !held.contains(&wanted[i]) {
+                held.remove(&current[i]);
+                held.insert(wanted[i].clone());
+                current[i] = wanted[i].clone();
+                moves.push((account.id.clone(), wanted[i].clone()));
+            }
+        }
+        if moves.len() == before {
+            return moves;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +161,48 @@ mod tests {
         assert_eq!(wide.key, sam.key);
         assert_eq!(lookup_key(" Ｓam "), sam.key);
         assert_ne!(parse("sammy").unwrap().key, sam.key);
+    }
+
+    #[test]
+    fn full_case_folding_makes_one_key() {
+        let key_of = |s: &str| parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}")).key;
+        let strasse = key_of("strasse");
+        for same in ["straße", "STRASSE", "Straße", "STRAẞE", "ｓｔｒａｓｓｅ"] {
+            assert_eq!(key_of(same), strasse, "{same:?}");
+        }
+        // The ligature ﬁ (U+FB01) is NFKC's "fi"; its fold is "fi" too.
+        assert_eq!(key_of("\u{FB01}sh"), key_of("fish"));
+        assert_eq!(key_of("FISH"), key_of("fish"));
+        // Greek sigma in its three forms.
+        let sigma = key_of("\u{3C3}\u{3BF}\u{3C6}\u{3BF}\u{3C3}");
+        assert_eq!(key_of("\u{3C3}\u{3BF}\u{3C6}\u{3BF}\u{3C2}"), sigma, "final sigma");
+        assert_eq!(key_of("\u{3A3}\u{39F}\u{3A6}\u{39F}\u{3A3}"), sigma, "capital sigma");
+        assert_eq!(lookup_key(" STRAẞE "), strasse);
+        assert_ne!(key_of("strase"), strasse);
+        // The old rule kept them apart: this is what existing databases hold.
+        assert_ne!(legacy_key("straße"), legacy_key("strasse"));
+        assert_eq!(legacy_key("Sam"), key("sam"), "plain names keep their key");
+    }
+
+    #[test]
+    fn rekey_moves_keys_in_creation_order_and_keeps_collisions_on_their_old_key() {
+        let at = |id: &str, name: &str| StoredKey { id: id.into(), username: name.into(), key: legacy_key(name) };
+        // Already right: nothing to do.
+        assert!(rekey(&[at("u_1", "sam"), at("u_2", "bob")]).is_empty());
+        // straße alone moves to the new key.
+        let moves = rekey(&[at("u_1", "straße"), at("u_2", "bob")]);
+        assert_eq!(moves, [("u_1".to_string(), key("strasse"))]);
+        // straße (older) and strasse: strasse already holds the new key, straße keeps its old one.
+        assert!(rekey(&[at("u_1", "straße"), at("u_2", "strasse")]).is_empty());
+        // Two that both move onto one key: the older gets it, the later keeps its old key.
+        let moves = rekey(&[at("u_1", "straße"), at("u_2", "STRAẞE")]);
+        assert_eq!(moves, [("u_1".to_string(), key("strasse"))]);
+        // A key freed by a later move is taken on the next pass (u_2's stored key is the one u_1
+        // wants; u_2 moves away from it after u_1 was looked at).
+        let older = at("u_1", "straße");
+        let freeing = StoredKey { id: "u_2".into(), username: "strassen".into(), key: key("strasse") };
+        let moves = rekey(&[older, freeing]);
+        assert_eq!(moves, [("u_2".to_string(), key("strassen")), ("u_1".to_string(), key("strasse"))]);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   the server's hub turns into a `direct_opened` notice to the members' own connections only (it
 //!   never reaches the lobby: see `fanout::Hub`).
 //! - Webhooks belong to one room; its moderators create, list and revoke them. A POST with the right
-//!   secret posts a message as the webhook (the secret's hash compared in constant time).
+//!   secret posts a message as the webhook (the secret's hash compared in constant time). Both ask
+//!   the authorization gate (`ManageWebhooks`, and `Send` by the webhook's actor), as every action does.
 
 use subtle::ConstantTimeEq;
 
@@ -15,7 +16,8 @@ use super::Chat;
 use crate::accounts::username;
 use crate::direct::{self, MyRoom, Webhook, WebhookSecret};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::model::{self, Actor, ActorId, ActorKind, ActorRef, Content, Room, RoomKind};
+use crate::authz::{Action, Standing};
+use crate::model::{self, Actor, ActorId, ActorKind, ActorRef, Content, Role, Room, RoomKind};
 use crate::store::{Appended, BoxFuture, NewEvent};
 
 /// Longest webhook name, as display names.
@@ -113,28 +115,13 @@ impl Chat {
         Ok(out)
     }
 
-    /// Checks that the actor moderates the room (webhooks are a moderator's tool). Someone who may
-    /// not see the room gets `room_not_found`, as for a room that does not exist.
+    /// Asks the gate whether the actor may manage the room's webhooks (`ManageWebhooks`: its
+    /// moderators and owner, administrators in public rooms; never in a direct conversation, never a
+    /// webhook). Someone who may not see the room gets `room_not_found`, as for a room that does not exist.
     async fn moderates(&self, actor: &Actor, room: &Room) -> Result<()> {
-        let role = self.store.role(room.id, &actor.id).await?;
-        let visible = match room.kind {
-            RoomKind::Public => true,
-            RoomKind::Private => role.is_some(),
-            RoomKind::Direct => role.is_some() && actor.kind == ActorKind::User,
-        };
-        if !visible {
-            return Err(ChatError::room_not_found(&room.name));
-        }
-        if room.kind == RoomKind::Direct {
-            return Err(ChatError::forbidden("direct conversations have no webhooks"));
-        }
-        if !role.is_some_and(|r| r.moderates()) {
-            return Err(ChatError::forbidden("only the room's owner and moderators manage its webhooks"));
-        }
-        if actor.kind == ActorKind::Webhook {
-            return Err(ChatError::forbidden("a webhook cannot manage webhooks"));
-        }
-        Ok(())
+        let m = self.store.membership(room.id, &actor.id).await?;
+        let standing = Standing { room: &room.name, kind: room.kind, role: m.role, banned: m.banned, ..Standing::default() };
+        self.allow(Some(actor), Action::ManageWebhooks, &standing)
     }
 
     /// Creates a webhook for the room; `secret_hash` is the hash of the secret the caller shows once.
@@ -174,15 +161,27 @@ impl Chat {
     }
 
     /// Posts a message as the webhook, into its room, under `username` (validated as a display
-    /// name) or the webhook's name; resolves once stored.
+    /// name) or the webhook's name, once the gate allows it (`Send` by a `webhook` actor); resolves
+    /// once stored. The webhook is a member of its own room (its row binds it there) unless a
+    /// moderator banned its actor: then the gate refuses it, `forbidden` in a public room. In a
+    /// private room the gate answers `room_not_found`, which a webhook POST turns into
+    /// `webhook_not_found`, so that the URL's holder does not learn the room's name.
     pub async fn post_webhook(&self, hook: &WebhookSecret, text: &str, username: Option<&str>) -> Result<BoxFuture<Result<Appended>>> {
+        let me = Actor { id: hook.webhook.id.clone(), name: hook.webhook.name.clone(), kind: ActorKind::Webhook, admin: false };
+        let room = &hook.room;
+        let m = self.store.membership(room.id, &me.id).await?;
+        let standing = Standing { room: &room.name, kind: room.kind, role: (!m.banned).then_some(Role::Member), banned: m.banned, ..Standing::default() };
+        self.allow(Some(&me), Action::Send, &standing).map_err(|e| match e.code {
+            ErrorCode::RoomNotFound => webhook_not_found(),
+            _ => e,
+        })?;
         let text = model::message_text(text, &self.limits)?;
         let name = match username.map(str::trim).filter(|u| !u.is_empty()) {
             Some(u) => model::display_name(u)?,
             None => hook.webhook.name.clone(),
         };
-        let actor = ActorRef { id: hook.webhook.id.clone(), name };
-        Ok(self.store.append(&hook.room, actor, NewEvent::Message { content: Content { text }, client_id: None }))
+        let actor = ActorRef { id: me.id, name };
+        Ok(self.store.append(room, actor, NewEvent::Message { content: Content { text }, client_id: None }))
     }
 }
 

@@ -15,13 +15,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_core::accounts::{self as core, new_credential_id, password, totp, username, Credential, CredentialKind, NewUser, Revoke, User, UserChange};
+use confab_core::accounts::{
+    self as core, new_credential_id, password, totp, username, Credential, CredentialKind, NewUser, Revoke, SessionLifetime, User, UserChange,
+};
 use confab_core::authz::GuestAccess;
 use confab_core::model::{now_ms, ActorId};
 use confab_core::store::Store;
 use confab_core::{ChatError, ErrorCode, Result};
 
 use crate::config::{Config, Registration};
+use crate::conn::CloseReason;
 use crate::http::auth;
 use crate::identity::{API_TOKEN_PREFIX, SESSION_PREFIX};
 use hasher::Hasher;
@@ -45,6 +48,8 @@ pub struct Accounts {
     pub hasher: Hasher,
     pub throttle: Throttle,
     pub registry: Arc<Registry>,
+    /// How long sessions live (idle timeout, longest life, how often a use is written).
+    pub lifetime: SessionLifetime,
 }
 
 /// A new session: its account, the token (shown once) and the session's id.
@@ -79,7 +84,9 @@ fn new_secret(prefix: &str) -> (String, Vec<u8>) {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+    /// The service with `config`'s settings; `lifetime` is [`Config::session_lifetime`], checked
+    /// by the caller (start-up refuses settings that do not fit together).
+    pub fn new(store: Arc<dyn Store>, config: &Config, lifetime: SessionLifetime) -> Self {
         Accounts {
             store,
             registration: config.registration,
@@ -93,6 +100,7 @@ impl Accounts {
                 config.signin_attempts_per_address,
             ),
             registry: Arc::new(Registry::default()),
+            lifetime,
         }
     }
 
@@ -107,6 +115,7 @@ impl Accounts {
             hasher: Hasher::new(1, 8),
             throttle: Throttle::new(Duration::from_secs(900), 10, 50),
             registry: Arc::new(Registry::default()),
+            lifetime: SessionLifetime::DEFAULT,
         }
     }
 
@@ -126,13 +135,43 @@ impl Accounts {
     pub async fn create_user(&self, raw_username: &str, pass: &str, display_name: Option<&str>, admin: bool) -> Result<User> {
         let name = username::parse(raw_username)?;
         let display = confab_core::model::display_name(display_name.unwrap_or(&name.name))?;
-        if self.store.user_by_key(&name.key).await?.is_some() {
-            return Err(ChatError::new(ErrorCode::UsernameTaken, "that username is taken (or looks like one that is)"));
-        }
+        self.check_free(&name).await?;
         let password_hash = self.hash_new_password(pass).await?;
         self.store
             .create_user(&NewUser { username: name.name, username_key: name.key, display_name: display, password_hash, admin })
             .await
+    }
+
+    /// `username_taken` if the name's key is an account's, or its key by the rule before full case
+    /// folding is (an account that kept its old key at the migration: a new `strasse` must not sit
+    /// beside an old `straße` under two keys).
+    async fn check_free(&self, name: &username::Username) -> Result<()> {
+        let legacy = username::legacy_key(&name.name);
+        if self.store.user_by_key(&name.key).await?.is_some() || (legacy != name.key && self.store.user_by_key(&legacy).await?.is_some()) {
+            return Err(ChatError::new(ErrorCode::UsernameTaken, "that username is taken (or looks like one that is)"));
+        }
+        Ok(())
+    }
+
+    /// The account a typed username signs in to: the one with its key; or, when the typed name's
+    /// old-rule key ([`username::legacy_key`]) belongs to an account that kept its old key at the
+    /// case-folding migration (its stored key is not today's key of its username), that one: both
+    /// of two accounts the new rule made one keep signing in as before.
+    pub async fn account_for_sign_in(&self, raw_username: &str) -> Result<Option<User>> {
+        // A name with a character no username may hold (after the white space around it) matches no
+        // account, and is not looked up: PostgreSQL would refuse a NUL in the query's text.
+        if username::unmatchable(raw_username) {
+            return Ok(None);
+        }
+        let by_key = self.store.user_by_key(&username::lookup_key(raw_username)).await?;
+        let legacy = username::lookup_legacy_key(raw_username);
+        if legacy == username::lookup_key(raw_username) {
+            return Ok(by_key);
+        }
+        match self.store.user_by_key(&legacy).await? {
+            Some(kept) if kept.username_key != username::key(&kept.username) => Ok(Some(kept)),
+            _ => Ok(by_key),
+        }
     }
 
     /// `POST /api/auth/register`: the registration setting, then the account, then a session.
@@ -150,9 +189,7 @@ impl Accounts {
         let name = username::parse(raw_username)?;
         password::check_policy(pass, self.password_min_chars)?;
         confab_core::model::display_name(display_name.unwrap_or(&name.name))?;
-        if self.store.user_by_key(&name.key).await?.is_some() {
-            return Err(ChatError::new(ErrorCode::UsernameTaken, "that username is taken (or looks like one that is)"));
-        }
+        self.check_free(&name).await?;
         if self.registration == Registration::Invite {
             let code = invite.unwrap_or_default();
             if !self.store.take_invite(&auth::hash_token(code.trim()), now_ms()).await? {
@@ -168,9 +205,7 @@ impl Accounts {
     pub async fn login(&self, raw_username: &str, pass: &str, code: Option<&str>, ip: IpAddr, user_agent: &str) -> Result<SignedIn, LoginError> {
         let key = username::lookup_key(raw_username);
         self.throttle.check(&key, ip).map_err(LoginError::Throttled)?;
-        // A name with a character no username may hold (after the white space around it) matches no
-        // account, and is not looked up: PostgreSQL would refuse a NUL in the query's text.
-        let user = if username::unmatchable(raw_username) { None } else { self.store.user_by_key(&key).await? };
+        let user = self.account_for_sign_in(raw_username).await?;
         let hash = user.as_ref().map_or(password::dummy_hash(), |u| u.password_hash.as_str());
         let matches = self.verify(pass, hash).await?;
         let user = match user {
@@ -237,7 +272,7 @@ impl Accounts {
             return Ok(Vec::new());
         }
         let ids = self.store.revoke_credentials(kind, actor, which).await?;
-        self.registry.close(&ids);
+        self.registry.close(&ids, CloseReason::SessionRevoked);
         Ok(ids)
     }
 

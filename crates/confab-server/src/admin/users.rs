@@ -14,7 +14,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use confab_core::accounts::{username, CredentialKind, Revoke, User, UserChange};
+use confab_core::accounts::{CredentialKind, Revoke, User, UserChange};
 use confab_core::store::{EventSink, Store};
 use confab_core::Event;
 
@@ -130,8 +130,7 @@ fn read_password(prompt: &str) -> Result<String, String> {
 
 async fn find(accounts: &Accounts, raw: &str) -> Result<User, String> {
     accounts
-        .store
-        .user_by_key(&username::lookup_key(raw))
+        .account_for_sign_in(raw)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no account named {raw:?}"))

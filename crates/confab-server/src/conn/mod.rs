@@ -8,7 +8,6 @@ pub mod queue;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sequencer;
-pub mod trail;
 pub mod vecmap;
 pub mod writer;
 
@@ -41,12 +40,23 @@ pub trait Encoder: Send + Sync + 'static {
     fn members(&self, list: &MemberList) -> Box<[Utf8Bytes]>;
     /// The frames telling a member that a direct conversation was opened with them.
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]>;
+    /// The frames telling someone that they were added to a room.
+    fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]>;
     /// The encoder for a room's history shown on join, when this one adds something to live
     /// events that history must not carry (Socket.IO's recovery offsets); `None`: this one.
     fn plain(&self) -> Option<&'static dyn Encoder> {
         None
     }
+    /// For a transport whose room events carry the connection's own positions (Socket.IO's recovery
+    /// offsets): how to add them to a frame of [`Encoder::plain`]'s, per connection; `None`: frames
+    /// are written as encoded.
+    fn offsets(&self) -> Option<WithOffset> {
+        None
+    }
 }
+
+/// Adds a connection's positions (the event's own room first) to a room event's frame.
+pub type WithOffset = fn(&Utf8Bytes, &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> Utf8Bytes;
 
 /// How many encodings share encoded items (one slot each): native, Socket.IO, and Socket.IO with
 /// connection state recovery offsets.
@@ -98,6 +108,15 @@ pub struct DirectOpened {
     pub members: Vec<ActorRef>,
 }
 
+/// The connection's actor became a member of a room (a moderator added them, or they accepted an
+/// invite on another connection): the room's name and who did it. The room's events are for those
+/// who join it; this notice is how a client that had not joined learns it is in.
+#[derive(Debug, Clone)]
+pub struct AddedToRoom {
+    pub room: String,
+    pub by: ActorRef,
+}
+
 /// One item in a connection's outbound queue. The queue is FIFO; the sequencer relies on it.
 pub enum Outbound {
     /// A live room event from the hub.
@@ -108,6 +127,8 @@ pub enum Outbound {
     Members(Arc<Encoded<MemberList>>),
     /// A direct conversation was opened with this connection's actor.
     Direct(Arc<Encoded<DirectOpened>>),
+    /// This connection's actor was added to a room.
+    Added(Arc<Encoded<AddedToRoom>>),
     /// A frame for this connection only (an answer, an error).
     Frame(Utf8Bytes),
     /// Sent *before* the connection subscribes to a room: events that arrive from now on are held
@@ -157,6 +178,9 @@ pub enum CloseReason {
     /// A native connection answered nothing (not even a pong) within the heartbeat timeout after
     /// the server's ping: half-open.
     HeartbeatTimeout = 10,
+    /// The session the connection was authenticated by reached its idle timeout or its longest
+    /// lifetime (`--session-idle-days`, `--session-max-days`).
+    SessionExpired = 11,
 }
 
 impl CloseReason {
@@ -170,7 +194,7 @@ impl CloseReason {
             CloseReason::SlowConsumer => 4000,
             CloseReason::Resync => 4001,
             CloseReason::RateLimited => 4002,
-            CloseReason::SessionRevoked => 4003,
+            CloseReason::SessionRevoked | CloseReason::SessionExpired => 4003,
             CloseReason::HeartbeatTimeout => 4004,
         }
     }
@@ -185,6 +209,7 @@ impl CloseReason {
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::BadUtf8 => "invalid_utf8",
             CloseReason::SessionRevoked => "session_revoked",
+            CloseReason::SessionExpired => "session_expired",
             CloseReason::HeartbeatTimeout => "heartbeat_timeout",
         }
     }
@@ -207,6 +232,7 @@ impl CloseReason {
             8 => CloseReason::BadUtf8,
             9 => CloseReason::SessionRevoked,
             10 => CloseReason::HeartbeatTimeout,
+            11 => CloseReason::SessionExpired,
             _ => CloseReason::None,
         }
     }

@@ -9,19 +9,15 @@
 //! (see `fanout::feed`); a live event past a gap here would mean a bug upstream, and the connection is
 //! then closed with `resync` so the client resumes from the log, rather than skipping silently.
 
-use std::sync::Arc;
-
 use axum::extract::ws::Utf8Bytes;
 use confab_core::model::{ActorId, RoomId, Seq};
-use parking_lot::Mutex;
 
-use super::trail::Trail;
 use super::vecmap::VecMap;
 use super::{CloseReason, Delivery, Encoder, JoinAnswer, Outbound};
 
 enum Cursor {
     /// Subscribed, join not answered yet: live events wait here.
-    Joining(Vec<Arc<Delivery>>),
+    Joining(Vec<std::sync::Arc<Delivery>>),
     /// Delivering live; the last sequence written.
     Live(Seq),
 }
@@ -29,9 +25,6 @@ enum Cursor {
 pub struct Sequencer {
     encoder: &'static dyn Encoder,
     rooms: VecMap<RoomId, Cursor>,
-    /// For Socket.IO sockets with connection state recovery: what was written, room by room, in
-    /// order (`None` for every other connection, which pays nothing for it).
-    trail: Option<Arc<Mutex<Trail>>>,
     /// The connection's actor: a `kick` or `ban` naming it ends the room's delivery right after it.
     pub me: Option<ActorId>,
     /// Rooms that ended so since the last [`Sequencer::take_evicted`].
@@ -40,12 +33,7 @@ pub struct Sequencer {
 
 impl Sequencer {
     pub fn new(encoder: &'static dyn Encoder) -> Self {
-        Sequencer { encoder, rooms: VecMap::default(), trail: None, me: None, evicted: Vec::new() }
-    }
-
-    /// A sequencer that also records what it writes in `trail`.
-    pub fn with_trail(encoder: &'static dyn Encoder, trail: Option<Arc<Mutex<Trail>>>) -> Self {
-        Sequencer { encoder, rooms: VecMap::default(), trail, me: None, evicted: Vec::new() }
+        Sequencer { encoder, rooms: VecMap::default(), me: None, evicted: Vec::new() }
     }
 
     /// Rooms a kick or ban of this connection's actor ended, for the session to leave.
@@ -62,6 +50,30 @@ impl Sequencer {
         }
     }
 
+    /// This connection's position in every room it receives live, `room` (at `seq`) first: the
+    /// Socket.IO recovery offset of an event written now (`socketio::encode::offset`).
+    fn positions(&self, room: RoomId, seq: Seq) -> Vec<(RoomId, Seq)> {
+        let mut out = vec![(room, seq)];
+        out.extend(self.rooms.iter().filter_map(|(r, c)| match c {
+            Cursor::Live(at) if *r != room => Some((*r, *at)),
+            _ => None,
+        }));
+        out
+    }
+
+    /// Writes a room event's frames; with an encoder that wants offsets, each frame carries this
+    /// connection's positions as of this event (the frames themselves are shared, the offset is not).
+    fn write(&self, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
+        let Some(with_offset) = self.encoder.offsets() else { return encode(self.encoder, d, out) };
+        let plain = self.encoder.plain().unwrap_or(self.encoder);
+        let frames = d.frames(plain, |e| plain.event(e));
+        if frames.is_empty() {
+            return;
+        }
+        let positions = self.positions(d.item.room_id, d.item.seq);
+        out.extend(frames.iter().map(|f| with_offset(f, &positions)));
+    }
+
     /// Appends the frames for `item` to `out`.
     pub fn push(&mut self, item: Outbound, out: &mut Vec<Utf8Bytes>) -> Result<(), CloseReason> {
         match item {
@@ -76,6 +88,10 @@ impl Sequencer {
                 let encoder = self.encoder;
                 out.extend(notice.frames(encoder, |n| encoder.direct_opened(n)).iter().cloned());
             }
+            Outbound::Added(notice) => {
+                let encoder = self.encoder;
+                out.extend(notice.frames(encoder, |n| encoder.added_to_room(n)).iter().cloned());
+            }
             Outbound::Members(list) => {
                 let encoder = self.encoder;
                 if self.rooms.contains_key(&list.item.room) {
@@ -87,9 +103,8 @@ impl Sequencer {
                 None => {}
                 Some(Cursor::Joining(held)) => held.push(d),
                 Some(Cursor::Live(last)) => {
-                    let written = deliver(self.encoder, last, &d, out)?;
-                    if let (true, Some(trail)) = (written, &self.trail) {
-                        trail.lock().wrote(d.item.room_id, d.item.seq);
+                    if advance(last, &d)? {
+                        self.write(&d, out);
                     }
                     self.after(&d);
                 }
@@ -104,48 +119,35 @@ impl Sequencer {
                     Some(Cursor::Joining(held)) => held,
                     _ => Vec::new(),
                 };
-                let trail_of = self.trail.clone();
-                let mut trail = trail_of.as_ref().map(|t| t.lock());
                 // History is shown as it is to every protocol's joiner: without recovery offsets.
-                let replay_encoder = if history { self.encoder.plain().unwrap_or(self.encoder) } else { self.encoder };
+                let replay_encoder = self.encoder.plain().unwrap_or(self.encoder);
                 for d in &replay {
-                    encode(replay_encoder, d, out);
-                    if let (Some(t), false) = (trail.as_mut(), history) {
-                        t.wrote(room, d.item.seq);
+                    if history {
+                        encode(replay_encoder, d, out);
+                    } else {
+                        self.write(d, out);
                     }
                 }
-                if let Some(t) = trail.as_mut() {
-                    t.reached(room, after);
-                }
-                let mut last = after;
-                self.rooms.insert(room, Cursor::Live(last));
+                self.rooms.insert(room, Cursor::Live(after));
                 for d in held {
-                    let written = deliver(self.encoder, &mut last, &d, out)?;
-                    if let (true, Some(t)) = (written, trail.as_mut()) {
-                        t.wrote(room, d.item.seq);
-                    }
-                    if let Some(Cursor::Live(l)) = self.rooms.get_mut(&room) {
-                        *l = last;
+                    let Some(Cursor::Live(last)) = self.rooms.get_mut(&room) else { break };
+                    if advance(last, &d)? {
+                        self.write(&d, out);
                     }
                     self.after(&d);
-                    if !self.rooms.contains_key(&room) {
-                        break;
-                    }
                 }
             }
             Outbound::Left(room) => {
                 self.rooms.remove(&room);
-                if let Some(trail) = &self.trail {
-                    trail.lock().forget(room);
-                }
             }
         }
         Ok(())
     }
 }
 
-/// Writes a live event after `last`; false when the event was already covered (nothing written).
-fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Utf8Bytes>) -> Result<bool, CloseReason> {
+/// Moves `last` to a live event's sequence; false when the event was already covered (nothing to
+/// write), `resync` past a gap.
+fn advance(last: &mut Seq, d: &Delivery) -> Result<bool, CloseReason> {
     let seq = d.item.seq;
     if seq <= *last {
         return Ok(false);
@@ -155,7 +157,6 @@ fn deliver(encoder: &dyn Encoder, last: &mut Seq, d: &Delivery, out: &mut Vec<Ut
         return Err(CloseReason::Resync);
     }
     *last = seq;
-    encode(encoder, d, out);
     Ok(true)
 }
 
@@ -212,32 +213,45 @@ mod tests {
         assert_eq!(seqs(&out), vec![-1, 4, 5, 6, 7]);
     }
 
-    /// A recovering Socket.IO socket: history on join is written without offsets and only marks the
-    /// join's position in the trail; live events carry their offset and are recorded, so the offset
-    /// the client last processed places it exactly.
+    /// A recovering Socket.IO socket: history on join is written without offsets; live events and a
+    /// recovery's replay carry this connection's position in every room it receives live, the
+    /// event's own room first, so one offset places the client everywhere.
     #[test]
-    fn a_trail_records_live_events_and_the_join_position() {
-        use crate::conn::trail::Trail;
+    fn offsets_carry_every_rooms_position() {
         use crate::socketio::encode::SOCKETIO_RECOVERY;
-        let trail = Arc::new(Mutex::new(Trail::new(16)));
-        let mut s = Sequencer::with_trail(&SOCKETIO_RECOVERY, Some(Arc::clone(&trail)));
+        let mut s = Sequencer::new(&SOCKETIO_RECOVERY);
         let mut out = Vec::new();
+        let in_room = |room: RoomId, seq: Seq| {
+            let Outbound::Event(d) = ev(seq) else { unreachable!() };
+            let mut e = d.item.clone();
+            e.room_id = room;
+            Encoded::new(e)
+        };
         s.push(Outbound::Subscribing(1), &mut out).unwrap();
-        let Outbound::Event(history) = ev(3) else { unreachable!() };
-        let answer = JoinAnswer { room: 1, ack: None, replay: vec![history], after: 4, history: true };
+        let answer = JoinAnswer { room: 1, ack: None, replay: vec![in_room(1, 3)], after: 4, history: true };
         s.push(Outbound::Joined(Box::new(answer)), &mut out).unwrap();
-        s.push(ev(5), &mut out).unwrap();
-        s.push(ev(6), &mut out).unwrap();
+        s.push(Outbound::Event(in_room(1, 5)), &mut out).unwrap();
+        s.push(Outbound::Subscribing(2), &mut out).unwrap();
+        s.push(Outbound::Event(in_room(1, 6)), &mut out).unwrap();
+        s.push(Outbound::Event(in_room(2, 8)), &mut out).unwrap();
+        let answer = JoinAnswer { room: 2, ack: None, replay: vec![in_room(2, 7)], after: 7, history: false };
+        s.push(Outbound::Joined(Box::new(answer)), &mut out).unwrap();
+        s.push(Outbound::Event(in_room(1, 7)), &mut out).unwrap();
         let args: Vec<serde_json::Value> = out
             .iter()
             .map(|f| serde_json::from_str(f.as_str().strip_prefix("42").unwrap()).unwrap())
             .collect();
         assert_eq!(args[0].as_array().unwrap().len(), 2, "history has no offset: {}", args[0]);
-        assert_eq!((args[1][2].as_str(), args[2][2].as_str()), (Some("1:5"), Some("1:6")));
-        let t = trail.lock();
-        assert_eq!(t.positions(Some((1, 5))), Some(vec![(1, 5)]));
-        assert_eq!(t.positions(None), Some(vec![(1, 4)]), "nothing processed: where the join put it");
-        assert_eq!(t.positions(Some((1, 3))), None, "a history event is no offset");
+        let offsets: Vec<Option<&str>> = args[1..].iter().map(|a| a[2].as_str()).collect();
+        assert_eq!(
+            offsets,
+            vec![Some("1:5"), Some("1:6"), Some("2:7,1:6"), Some("2:8,1:6"), Some("1:7,2:8")],
+            "a room still joining has no position yet; a replayed event has its own"
+        );
+        s.push(Outbound::Left(2), &mut out).unwrap();
+        out.clear();
+        s.push(Outbound::Event(in_room(1, 8)), &mut out).unwrap();
+        assert!(out[0].as_str().ends_with(",\"1:8\"]"), "a room left is in no offset: {}", out[0]);
     }
 
     /// A ban naming the connection's actor is delivered, and nothing of that room after it.

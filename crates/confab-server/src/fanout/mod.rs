@@ -5,7 +5,7 @@
 //! - [`feed`]: one room's subscribers and the stage that orders its events, holding what comes past
 //!   a gap; the hub fills a gap that stays open from the store, the source of truth.
 //! - [`lobby`]: the list of rooms, for every connection that shows it. Only public rooms reach it.
-//! - [`people`]: connections by actor, for `direct_opened` notices.
+//! - [`people`]: connections by actor, for `direct_opened` and `added_to_room` notices.
 //!
 //! The hub knows no wire format: it shares protocol-neutral items ([`crate::conn::Encoded`]) and
 //! each connection's transport encodes them, once per transport. A full connection queue
@@ -25,11 +25,11 @@ use confab_core::model::{RoomId, RoomKind, RoomSummary};
 use confab_core::presence::ConnId;
 use confab_core::roster::Roster;
 use confab_core::store::{EventRange, Store};
-use confab_core::{Event, Result};
+use confab_core::{Event, EventBody, Result};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use crate::conn::{ConnShared, DirectOpened, Encoded, MemberList};
+use crate::conn::{AddedToRoom, ConnShared, DirectOpened, Encoded, MemberList, Outbound};
 use feed::{Accepted, Feed};
 use lobby::{Lobby, LIST_DELAY};
 
@@ -96,9 +96,23 @@ impl Hub {
     }
 
     fn accept(self: &Arc<Self>, room: RoomId, events: Vec<Event>) {
+        self.tell_added(&events);
         if let Some(feed) = self.feed(room) {
             let accepted = feed.accept(events);
             self.follow_up(&feed, accepted);
+        }
+    }
+
+    /// Tells the local connections of whoever an `added` event names that they are in the room, so
+    /// that it appears in their sidebar without their having joined it. The node that committed the
+    /// event always sees it; another node sees it only while one of its connections is in the room,
+    /// so a person connected only there learns it at their next `my_rooms` (a reconnect, a reload).
+    fn tell_added(&self, events: &[Event]) {
+        for event in events {
+            if let EventBody::Added { target } = &event.body {
+                let notice = Encoded::new(AddedToRoom { room: event.room.clone(), by: event.actor.clone() });
+                self.people.offer(std::slice::from_ref(&target.id), || Outbound::Added(Arc::clone(&notice)));
+            }
         }
     }
 
@@ -235,7 +249,8 @@ impl Hub {
                 Ok(members) => {
                     let members: Vec<_> = members.into_iter().map(|(m, _)| m).collect();
                     let to: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
-                    hub.people.offer(&to, &Encoded::new(DirectOpened { room, members }));
+                    let notice = Encoded::new(DirectOpened { room, members });
+                    hub.people.offer(&to, || Outbound::Direct(Arc::clone(&notice)));
                 }
                 Err(e) => tracing::warn!(error = %e, "members of a new direct room unavailable; not told"),
             }

@@ -1,7 +1,8 @@
-//! This node's connections by actor: for notices that concern a person rather than a room. Today
-//! one: a direct conversation was opened with you (`direct_opened`), so it appears in your sidebar
-//! while you are connected, on every connection you have here. Other nodes tell their own
-//! connections: the opening crosses the cluster as a room change (see [`super::Hub`]).
+//! This node's connections by actor: for notices that concern a person rather than a room, so that
+//! a room appears in your sidebar while you are connected, on every connection you have here: a
+//! direct conversation was opened with you (`direct_opened`; other nodes tell their own connections,
+//! the opening crosses the cluster as a room change), or you were added to a room (`added_to_room`;
+//! told by every node that sees the `added` event, see [`super::Hub`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use confab_core::model::ActorId;
 use confab_core::presence::ConnId;
 use parking_lot::Mutex;
 
-use crate::conn::{ConnShared, DirectOpened, Encoded, Outbound};
+use crate::conn::{ConnShared, Outbound};
 
 #[derive(Default)]
 pub struct People {
@@ -37,11 +38,12 @@ impl People {
         }
     }
 
-    /// Hands the notice to every local connection of each actor in `to`.
-    pub fn offer(&self, to: &[ActorId], notice: &Arc<Encoded<DirectOpened>>) {
+    /// Hands the notice (`notice()` makes one queue item of it) to every local connection of each
+    /// actor in `to`.
+    pub fn offer(&self, to: &[ActorId], notice: impl Fn() -> Outbound) {
         let conns = self.conns.lock();
         for conn in to.iter().filter_map(|a| conns.get(a)).flatten() {
-            conn.offer(Outbound::Direct(Arc::clone(notice)));
+            conn.offer(notice());
         }
     }
 }
@@ -49,6 +51,7 @@ impl People {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::{DirectOpened, Encoded};
     use crate::native::frames::NATIVE;
 
     /// Each of an actor's connections gets the notice once (however often it was added); a removed
@@ -66,7 +69,7 @@ mod tests {
         people.add(&bob, &other);
         people.remove(&ann, two.id);
         let notice = Encoded::new(DirectOpened { room: "@x".into(), members: Vec::new() });
-        people.offer(std::slice::from_ref(&ann), &notice);
+        people.offer(std::slice::from_ref(&ann), || Outbound::Direct(Arc::clone(&notice)));
         let mut got = Vec::new();
         while let Some(item) = rx_one.try_recv() {
             got.push(item);

@@ -67,7 +67,7 @@ fn clear_cookie(secure: bool) -> String {
 fn signed_in(app: &App, s: SignedIn) -> Response {
     let setup_only = app.accounts.require_2fa_for_admins && s.user.actor.admin && !s.user.totp_enabled;
     let me = Identity { actor: s.user.actor.clone(), via: identity::Via::Session(s.session_id), user: Some(s.user), setup_only };
-    let cookie = auth::session_cookie(&s.token, app.config.secure_cookies);
+    let cookie = auth::session_cookie(&s.token, app.config.secure_cookies, app.accounts.lifetime.max_ms / 1000);
     ([(header::SET_COOKIE, cookie)], Json(json!({"user": me.me(), "token": s.token}))).into_response()
 }
 
@@ -248,7 +248,10 @@ pub async fn sessions(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiRes
     me.full()?;
     let (user, current) = me.session_account()?;
     let list = app.accounts.store.credentials(CredentialKind::Session, &user.actor.id).await?;
-    Ok(Json(json!({"sessions": list.iter().map(|c| session_json(c, current)).collect::<Vec<_>>()})))
+    // Expired sessions wait for the sweep to delete them; they are over, so they are not listed.
+    let now = confab_core::model::now_ms();
+    let live = list.iter().filter(|c| !app.accounts.lifetime.expired(c, now));
+    Ok(Json(json!({"sessions": live.map(|c| session_json(c, current)).collect::<Vec<_>>()})))
 }
 
 fn not_found(what: &str) -> ChatError {

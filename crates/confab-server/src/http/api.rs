@@ -47,7 +47,8 @@ impl From<ChatError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self.0.code {
-            ErrorCode::Unauthenticated | ErrorCode::BadCredentials | ErrorCode::TwoFactorRequired | ErrorCode::SessionRevoked => {
+            ErrorCode::Unauthenticated | ErrorCode::BadCredentials | ErrorCode::TwoFactorRequired | ErrorCode::SessionRevoked
+            | ErrorCode::SessionExpired => {
                 StatusCode::UNAUTHORIZED
             }
             ErrorCode::Forbidden | ErrorCode::RegistrationClosed | ErrorCode::GuestsNotAllowed | ErrorCode::AccountDisabled => {
@@ -146,7 +147,7 @@ pub async fn create_guest(
     let req = GuestRequest::deserialize(body).map_err(|e| ChatError::bad_request(format!("body: {e}")))?;
     let (token, hash) = auth::new_token();
     let user = app.chat.create_guest(&req.name, &hash).await?;
-    let cookie = auth::session_cookie(&token, app.config.secure_cookies);
+    let cookie = auth::session_cookie(&token, app.config.secure_cookies, auth::GUEST_COOKIE_MAX_AGE_SECS);
     Ok(([(header::SET_COOKIE, cookie)], Json(GuestResponse { token, user })).into_response())
 }
 

@@ -38,10 +38,15 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find_map(|v| confab_protocol::query::cookie(v, name))
 }
 
-/// The `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, a year long, Secure behind TLS.
-pub fn session_cookie(token: &str, secure: bool) -> String {
+/// How long the browser keeps a guest's session cookie: a year (a guest session ends when idle for
+/// `--guest-idle-days`, which the server checks; it has no longest lifetime).
+pub const GUEST_COOKIE_MAX_AGE_SECS: i64 = 365 * 86_400;
+
+/// The `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, Secure behind TLS, kept by the
+/// browser as long as the session can live at most (`--session-max-days`, in seconds here).
+pub fn session_cookie(token: &str, secure: bool, max_age_secs: i64) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}")
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
 #[cfg(test)]

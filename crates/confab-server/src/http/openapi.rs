@@ -183,6 +183,7 @@ error_codes!(
     BadTarget,
     GuestsNotAllowed,
     SessionRevoked,
+    SessionExpired,
     AccountDisabled,
     TooManyMembers,
     UserNotFound,
@@ -223,6 +224,7 @@ mod tests {
         ("/chat-room/{name}", "the web UI's HTML shell"),
         ("/static/{file}", "the web UI's scripts and styles"),
         ("/invite/{code}", "the web UI's HTML shell for an invite link"),
+        ("/register", "the web UI's HTML shell for a registration invite (`?invite=CODE`)"),
         ("/ws", "a WebSocket upgrade: docs/protocol.md"),
         ("/socket.io/", "Engine.IO/Socket.IO: docs/socketio.md"),
     ];

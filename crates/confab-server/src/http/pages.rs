@@ -1,7 +1,7 @@
 //! The web UI, embedded in the binary: no Node and no build step for the person running Confab.
 //!
-//! One HTML shell serves every page of the single-page app (`/`, `/chat-room/<name>` and `/invite/<code>`;
-//! the client routes by path). The client is plain ES modules, each embedded here with `include_str!` and served from
+//! One HTML shell serves every page of the single-page app (`/`, `/chat-room/<name>`, `/invite/<code>`
+//! and `/register?invite=<code>`, the link `POST /api/admin/invites` answers; the client routes by path). The client is plain ES modules, each embedded here with `include_str!` and served from
 //! `/static/<file>`; an unknown file is a 404, never a fall-through to the shell.
 
 use std::sync::OnceLock;

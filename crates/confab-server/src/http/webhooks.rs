@@ -1,11 +1,14 @@
 //! Incoming webhooks (docs/api.md, "Direct and webhooks").
 //!
-//! - Room moderators manage them: `POST /api/rooms/{name}/webhooks {name}` answers the URL with its
-//!   secret (shown this once; the store keeps its SHA-256), `GET` lists them, `DELETE …/{id}` revokes.
+//! - Room moderators (and administrators, in public rooms: the gate's `ManageWebhooks`) manage them:
+//!   `POST /api/rooms/{name}/webhooks {name}` answers the URL with its secret (shown this once; the
+//!   store keeps its SHA-256), `GET` lists them, `DELETE …/{id}` revokes.
 //! - `POST /hooks/{id}/{secret}` takes Slack's incoming-webhook payload, as JSON or as the form field
 //!   `payload=<json>` Slack also accepts, and posts `text` as the webhook (display name `username`,
-//!   or the webhook's name). It answers `200 ok` as Slack does once the message is stored. An unknown
-//!   id, a revoked webhook and a wrong secret all answer the same 404 `webhook_not_found`.
+//!   or the webhook's name), once the authorization gate allows it (`Chat::post_webhook`: `Send` by
+//!   the webhook's actor; a banned webhook is refused). It answers `200 ok` as Slack does once the
+//!   message is stored. An unknown id, a revoked webhook and a wrong secret all answer the same 404
+//!   `webhook_not_found`.
 //! - Each webhook has its own token bucket (`--webhook-burst`, `--webhook-messages-per-minute`);
 //!   beyond it: 429 `rate_limited` with `Retry-After`.
 
@@ -60,7 +63,7 @@ fn room_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiErr
         (status = 200, description = "The webhook and its URL, with the secret shown this once", body = super::direct_schema::WebhookCreated),
         (status = 400, description = "`bad_request`, `invalid_room_name`, `invalid_name`", body = super::api::ErrorBody),
         (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
-        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators, and administrators in public rooms (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
         (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
@@ -91,7 +94,7 @@ pub async fn create(
         (status = 200, description = "The room's live webhooks (no secrets)", body = super::direct_schema::WebhookList),
         (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
         (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
-        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators, and administrators in public rooms (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
         (status = 404, description = "`room_not_found`: no such room, or a private room or DM the caller is not in (the same answer)", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
@@ -113,7 +116,7 @@ pub async fn list(
         (status = 204, description = "Revoked: its URL stops working; its messages stay"),
         (status = 400, description = "`bad_request`, `invalid_room_name`", body = super::api::ErrorBody),
         (status = 401, description = "`unauthenticated`, `session_revoked`, `two_factor_required`", body = super::api::ErrorBody),
-        (status = 403, description = "`forbidden`: only the room's owner and moderators (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: only the room's owner and moderators, and administrators in public rooms (never in a direct conversation), `guests_not_allowed`, or a cross-site request", body = super::api::ErrorBody),
         (status = 404, description = "`room_not_found` (as above), `webhook_not_found`: the room has no such live webhook", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),
     ))]
@@ -141,7 +144,8 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<SlackPayload, ChatError> 
     responses(
         (status = 200, description = "Stored: `ok`, as Slack answers", content_type = "text/plain", body = String),
         (status = 400, description = "`bad_request`, `text_empty`, `text_too_long`, `invalid_name`", body = super::api::ErrorBody),
-        (status = 404, description = "`webhook_not_found`: unknown, revoked, or a wrong secret (one answer)", body = super::api::ErrorBody),
+        (status = 403, description = "`forbidden`: the authorization gate refuses the webhook (banned from its public room)", body = super::api::ErrorBody),
+        (status = 404, description = "`webhook_not_found`: unknown, revoked, or a wrong secret (one answer); also a webhook banned from its private room", body = super::api::ErrorBody),
         (status = 413, description = "`bad_request`: the body is larger than the webhook body limit (6 × `--max-text-bytes` + 4 KiB)", body = super::api::ErrorBody),
         (status = 429, description = "`rate_limited`, with `Retry-After`", body = super::api::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::api::ErrorBody),

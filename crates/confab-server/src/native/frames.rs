@@ -6,7 +6,7 @@ use confab_core::{ChatError, Event, Limits};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
+use crate::conn::{AddedToRoom, DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// The native protocol's frames for what the hub shares with every connection.
 pub struct NativeEncoder;
@@ -33,6 +33,10 @@ impl Encoder for NativeEncoder {
 
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
         Box::new([to_frame(&json!({"type": "direct_opened", "room": notice.room, "members": notice.members}))])
+    }
+
+    fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]> {
+        Box::new([to_frame(&json!({"type": "added_to_room", "room": notice.room, "by": notice.by}))])
     }
 }
 

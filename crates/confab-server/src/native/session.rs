@@ -179,8 +179,9 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
     }
 }
 
-/// Nothing to say before the close frame: its code (4003) and reason (`session_revoked`) say it.
-fn goodbye(_: &ConnShared) {}
+/// Nothing to say before the close frame: its code (4003) and reason (`session_revoked` or
+/// `session_expired`) say it.
+fn goodbye(_: &ConnShared, _: CloseReason) {}
 
 impl Session {
     fn actor(&self) -> Result<&Actor, ChatError> {

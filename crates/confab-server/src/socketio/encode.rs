@@ -8,7 +8,7 @@ use confab_core::ChatError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::conn::{DirectOpened, Encoder, LobbyChange, MemberList};
+use crate::conn::{AddedToRoom, DirectOpened, Encoder, LobbyChange, MemberList};
 
 /// Socket.IO frames, in the seed's vocabulary, for what the hub shares with every connection.
 pub struct SocketIoEncoder {
@@ -19,22 +19,50 @@ pub struct SocketIoEncoder {
 
 pub static SOCKETIO: SocketIoEncoder = SocketIoEncoder { offsets: false };
 
-/// The encoder of sockets with connection state recovery: the same frames, room events with their
-/// offset. A slot of its own, so that sockets without recovery pay nothing and both kinds share
-/// each event's frames with every socket of their kind.
+/// The encoder of sockets with connection state recovery: the same frames (shared with every
+/// Socket.IO socket), each room event with this connection's offset added by its sequencer.
 pub static SOCKETIO_RECOVERY: SocketIoEncoder = SocketIoEncoder { offsets: true };
 
-/// A room event's recovery offset: `"<room id>:<seq>"`. It names one event of one room's log, so it
-/// is the same for every recipient, and a node that never saw the connection can read it.
-pub fn offset(room: confab_core::model::RoomId, seq: confab_core::model::Seq) -> String {
-    format!("{room}:{seq}")
+/// Offsets name at most this many rooms; a longer one is refused (`parse_offset`). Above any
+/// `--max-rooms-per-connection` worth having, it only bounds the parsing of what a client sends.
+pub const MAX_OFFSET_ROOMS: usize = 4096;
+
+/// A room event's recovery offset as one connection gets it: its position in every room it receives
+/// live, as of this event, the event's own room first: `"<room id>:<seq>,<room id>:<seq>,..."`
+/// (in one room, `"<room id>:<seq>"`). A node that never saw the connection can read it: with the
+/// session's record (its rooms), it places the client in each room, whichever node wrote it.
+pub fn offset(positions: &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> String {
+    let mut out = String::with_capacity(positions.len() * 12);
+    for (i, (room, seq)) in positions.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("{room}:{seq}"));
+    }
+    out
 }
 
-/// The room and sequence an offset names; `None` for anything else a client sends.
-pub fn parse_offset(offset: &str) -> Option<(confab_core::model::RoomId, confab_core::model::Seq)> {
-    let (room, seq) = offset.split_once(':')?;
-    let (room, seq) = (room.parse().ok()?, seq.parse().ok()?);
-    (seq >= 0).then_some((room, seq))
+/// The positions an offset names (each room once); `None` for anything else a client sends.
+pub fn parse_offset(offset: &str) -> Option<Vec<(confab_core::model::RoomId, confab_core::model::Seq)>> {
+    let mut out: Vec<(confab_core::model::RoomId, confab_core::model::Seq)> = Vec::new();
+    for pair in offset.split(',') {
+        let (room, seq) = pair.split_once(':')?;
+        let (room, seq) = (room.parse().ok()?, seq.parse().ok()?);
+        if seq < 0 || out.len() >= MAX_OFFSET_ROOMS || out.iter().any(|(r, _)| *r == room) {
+            return None;
+        }
+        out.push((room, seq));
+    }
+    Some(out)
+}
+
+/// `42[name, data]` + this connection's offset: `42[name, data, "offset"]`.
+fn with_offset(frame: &Utf8Bytes, positions: &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> Utf8Bytes {
+    match frame.as_str().strip_suffix(']') {
+        // The offset is digits, colons and commas: nothing to escape.
+        Some(open) => Utf8Bytes::from(format!("{open},\"{}\"]", offset(positions))),
+        None => frame.clone(),
+    }
 }
 
 impl Encoder for SocketIoEncoder {
@@ -46,12 +74,17 @@ impl Encoder for SocketIoEncoder {
         }
     }
 
+    /// The frames without offsets: a recovering socket's sequencer adds its own (`offsets`).
     fn event(&self, e: &Event) -> Box<[Utf8Bytes]> {
-        event_frames(e, self.offsets.then(|| offset(e.room_id, e.seq)).as_deref())
+        event_frames(e)
     }
 
     fn plain(&self) -> Option<&'static dyn Encoder> {
         Some(&SOCKETIO)
+    }
+
+    fn offsets(&self) -> Option<crate::conn::WithOffset> {
+        self.offsets.then_some(with_offset as crate::conn::WithOffset)
     }
 
     /// The seed knows no member counts: only the whole list of names, when rooms were created.
@@ -70,6 +103,11 @@ impl Encoder for SocketIoEncoder {
     /// An extension event (the seed has no direct messages): `direct_opened {room, members}`.
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]> {
         Box::new([event("direct_opened", &json!({"room": notice.room, "members": notice.members}))])
+    }
+
+    /// An extension event: `added_to_room {room, by}` (then `join_room` it like any room).
+    fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]> {
+        Box::new([event("added_to_room", &json!({"room": notice.room, "by": notice.by}))])
     }
 }
 
@@ -118,20 +156,8 @@ pub fn message_id(id: i64, client_id: &Option<String>) -> String {
     client_id.clone().unwrap_or_else(|| id.to_string())
 }
 
-/// `42["name", data, "offset"]`: a room event with its recovery offset.
-fn event_at<T: Serialize + ?Sized>(name: &str, data: &T, offset: Option<&str>) -> Utf8Bytes {
-    match offset {
-        None => event(name, data),
-        Some(offset) => {
-            let payload = serde_json::to_string(&(name, data, offset)).unwrap_or_else(|_| format!("[{name:?}]"));
-            Utf8Bytes::from(format!("42{payload}"))
-        }
-    }
-}
-
 /// The frames of a room event (encoded once, and shared by every Socket.IO member of the room).
-fn event_frames(e: &Event, offset: Option<&str>) -> Box<[Utf8Bytes]> {
-    let event = |name: &str, data: &Value| event_at(name, data, offset);
+fn event_frames(e: &Event) -> Box<[Utf8Bytes]> {
     let notice = |text: String| {
         event(
             "room_message",
@@ -180,5 +206,26 @@ fn article(role: &str) -> String {
     match role {
         "owner" => "the owner".into(),
         other => format!("a {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offset_names_every_room_once() {
+        let positions = vec![(7, 12), (3, 0), (9, 41)];
+        let text = offset(&positions);
+        assert_eq!(text, "7:12,3:0,9:41");
+        assert_eq!(parse_offset(&text), Some(positions));
+        assert_eq!(parse_offset("7:12"), Some(vec![(7, 12)]));
+        for bad in ["", "7", "7:", ":1", "7:-1", "7:1,7:2", "7:1,", "x:1", "7:1;8:2", "7:1 "] {
+            assert_eq!(parse_offset(bad), None, "{bad:?}");
+        }
+        let many: Vec<String> = (0..=MAX_OFFSET_ROOMS).map(|r| format!("{r}:1")).collect();
+        assert_eq!(parse_offset(&many.join(",")), None, "too many rooms");
+        let frame = with_offset(&event("room_message", &json!({"a": 1})), &[(1, 2), (3, 4)]);
+        assert_eq!(frame.as_str(), r#"42["room_message",{"a":1},"1:2,3:4"]"#);
     }
 }

@@ -6,7 +6,7 @@
 //! transport delivers: each long-poll GET in turn, then, after an upgrade, the WebSocket writer for good.
 //! Packets from the client (POST bodies or WebSocket frames) go to the session's socket task in order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +23,6 @@ use confab_core::stash::Stash;
 use crate::config::Config;
 use crate::conn::queue;
 use crate::conn::sequencer::Sequencer;
-use crate::conn::trail::Trail;
 use crate::conn::{ConnShared, Outbound};
 
 pub struct Engine {
@@ -37,14 +36,41 @@ pub struct Engine {
     pub recovery: Option<Recovery>,
 }
 
-/// Socket.IO connection state recovery's settings (socketio/recovery.rs).
+/// Socket.IO connection state recovery's settings and this node's held records (socketio/recovery.rs).
 pub struct Recovery {
     /// How long a disconnected socket's record is kept (`--socketio-recovery-ms`).
     pub window: Duration,
-    /// Runs kept in each socket's trail (`--socketio-recovery-trail`).
-    pub trail: usize,
+    /// How often live sockets' records have their expiry renewed (`--socketio-recovery-refresh-ms`).
+    pub refresh: Duration,
     /// Where records wait for their client, on any node.
     pub stash: Arc<dyn Stash>,
+    /// The stash keys of the records this node's live sockets hold, renewed every `refresh`.
+    pub held: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Recovery {
+    /// A held record's time to live: the window, plus one refresh interval so that it never expires
+    /// between two renewals. A node killed just after a renewal leaves it for window + refresh at
+    /// most, just before one for the window at least.
+    pub fn held_ttl(&self) -> Duration {
+        self.window + self.refresh
+    }
+}
+
+/// Renews every held record each `refresh`, in one round trip, while the engine lives.
+async fn renew_held(stash: Arc<dyn Stash>, held: std::sync::Weak<Mutex<HashSet<String>>>, refresh: Duration, ttl: Duration) {
+    let mut tick = tokio::time::interval(refresh);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(held) = held.upgrade() else { return };
+        let keys: Vec<String> = held.lock().iter().cloned().collect();
+        drop(held);
+        if let Err(e) = stash.renew(&keys, ttl).await {
+            tracing::warn!(error = %e, records = keys.len(), "Socket.IO recovery records not renewed now");
+        }
+    }
 }
 
 pub struct EioSession {
@@ -52,8 +78,6 @@ pub struct EioSession {
     pub conn: Arc<ConnShared>,
     /// Packets from the client, in order, to the socket task.
     pub inbound: queue::Sender<String>,
-    /// What the sequencer wrote, room by room, when connection state recovery is on.
-    pub trail: Option<Arc<Mutex<Trail>>>,
     /// The outbound queue's receiver and sequencer, held by the transport that delivers.
     pub out: tokio::sync::Mutex<Option<(queue::Receiver<Outbound>, Sequencer)>>,
     /// Set when a WebSocket probe succeeded: polling must hand over.
@@ -73,12 +97,18 @@ pub struct EioSession {
 }
 
 impl Engine {
+    /// The engine; with recovery on, also starts the task renewing held records (inside the runtime).
     pub fn new(config: &Config, stash: Arc<dyn Stash>) -> Self {
         let recovery = (config.socketio_recovery_ms > 0).then(|| Recovery {
             window: Duration::from_millis(config.socketio_recovery_ms),
-            trail: config.socketio_recovery_trail,
+            // At least 1 (app::run refuses 0).
+            refresh: Duration::from_millis(config.socketio_recovery_refresh_ms.max(1)),
             stash,
+            held: Arc::default(),
         });
+        if let Some(r) = &recovery {
+            tokio::spawn(renew_held(Arc::clone(&r.stash), Arc::downgrade(&r.held), r.refresh, r.held_ttl()));
+        }
         Engine {
             sessions: Mutex::new(HashMap::new()),
             ping_interval: Duration::from_millis(config.socketio_ping_interval_ms),
@@ -98,11 +128,9 @@ impl Engine {
         let mut bytes = [0u8; 15];
         rand::rng().fill_bytes(&mut bytes);
         let sid = URL_SAFE_NO_PAD.encode(bytes);
-        let trail = self.recovery.as_ref().map(|r| Arc::new(Mutex::new(Trail::new(r.trail))));
-        let sequencer = Sequencer::with_trail(conn.encoder, trail.clone());
+        let sequencer = Sequencer::new(conn.encoder);
         let session = Arc::new(EioSession {
             sid: sid.clone(),
-            trail,
             out: tokio::sync::Mutex::new(Some((rx, sequencer))),
             conn,
             inbound,

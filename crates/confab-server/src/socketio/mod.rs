@@ -256,7 +256,7 @@ async fn poll(app: &App, session: &EioSession) -> Response {
                 if session.closed_by_client() {
                     return text("6".into());
                 }
-                if reason == CloseReason::SessionRevoked {
+                if matches!(reason, CloseReason::SessionRevoked | CloseReason::SessionExpired) {
                     // The goodbye queued just before the kill (an `error` event saying why, and a
                     // DISCONNECT) goes out with the close packet, as the WebSocket writer sends it.
                     while let Some(item) = rx.try_recv() {

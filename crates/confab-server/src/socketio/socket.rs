@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use confab_core::model::{Actor, Room};
+use confab_core::model::{now_ms, Actor, Room, RoomId, Seq};
 use confab_core::store::{Appended, BoxFuture, MessageKey};
 use confab_core::{ChatError, ErrorCode};
 use futures_util::stream::FuturesOrdered;
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::encode;
 use super::engine::{EioSession, Recovery};
 use super::packet::{self, SocketPacket};
-use super::recovery::{self, ActorRecord, Record};
+use super::recovery::{self, ActorRecord, Found, Held, Record};
 use crate::app::App;
 use crate::conn::ratelimit::TokenBucket;
 use crate::conn::rooms::JoinedRooms;
@@ -28,11 +28,15 @@ use crate::http::auth;
 use crate::identity::{self, Identity};
 use confab_core::authz::GuestAccess;
 
-/// Before a revoked session's connection closes: an `error` event with code `session_revoked`,
-/// then a DISCONNECT of the namespace, so that a Socket.IO client knows why (the writer sends
-/// what is queued before it closes).
-fn goodbye(conn: &crate::conn::ConnShared) {
-    let err = ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again");
+/// Before a revoked or expired session's connection closes: an `error` event with code
+/// `session_revoked` or `session_expired`, then a DISCONNECT of the namespace, so that a Socket.IO
+/// client knows why (the writer sends what is queued before it closes).
+fn goodbye(conn: &crate::conn::ConnShared, reason: CloseReason) {
+    let err = if reason == CloseReason::SessionExpired {
+        ChatError::new(ErrorCode::SessionExpired, "this session has expired; sign in again")
+    } else {
+        ChatError::new(ErrorCode::SessionRevoked, "this session was signed out or revoked; sign in again")
+    };
     conn.offer(crate::conn::Outbound::Frame(encode::error_event(&err)));
     conn.offer(crate::conn::Outbound::Frame(Utf8Bytes::from_static("41")));
 }
@@ -61,6 +65,9 @@ struct Socket {
     /// The session or API token that authenticated the actor (an account's), for the recovery
     /// record: a recovered socket is registered under it again, and not recovered once it is revoked.
     credential: Option<String>,
+    /// With recovery on, the position each joined room's answer gave the client (its history or
+    /// replay up to it): the record's position for a room the client's offset does not name.
+    given: Vec<(RoomId, Seq)>,
 }
 
 pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Receiver<String>, identity: Option<Identity>) {
@@ -87,6 +94,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
         socket_id: format!("s{}", session.sid),
         pid: None,
         credential,
+        given: Vec::new(),
     };
     let mut answers: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(app.engine.ping_interval);
@@ -123,6 +131,9 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
             rooms = session.conn.evicted() => {
                 if let Some(actor) = socket.actor.clone() {
                     socket.rooms.evict(&socket.app, &session.conn, &actor, &rooms).await;
+                    // The record must not bring it back into a room it was removed from.
+                    socket.given.retain(|(r, _)| !rooms.contains(r));
+                    socket.keep_record().await;
                 }
             }
             _ = session.conn.killed() => break,
@@ -317,6 +328,7 @@ impl Socket {
             return self.connect_error(&identity::guests_not_allowed()).await;
         }
         self.connected = true;
+        self.keep_record().await;
         self.answer_connect().await;
     }
 
@@ -334,47 +346,68 @@ impl Socket {
         }
     }
 
-    /// Connection state recovery: when the record of `pid` is still kept and `offset` places the
-    /// client in each of its rooms, answers CONNECT with the same pid, rejoins the rooms (no join is
-    /// announced within the leave grace period: the member never left) and replays what each room
-    /// logged after the client's position, then live events. False: nothing was done, the client
-    /// gets a fresh session (a new pid, `socket.recovered` false) and rejoins as it would anyway.
+    /// Connection state recovery: when the record of `pid` is kept, no live socket holds it, and
+    /// `offset` places the client in each of its rooms, answers CONNECT with the same pid, rejoins the
+    /// rooms (no join is announced within the leave grace period: the member never left) and replays
+    /// what each room logged after the client's position, from the database, then live events. False:
+    /// nothing was done, the client gets a fresh session (a new pid, `socket.recovered` false) and
+    /// rejoins as it would anyway.
     async fn recover(&mut self, recovery: &Recovery, pid: &str, offset: Option<&Value>) -> bool {
-        let Some(record) = recovery::take(recovery, pid).await else { return false };
+        let record = match recovery::take(recovery, pid).await {
+            Found::Record(record) => record,
+            Found::Live => {
+                tracing::info!("a Socket.IO pid presented while its socket lives; not recovered (fresh session)");
+                return false;
+            }
+            Found::Nothing => return false,
+        };
         let Some(actor) = record.actor.actor() else { return false };
         if self.actor.as_ref().is_some_and(|a| a.id != actor.id) {
             return false;
         }
         // An account's session or token revoked meanwhile: no recovery (the pid stood for it).
         if let Some(id) = &record.credential {
-            match self.app.accounts.store.live_credentials(std::slice::from_ref(id)).await {
-                Ok(live) if live.contains(id) => {}
+            let lifetime = &self.app.accounts.lifetime;
+            match self.app.accounts.store.live_credentials(std::slice::from_ref(id), now_ms(), lifetime).await {
+                Ok(found) if found.live.contains(id) => {}
                 _ => return false,
             }
-            self.app.accounts.registry.add(id, &self.session.conn, goodbye);
-            self.credential = Some(id.clone());
         }
         let offset = match offset {
-            None | Some(Value::Null) => None,
+            None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => match encode::parse_offset(s) {
-                Some(o) => Some(o),
+                Some(o) => o,
                 None => return false,
             },
             Some(_) => return false,
         };
-        let Some(positions) = record.positions(offset) else {
-            tracing::debug!(pid, "offset not in the recorded trail; fresh session");
+        let Some(positions) = record.positions(&offset) else {
+            tracing::debug!(pid, "offset not this session's; fresh session");
             return false;
         };
         let chat = Arc::clone(&self.app.chat);
         let max_replay = chat.limits.max_replay as i64;
         let mut rooms = Vec::with_capacity(positions.len());
         for (id, name, at) in positions {
-            // The room as it is now: still the one recorded, and not more missed than one replay.
+            // The room as it is now: still the one recorded, not more missed than one replay, and
+            // still open to the actor (a kick or ban the record did not see yet refuses here).
             match chat.room(&name).await {
-                Ok(room) if room.id == id && at <= room.top_seq && room.top_seq - at <= max_replay => rooms.push((room, at)),
+                Ok(room) if room.id == id && at <= room.top_seq && room.top_seq - at <= max_replay => {
+                    if chat.may_join(&actor, &room).await.is_err() {
+                        return false;
+                    }
+                    rooms.push((room, at))
+                }
                 _ => return false,
             }
+        }
+        if let Some(id) = &record.credential {
+            self.app.accounts.registry.add(id, &self.session.conn, goodbye);
+            self.credential = Some(id.clone());
+        }
+        if self.actor.is_none() {
+            self.session.conn.set_actor(&actor.id);
+            self.app.hub.people.add(&actor.id, &self.session.conn);
         }
         self.actor = Some(actor.clone());
         self.connected = true;
@@ -386,21 +419,24 @@ impl Socket {
             match self.rooms.join(&self.app, &conn, &actor, &room, Some(at)).await {
                 Ok(joined) if joined.complete => {
                     JoinedRooms::answer(&conn, &room, None, joined.replay, joined.top_seq).await;
+                    // Where the client stands until an offset names the room: before the replay.
+                    self.given.push((room.id, at));
                 }
                 outcome => {
                     // More was logged since the check than one replay holds, or the join failed:
                     // the client cannot have exactly what it missed here. Its connection is closed
-                    // and not kept, so its next CONNECT starts afresh and it rejoins.
+                    // and its record removed, so its next CONNECT starts afresh and it rejoins.
                     if let Ok(joined) = outcome {
                         JoinedRooms::answer(&conn, &room, None, Vec::new(), joined.top_seq).await;
                     }
                     tracing::warn!(room = %room.name, "Socket.IO recovery could not replay a room; closing for a fresh start");
                     self.pid = None;
                     conn.kill(CloseReason::Resync);
-                    break;
+                    return true;
                 }
             }
         }
+        self.keep_record().await;
         true
     }
 
@@ -492,7 +528,10 @@ impl Socket {
             "leave_room" => {
                 let a: JoinArgs = args(name, argv)?;
                 let actor = self.identify(user_name(&a.user)).await?;
+                let room = self.rooms.get(&self.app, Some(&actor), &a.room).await?;
                 self.rooms.leave(&self.app, &conn, &actor, &a.room).await?;
+                self.given.retain(|(r, _)| *r != room.id);
+                self.keep_record().await;
                 Ok(Reply::Now(json!({})))
             }
             "send_message" => {
@@ -559,6 +598,9 @@ impl Socket {
             }
         };
         JoinedRooms::answer_with_history(&conn, &room, history, joined.top_seq).await;
+        self.given.retain(|(r, _)| *r != room.id);
+        self.given.push((room.id, joined.top_seq));
+        self.keep_record().await;
         Ok(Reply::Now(json!({"room": room.name, "seq": joined.top_seq})))
     }
 
@@ -568,31 +610,56 @@ impl Socket {
 
     fn finish(&mut self) {
         self.app.engine.remove(&self.session.sid);
-        self.keep_for_recovery();
+        self.finish_record();
         let conn = &self.session.conn;
         self.rooms.release(&self.app, conn.id, self.actor.as_ref());
         conn.kill(CloseReason::Normal);
     }
 
-    /// With recovery on, a connection that was lost (not closed by its client) leaves its record
-    /// for the recovery window, before its rooms are released.
-    fn keep_for_recovery(&mut self) {
-        let Some(pid) = self.pid.take() else { return };
-        let Some(actor) = &self.actor else { return };
-        if !self.connected || self.session.closed_by_client() {
-            return;
+    /// The recovery record as the socket stands now; `None` before there is anything to recover
+    /// (recovery off, no CONNECT answered, no actor).
+    fn record(&self) -> Option<Record> {
+        let actor = self.actor.as_ref()?;
+        if !self.connected || self.pid.is_none() {
+            return None;
         }
-        let record = Record {
+        let given = |id: RoomId| self.given.iter().find(|(r, _)| *r == id).map(|(_, at)| *at);
+        Some(Record {
             socket_id: self.socket_id.clone(),
             actor: ActorRecord::of(actor),
-            rooms: self.rooms.rooms().map(|r| (r.id, r.name.clone())).collect(),
+            rooms: self.rooms.rooms().filter_map(|r| Some((r.id, r.name.clone(), given(r.id)?))).collect(),
             credential: self.credential.clone(),
-            trail: self.session.trail.as_ref().map(|t| t.lock().clone()).unwrap_or_default(),
-        };
+        })
+    }
+
+    /// With recovery on, (re)writes the record this live socket holds, so that it can be recovered
+    /// elsewhere even if this node dies without a word. When another session holds the pid now, this
+    /// one closes: one pid, one live socket.
+    async fn keep_record(&mut self) {
         let app = Arc::clone(&self.app);
+        let (Some(recovery), Some(pid), Some(record)) = (&app.engine.recovery, &self.pid, self.record()) else { return };
+        if recovery::hold(recovery, pid, &self.session.sid, &record).await == Held::Lost {
+            tracing::warn!("Socket.IO session taken over by another connection; closing this one");
+            self.pid = None;
+            self.session.conn.kill(CloseReason::Normal);
+        }
+    }
+
+    /// With recovery on: a connection that was lost (not closed by its client) leaves its record as a
+    /// final one for the recovery window; one its client closed removes it. Before the rooms are
+    /// released.
+    fn finish_record(&mut self) {
+        let record = self.record();
+        let Some(pid) = self.pid.take() else { return };
+        if self.app.engine.recovery.is_none() || !self.connected {
+            return;
+        }
+        let keep = record.filter(|_| !self.session.closed_by_client());
+        let app = Arc::clone(&self.app);
+        let holder = self.session.sid.clone();
         tokio::spawn(async move {
             if let Some(recovery) = &app.engine.recovery {
-                recovery::save(recovery, &pid, &record).await;
+                recovery::finish(recovery, &pid, &holder, keep.as_ref()).await;
             }
         });
     }

@@ -360,13 +360,14 @@ impl Client {
         v
     }
 
-    /// The next room event (skipping lobby updates).
+    /// The next room event (skipping lobby updates and `added_to_room` notices, which are not room
+    /// events; `quiet` still counts them).
     pub async fn event(&mut self) -> Value {
         loop {
             let v = self.recv().await;
             match v["type"].as_str() {
                 Some("event") => return v,
-                Some("room_update") => continue,
+                Some("room_update" | "added_to_room") => continue,
                 _ => panic!("expected an event, got {v}"),
             }
         }

@@ -139,7 +139,7 @@ describe('connection state recovery on one node (SQLite, no Redis)', () => {
     await alice.until(() => alice.connects.length === 1, 'first connect');
     for (const r of [r1, r2]) assert.equal((await alice.call('join_room', { room: r, user: 'alice' })).ok, true);
     const say = async (r, text) => assert.equal((await bob.call('send_message', { room: r, message: text, message_id: text })).ok, true);
-    // Interleaved, so the trail has one run per switch, and the offset names the last room only.
+    // Interleaved: the offset the client keeps names both rooms, each at what it processed there.
     for (let i = 0; i < 4; i++) await say(i % 2 ? r2 : r1, `before ${i}`);
     await alice.until(() => alice.messages().length === 4, 'messages before the cut');
     balancer.cut();
