@@ -155,6 +155,15 @@ test('an incoming webhook: URL shown once, Slack JSON posts to the room, revoked
   const post = (text) => fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, username: 'CI' }) });
   assert.ok((await post('build 41 passed')).ok);
   await messageWithText(o, 'build 41 passed').waitFor();
+  // A webhook may post under anyone's display name (Slack's `username`), so its messages are tagged and
+  // a person's are not: one posting as the owner herself cannot pass for her.
+  await sendMessage(o, 'from wendy herself');
+  assert.ok((await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'posing as wendy', username: 'wendy' }) })).ok);
+  await messageWithText(o, 'posing as wendy').waitFor();
+  const tagged = (text) => messageWithText(o, text).getByTestId('webhook-tag').count();
+  assert.equal(await tagged('posing as wendy'), 1);
+  assert.equal(await tagged('build 41 passed'), 1);
+  assert.equal(await tagged('from wendy herself'), 0);
 
   // Shown once: reopened, the dialog lists the webhook by name and nowhere its URL.
   await openRoomSettings(o, 'webhook-name');

@@ -44,6 +44,9 @@ export function systemNode(ev) {
 /** An account's id (`u_…`): someone a direct conversation can be started with. */
 export const isAccount = (actor) => typeof actor?.id === 'string' && (actor.kind ? actor.kind === 'user' : actor.id.startsWith('u_'));
 
+/** An incoming webhook's actor (`w_…`): it may post under any display name, so its messages carry a tag. */
+export const isWebhook = (actor) => typeof actor?.id === 'string' && (actor.kind ? actor.kind === 'webhook' : actor.id.startsWith('w_'));
+
 /** A message row. `continued`: it follows a message by the same person, so it shows no name or avatar
  * (the name stays for screen readers). `dm`: the author's name is a button that opens a direct
  * conversation with them (the timeline handles the click). */
@@ -63,6 +66,7 @@ export function messageNode(ev, { continued, mine, mentioned, dm }) {
       ? h('button', { type: 'button', class: 'author link', 'data-testid': 'message-author', 'data-dm-actor': author.id,
         title: `Send a direct message to ${author.name || 'them'}`, text: author.name || 'unknown' })
       : h('span', { class: 'author', 'data-testid': 'message-author', text: author.name || 'unknown' }),
+    isWebhook(author) ? h('span', { class: 'tag', 'data-testid': 'webhook-tag', title: 'Posted through an incoming webhook', text: 'webhook' }) : null,
     h('time', { class: 'time', 'data-testid': 'message-time', datetime: iso(ev.at), title: absoluteTime(ev.at), text: clockTime(ev.at) }),
     h('span', { class: 'rel', 'data-at': ev.at, text: relativeTime(ev.at) }));
   const body = h('div', { class: 'msg-body', 'data-testid': 'message-text' },
