@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::backoff::Backoff;
 use crate::error::BusError;
 use crate::settings::RedisSettings;
-use crate::subscriber::{closed, timed};
+use crate::subscriber::{self, closed, timed, PubSub};
 
 pub struct RedisStash {
     prefix: String,
@@ -109,13 +109,8 @@ fn alive_channel(prefix: &str, incarnation: &str) -> String {
     format!("{prefix}stash:alive:{incarnation}")
 }
 
-type PubSub = (redis::aio::PubSubSink, redis::aio::PubSubStream);
-
 async fn subscribe(client: &redis::Client, settings: &RedisSettings, channel: &str) -> redis::RedisResult<PubSub> {
-    let limit = settings.ping_interval.max(Duration::from_millis(100));
-    let (mut sink, stream) = timed(limit, client.get_async_pubsub()).await?.split();
-    timed(limit, sink.subscribe(channel)).await?;
-    Ok((sink, stream))
+    subscriber::open(client, settings, &[channel.to_string()]).await
 }
 
 /// Keeps the liveness channel subscribed (pinging it every `--redis-ping-ms`, reconnecting with the

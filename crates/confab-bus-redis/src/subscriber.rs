@@ -36,10 +36,15 @@ pub(crate) type PubSub = (PubSubSink, PubSubStream);
 
 /// Opens a pub/sub connection subscribed to the lobby and to `rooms`.
 pub(crate) async fn connect(client: &redis::Client, settings: &RedisSettings, rooms: &[RoomId]) -> RedisResult<PubSub> {
-    let limit = settings.ping_interval.max(Duration::from_millis(100));
-    let (mut sink, stream) = timed(limit, client.get_async_pubsub()).await?.split();
     let mut channels = vec![settings.lobby_channel()];
     channels.extend(rooms.iter().map(|r| settings.room_channel(*r)));
+    open(client, settings, &channels).await
+}
+
+/// Opens a pub/sub connection subscribed to `channels`, each step within the ping interval.
+pub(crate) async fn open(client: &redis::Client, settings: &RedisSettings, channels: &[String]) -> RedisResult<PubSub> {
+    let limit = settings.ping_interval.max(Duration::from_millis(100));
+    let (mut sink, stream) = timed(limit, client.get_async_pubsub()).await?.split();
     // SUBSCRIBE takes many channels; chunks keep each command and its confirmations small.
     for chunk in channels.chunks(500) {
         timed(limit, sink.subscribe(chunk)).await?;

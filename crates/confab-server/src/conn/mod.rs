@@ -42,14 +42,9 @@ pub trait Encoder: Send + Sync + 'static {
     fn direct_opened(&self, notice: &DirectOpened) -> Box<[Utf8Bytes]>;
     /// The frames telling someone that they were added to a room.
     fn added_to_room(&self, notice: &AddedToRoom) -> Box<[Utf8Bytes]>;
-    /// The encoder for a room's history shown on join, when this one adds something to live
-    /// events that history must not carry (Socket.IO's recovery offsets); `None`: this one.
-    fn plain(&self) -> Option<&'static dyn Encoder> {
-        None
-    }
-    /// For a transport whose room events carry the connection's own positions (Socket.IO's recovery
-    /// offsets): how to add them to a frame of [`Encoder::plain`]'s, per connection; `None`: frames
-    /// are written as encoded.
+    /// For a transport whose live room events carry the connection's own positions (Socket.IO's
+    /// recovery offsets): how to add them to a shared frame, per connection; `None`: frames are
+    /// written as encoded. History shown on join carries none.
     fn offsets(&self) -> Option<WithOffset> {
         None
     }
@@ -58,9 +53,9 @@ pub trait Encoder: Send + Sync + 'static {
 /// Adds a connection's positions (the event's own room first) to a room event's frame.
 pub type WithOffset = fn(&Utf8Bytes, &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> Utf8Bytes;
 
-/// How many encodings share encoded items (one slot each): native, Socket.IO, and Socket.IO with
-/// connection state recovery offsets.
-pub const SLOTS: usize = 3;
+/// How many encodings share encoded items (one slot each): native and Socket.IO (with recovery
+/// offsets or without: they are added per connection, to the same frames).
+pub const SLOTS: usize = 2;
 
 /// Something the hub hands to many connections, encoded at most once per transport, by the first
 /// connection of that transport that writes it, and shared by all of them.

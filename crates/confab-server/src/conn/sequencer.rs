@@ -65,8 +65,7 @@ impl Sequencer {
     /// connection's positions as of this event (the frames themselves are shared, the offset is not).
     fn write(&self, d: &Delivery, out: &mut Vec<Utf8Bytes>) {
         let Some(with_offset) = self.encoder.offsets() else { return encode(self.encoder, d, out) };
-        let plain = self.encoder.plain().unwrap_or(self.encoder);
-        let frames = d.frames(plain, |e| plain.event(e));
+        let frames = d.frames(self.encoder, |e| self.encoder.event(e));
         if frames.is_empty() {
             return;
         }
@@ -120,10 +119,9 @@ impl Sequencer {
                     _ => Vec::new(),
                 };
                 // History is shown as it is to every protocol's joiner: without recovery offsets.
-                let replay_encoder = self.encoder.plain().unwrap_or(self.encoder);
                 for d in &replay {
                     if history {
-                        encode(replay_encoder, d, out);
+                        encode(self.encoder, d, out);
                     } else {
                         self.write(d, out);
                     }

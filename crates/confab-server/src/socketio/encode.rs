@@ -19,8 +19,9 @@ pub struct SocketIoEncoder {
 
 pub static SOCKETIO: SocketIoEncoder = SocketIoEncoder { offsets: false };
 
-/// The encoder of sockets with connection state recovery: the same frames (shared with every
-/// Socket.IO socket), each room event with this connection's offset added by its sequencer.
+/// The encoder of sockets with connection state recovery: the same frames, in the same slot (shared
+/// with every Socket.IO socket), each live room event with this connection's offset added by its
+/// sequencer.
 pub static SOCKETIO_RECOVERY: SocketIoEncoder = SocketIoEncoder { offsets: true };
 
 /// Offsets name at most this many rooms; a longer one is refused (`parse_offset`). Above any
@@ -32,12 +33,11 @@ pub const MAX_OFFSET_ROOMS: usize = 4096;
 /// (in one room, `"<room id>:<seq>"`). A node that never saw the connection can read it: with the
 /// session's record (its rooms), it places the client in each room, whichever node wrote it.
 pub fn offset(positions: &[(confab_core::model::RoomId, confab_core::model::Seq)]) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(positions.len() * 12);
     for (i, (room, seq)) in positions.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&format!("{room}:{seq}"));
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(out, "{sep}{room}:{seq}"); // writing to a String cannot fail
     }
     out
 }
@@ -66,21 +66,14 @@ fn with_offset(frame: &Utf8Bytes, positions: &[(confab_core::model::RoomId, conf
 }
 
 impl Encoder for SocketIoEncoder {
+    /// One slot for both: a recovering socket's frames are every Socket.IO socket's, its sequencer
+    /// adding its own offsets to room events as it writes them (`offsets`).
     fn slot(&self) -> usize {
-        if self.offsets {
-            2
-        } else {
-            1
-        }
+        1
     }
 
-    /// The frames without offsets: a recovering socket's sequencer adds its own (`offsets`).
     fn event(&self, e: &Event) -> Box<[Utf8Bytes]> {
         event_frames(e)
-    }
-
-    fn plain(&self) -> Option<&'static dyn Encoder> {
-        Some(&SOCKETIO)
     }
 
     fn offsets(&self) -> Option<crate::conn::WithOffset> {
