@@ -26,7 +26,7 @@ use tokio::time::Instant;
 /// How long past the deadline a connection waits for the `unavailable` answers given at the
 /// deadline to reach its queue (they are ready at once; this only covers the scheduling). Well
 /// inside the server's own slack for the exit (`app.rs`).
-pub const ANSWER_SLACK: Duration = Duration::from_millis(100);
+const ANSWER_SLACK: Duration = Duration::from_millis(100);
 
 pub struct Shutdown {
     /// How long the drain may take, from the signal to the exit.
@@ -71,6 +71,13 @@ impl Shutdown {
     /// When the drain must end (far in the future while the server runs).
     pub fn deadline(&self) -> Instant {
         self.deadline.get().copied().unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+    }
+
+    /// How long a connection waits, when draining, for what it is still handling: the deadline, at
+    /// which [`Shutdown::bounded`] answers `unavailable`, and the slack for those answers to reach
+    /// the connection's queue before it closes.
+    pub fn answers_by(&self) -> Instant {
+        self.deadline() + ANSWER_SLACK
     }
 
     /// Resolves at the drain's deadline (never while the server runs normally).

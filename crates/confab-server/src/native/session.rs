@@ -160,7 +160,7 @@ pub async fn run(app: Arc<App>, mut stream: Reader, sink: Writer, identity: Opti
         };
         // The request being handled and the commits are bounded by the deadline themselves; the
         // slack lets their `unavailable` answers reach the queue.
-        if tokio::time::timeout_at(app.shutdown.deadline() + crate::shutdown::ANSWER_SLACK, finish).await.is_err() {
+        if tokio::time::timeout_at(app.shutdown.answers_by(), finish).await.is_err() {
             tracing::debug!(conn = shared.id, "a request was still being handled at the shutdown deadline");
         }
     }

@@ -297,7 +297,7 @@ async fn poll(app: &App, session: &EioSession) -> Response {
 /// (or the shutdown's deadline passed), everything queued, then the close packet, so the client
 /// reconnects (elsewhere).
 async fn last_poll(app: &App, session: &EioSession, rx: &mut queue::Receiver<Outbound>, sequencer: &mut Sequencer) -> String {
-    let _ = tokio::time::timeout_at(app.shutdown.deadline() + crate::shutdown::ANSWER_SLACK, session.conn.settled()).await;
+    let _ = tokio::time::timeout_at(app.shutdown.answers_by(), session.conn.settled()).await;
     let mut frames: Vec<Utf8Bytes> = Vec::new();
     while let Some(item) = rx.try_recv() {
         if sequencer.push(item, &mut frames).is_err() {
@@ -361,7 +361,7 @@ async fn websocket(
     let Some((rx, sequencer)) = session.out.lock().await.take() else { return };
     let out = writer::Outgoing::new(sink, sequencer);
     let stopping = Arc::clone(&app);
-    let writer = tokio::spawn(writer::run(out, rx, Arc::clone(&session.conn), move || stopping.shutdown.deadline() + crate::shutdown::ANSWER_SLACK));
+    let writer = tokio::spawn(writer::run(out, rx, Arc::clone(&session.conn), move || stopping.shutdown.answers_by()));
     loop {
         tokio::select! {
             msg = stream.next() => match msg {

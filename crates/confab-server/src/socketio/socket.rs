@@ -149,7 +149,7 @@ pub async fn run(app: Arc<App>, session: Arc<EioSession>, mut inbound: queue::Re
                 }
             }
         };
-        let _ = tokio::time::timeout_at(app.shutdown.deadline() + crate::shutdown::ANSWER_SLACK, finish).await;
+        let _ = tokio::time::timeout_at(app.shutdown.answers_by(), finish).await;
     }
     socket.finish();
     session.conn.settle();
