@@ -16,8 +16,8 @@ use super::Chat;
 use crate::accounts::username;
 use crate::direct::{self, MyRoom, Webhook, WebhookSecret};
 use crate::error::{ChatError, ErrorCode, Result};
-use crate::authz::{Action, Standing};
-use crate::model::{self, Actor, ActorId, ActorKind, ActorRef, Content, Role, Room, RoomKind};
+use crate::authz::Action;
+use crate::model::{self, Actor, ActorId, ActorKind, ActorRef, Content, Membership, Role, Room, RoomKind};
 use crate::store::{Appended, BoxFuture, NewEvent};
 
 /// Longest webhook name, as display names.
@@ -120,8 +120,7 @@ impl Chat {
     /// webhook). Someone who may not see the room gets `room_not_found`, as for a room that does not exist.
     async fn moderates(&self, actor: &Actor, room: &Room) -> Result<()> {
         let m = self.store.membership(room.id, &actor.id).await?;
-        let standing = Standing { room: &room.name, kind: room.kind, role: m.role, banned: m.banned, ..Standing::default() };
-        self.allow(Some(actor), Action::ManageWebhooks, &standing)
+        self.allow_in(actor, room, m, Action::ManageWebhooks)
     }
 
     /// Creates a webhook for the room; `secret_hash` is the hash of the secret the caller shows once.
@@ -170,8 +169,9 @@ impl Chat {
         let me = Actor { id: hook.webhook.id.clone(), name: hook.webhook.name.clone(), kind: ActorKind::Webhook, admin: false };
         let room = &hook.room;
         let m = self.store.membership(room.id, &me.id).await?;
-        let standing = Standing { room: &room.name, kind: room.kind, role: (!m.banned).then_some(Role::Member), banned: m.banned, ..Standing::default() };
-        self.allow(Some(&me), Action::Send, &standing).map_err(|e| match e.code {
+        // Its webhook row makes it a member of its room, whatever the membership says; a ban ends that.
+        let m = Membership { role: (!m.banned).then_some(Role::Member), ..m };
+        self.allow_in(&me, room, m, Action::Send).map_err(|e| match e.code {
             ErrorCode::RoomNotFound => webhook_not_found(),
             _ => e,
         })?;

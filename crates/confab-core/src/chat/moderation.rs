@@ -40,7 +40,7 @@ impl Chat {
     }
 
     /// Asks the gate about `action` in `room` for `actor` with this membership.
-    fn allow_in(&self, actor: &Actor, room: &Room, m: crate::model::Membership, action: Action<'_>) -> Result<()> {
+    pub(super) fn allow_in(&self, actor: &Actor, room: &Room, m: crate::model::Membership, action: Action<'_>) -> Result<()> {
         let standing = Standing { room: &room.name, kind: room.kind, role: m.role, banned: m.banned, ..Standing::default() };
         self.allow(Some(actor), action, &standing)
     }

@@ -163,9 +163,10 @@ impl Accounts {
         if username::unmatchable(raw_username) {
             return Ok(None);
         }
-        let by_key = self.store.user_by_key(&username::lookup_key(raw_username)).await?;
+        let key = username::lookup_key(raw_username);
+        let by_key = self.store.user_by_key(&key).await?;
         let legacy = username::lookup_legacy_key(raw_username);
-        if legacy == username::lookup_key(raw_username) {
+        if legacy == key {
             return Ok(by_key);
         }
         match self.store.user_by_key(&legacy).await? {
