@@ -32,15 +32,7 @@ async fn signing_out_on_one_node_closes_connections_on_another() {
         }
     };
     assert_eq!((close["code"].clone(), close["reason"].clone()), (json!(4003), json!("session_revoked")));
-    let mut packets = Vec::new();
-    loop {
-        let p = sio.recv().await;
-        let done = p.starts_with("closed");
-        packets.push(p);
-        if done {
-            break;
-        }
-    }
+    let packets = sio.until_closed().await;
     assert!(packets.iter().any(|p| p.contains("session_revoked")) && packets.contains(&"41".to_string()), "{packets:?}");
     let took = started.elapsed();
     eprintln!("sign-out on node 0 closed node 1's connections after {took:?} (recheck 300 ms)");

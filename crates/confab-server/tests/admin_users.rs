@@ -59,13 +59,8 @@ async fn admin_commands_act_on_a_running_server() {
         let close = closed(c).await;
         assert_eq!((close["code"].clone(), close["reason"].clone()), (json!(4003), json!("session_revoked")));
     }
-    loop {
-        let p = ann_sio.recv().await;
-        if p.starts_with("closed") {
-            assert_eq!(p, "closed 4003");
-            break;
-        }
-    }
+    let packets = ann_sio.until_closed().await;
+    assert_eq!(packets.last().map(String::as_str), Some("closed 4003"), "{packets:?}");
     let took = started.elapsed();
     eprintln!("a disabled account's connections closed {took:?} after `confab admin disable` returned... (recheck 300 ms)");
     assert!(took < Duration::from_secs(3), "{took:?}");

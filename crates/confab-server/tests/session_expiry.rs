@@ -140,15 +140,7 @@ async fn open_connections_on_an_expiring_session_are_closed_with_the_reason() {
     assert_eq!((close["code"].clone(), close["reason"].clone()), (json!(4003), json!("session_expired")), "{close}");
     assert!(at >= Duration::from_millis(5_500), "closed at the longest lifetime, not before: {at:?}");
     assert!(at < Duration::from_millis(8_500), "within the recheck interval of it: {at:?}");
-    let mut packets = Vec::new();
-    loop {
-        let p = sio.recv().await;
-        let done = p.starts_with("closed");
-        packets.push(p);
-        if done {
-            break;
-        }
-    }
+    let packets = sio.until_closed().await;
     let error = packets.iter().position(|p| p.starts_with("42[\"error\"") && p.contains("session_expired")).expect("error event");
     let disconnect = packets.iter().position(|p| p == "41").expect("DISCONNECT");
     assert!(error < disconnect, "{packets:?}");

@@ -618,6 +618,19 @@ impl SioWs {
         }
     }
 
+    /// Every packet until the server closes the connection, the `closed <code>` one last.
+    pub async fn until_closed(&mut self) -> Vec<String> {
+        let mut packets = Vec::new();
+        loop {
+            let p = self.recv().await;
+            let done = p.starts_with("closed");
+            packets.push(p);
+            if done {
+                return packets;
+            }
+        }
+    }
+
     /// Emits `[name, payload]` with acknowledgement id `ack` and returns the ack's first argument;
     /// events that arrive first are skipped.
     pub async fn call(&mut self, ack: u64, name: &str, payload: Value) -> Value {
